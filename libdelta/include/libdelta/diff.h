@@ -1,0 +1,67 @@
+/*
+ * libdelta: the binary diff engine (host side).
+ *
+ * delta_diff finds, for a target image, a cover of copies from the source
+ * image (suffix array over the source built with libdivsufsort, matches
+ * extended approximately as in Percival's bsdiff) and literal gaps. The
+ * result is a list of operations in target order with explicit positions:
+ *
+ *   target[dst, dst+copy)             = source[src, src+copy) + diff bytes
+ *   target[dst+copy, dst+copy+extra)  = literal bytes
+ *
+ * Operations tile the target exactly: op[0].dst == 0, each op starts where
+ * the previous one ended, and the last ends at the target size. The patch
+ * encoders (ldpatch, BSDIFF40) consume this list.
+ */
+#ifndef LIBDELTA_DIFF_H
+#define LIBDELTA_DIFF_H
+
+#include "libdelta/io.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct delta_op {
+    uint64_t dst;   /* target offset of this operation */
+    uint64_t src;   /* source offset of the copy (0 when copy == 0) */
+    uint64_t copy;  /* bytes copied from the source, plus diff */
+    uint64_t extra; /* literal bytes after the copy */
+} delta_op;
+
+typedef struct delta_diff_options {
+    uint64_t max_memory; /* cap on the diff's working memory (0: no cap) */
+    int threads;         /* 0: pick; 1: single-threaded */
+} delta_diff_options;
+
+#define DELTA_DIFF_OPTIONS_INIT {0, 0}
+
+/* Diffs two images held in memory. *ops is freed with delta_ops_free. */
+DELTA_API delta_status delta_diff(const uint8_t *source, size_t source_len,
+                                  const uint8_t *target, size_t target_len,
+                                  const delta_diff_options *opt, delta_op **ops,
+                                  size_t *count);
+DELTA_API void delta_ops_free(delta_op *ops);
+
+/* Peak working memory delta_diff needs for these sizes (bytes). */
+DELTA_API uint64_t delta_diff_memory(size_t source_len, size_t target_len);
+
+/* --- BSDIFF40 interop (Colin Percival's format, as Debian's bsdiff 4.3) --- */
+
+/* Writes a BSDIFF40 patch for the ops (bzip2 streams) into out. */
+DELTA_API delta_status delta_bsdiff40_write(const uint8_t *source, size_t source_len,
+                                            const uint8_t *target, size_t target_len,
+                                            const delta_op *ops, size_t count,
+                                            delta_buf *out);
+
+/* Applies a BSDIFF40 patch, streaming: source and patch by random access,
+ * target written in order through out. DELTA_ERR_PATCH on a malformed or
+ * hostile patch (every control value checked). *target_len receives the size. */
+DELTA_API delta_status delta_bsdiff40_apply(const delta_source *source,
+                                            const delta_source *patch,
+                                            const delta_sink *out, uint64_t *target_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,115 @@
+/* Growable byte buffers, hashing, hex, CRC and the memory source. */
+#include <stdlib.h>
+
+#include <mbedtls/sha256.h>
+#include <zlib.h>
+
+#include "internal.h"
+#include "libdelta/io.h"
+
+delta_status delta_buf_reserve(delta_buf *buf, size_t extra)
+{
+    if (extra <= buf->cap - buf->len) return DELTA_OK;
+    size_t need;
+    if (__builtin_add_overflow(buf->len, extra, &need)) return delta_fail(DELTA_ERR_NOMEM, "buffer size overflows");
+    size_t cap = buf->cap ? buf->cap : 256;
+    while (cap < need) {
+        if (cap > SIZE_MAX / 2) { cap = need; break; }
+        cap *= 2;
+    }
+    uint8_t *p = realloc(buf->data, cap);
+    if (!p) return delta_fail(DELTA_ERR_NOMEM, "cannot grow a buffer to %zu bytes", cap);
+    buf->data = p;
+    buf->cap = cap;
+    return DELTA_OK;
+}
+
+delta_status delta_buf_append(delta_buf *buf, const void *data, size_t len)
+{
+    delta_status st = delta_buf_reserve(buf, len);
+    if (st) return st;
+    if (len) memcpy(buf->data + buf->len, data, len);
+    buf->len += len;
+    return DELTA_OK;
+}
+
+void delta_buf_free(delta_buf *buf)
+{
+    if (!buf) return;
+    free(buf->data);
+    buf->data = NULL;
+    buf->len = buf->cap = 0;
+}
+
+void delta_sha256(const void *data, size_t len, uint8_t out[DELTA_SHA256_LEN])
+{
+    mbedtls_sha256_ret(data, len, out, 0);
+}
+
+void delta_hex(const uint8_t *bytes, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[bytes[i] >> 4];
+        out[2 * i + 1] = digits[bytes[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+int delta_unhex(const char *hex, uint8_t *out, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        int hi = hexval(hex[2 * i]);
+        if (hi < 0) return -1;
+        int lo = hexval(hex[2 * i + 1]);
+        if (lo < 0) return -1;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return hex[2 * len] == '\0' ? 0 : -1;
+}
+
+uint32_t delta_crc32(uint32_t crc, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    while (len > 0) {
+        uInt n = len > 0x40000000u ? 0x40000000u : (uInt)len;
+        crc = (uint32_t)crc32(crc, p, n);
+        p += n;
+        len -= n;
+    }
+    return crc;
+}
+
+/* The memory source's ctx is the data itself; delta_read_source bounds every
+ * read against src->size before a callback runs. */
+static int mem_read(void *ctx, uint64_t off, void *buf, size_t len)
+{
+    memcpy(buf, (const uint8_t *)ctx + off, len);
+    return DELTA_IO_OK;
+}
+
+void delta_source_from_memory(delta_source *src, const void *data, size_t len)
+{
+    src->ctx = (void *)(uintptr_t)data;
+    src->size = len;
+    src->read = mem_read;
+}
+
+delta_status delta_read_source(const delta_source *src, uint64_t off, void *buf, size_t len,
+                               delta_status on_error)
+{
+    if (!delta_range_ok(off, len, src->size))
+        return delta_fail(on_error, "read of %zu bytes at %llu is past the end (%llu bytes)", len,
+                          (unsigned long long)off, (unsigned long long)src->size);
+    if (len == 0) return DELTA_OK;
+    if (src->read(src->ctx, off, buf, len) != DELTA_IO_OK)
+        return delta_fail(on_error, "read of %zu bytes at %llu failed", len, (unsigned long long)off);
+    return DELTA_OK;
+}
