@@ -1,0 +1,198 @@
+/*
+ * Detached signatures over the manifest bytes (formats/signature.md).
+ *
+ * mbedTLS's pk layer does the work. Accepted keys: EC on P-256 (ECDSA with
+ * SHA-256, DER signature; mbedTLS signs deterministically per RFC 6979) and
+ * RSA of 2048..4096 bits (PKCS#1 v1.5 with SHA-256). Anything else is
+ * DELTA_ERR_KEY. delta_verify wants a public key and refuses a private one:
+ * a device or a CI job should never hold the signing key.
+ */
+#include <stdlib.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/platform_util.h>
+#include <mbedtls/sha256.h>
+
+#include "common/internal.h"
+#include "libdelta/sign.h"
+
+#define PEM_MAX_BYTES (64 * 1024)
+#define RSA_MIN_BITS 2048
+#define RSA_MAX_BITS 4096
+
+static void mbed_text(int ret, char *buf, size_t len)
+{
+    mbedtls_strerror(ret, buf, len);
+}
+
+/* A NUL-terminated private copy of the caller's PEM (mbedTLS wants the NUL
+ * counted in the length). Wipe and free with pem_drop. */
+static delta_status pem_copy(const char *pem, size_t pem_len, const char *what, unsigned char **out)
+{
+    *out = NULL;
+    if (!pem || pem_len == 0) return delta_fail(DELTA_ERR_KEY, "%s: empty key", what);
+    if (pem_len > PEM_MAX_BYTES)
+        return delta_fail(DELTA_ERR_KEY, "%s: key of %zu bytes exceeds the limit of %d", what, pem_len,
+                          PEM_MAX_BYTES);
+    unsigned char *buf = malloc(pem_len + 1);
+    if (!buf) return delta_fail(DELTA_ERR_NOMEM, "%s: out of memory", what);
+    memcpy(buf, pem, pem_len);
+    buf[pem_len] = '\0';
+    if (!strstr((const char *)buf, "-----BEGIN ")) {
+        mbedtls_platform_zeroize(buf, pem_len + 1);
+        free(buf);
+        return delta_fail(DELTA_ERR_KEY, "%s: not a PEM key (no \"-----BEGIN\" line)", what);
+    }
+    *out = buf;
+    return DELTA_OK;
+}
+
+static void pem_drop(unsigned char *buf, size_t pem_len)
+{
+    if (!buf) return;
+    mbedtls_platform_zeroize(buf, pem_len + 1);
+    free(buf);
+}
+
+/* DELTA_OK when the parsed key is one the format allows. */
+static delta_status key_allowed(mbedtls_pk_context *pk, const char *what)
+{
+    mbedtls_pk_type_t type = mbedtls_pk_get_type(pk);
+    if (type == MBEDTLS_PK_ECKEY || type == MBEDTLS_PK_ECDSA) {
+        mbedtls_ecp_group_id id = mbedtls_pk_ec(*pk)->grp.id;
+        if (id != MBEDTLS_ECP_DP_SECP256R1) {
+            const mbedtls_ecp_curve_info *ci = mbedtls_ecp_curve_info_from_grp_id(id);
+            return delta_fail(DELTA_ERR_KEY, "%s: EC key on curve %s; only P-256 (prime256v1) is allowed",
+                              what, ci ? ci->name : "unknown");
+        }
+        return DELTA_OK;
+    }
+    if (type == MBEDTLS_PK_RSA) {
+        size_t bits = mbedtls_pk_get_bitlen(pk);
+        if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS)
+            return delta_fail(DELTA_ERR_KEY, "%s: RSA key of %zu bits; %d..%d bits are allowed", what, bits,
+                              RSA_MIN_BITS, RSA_MAX_BITS);
+        /* PKCS#1 v1.5 is the default padding of a parsed key; make it explicit. */
+        mbedtls_rsa_set_padding(mbedtls_pk_rsa(*pk), MBEDTLS_RSA_PKCS_V15, MBEDTLS_MD_NONE);
+        return DELTA_OK;
+    }
+    return delta_fail(DELTA_ERR_KEY, "%s: %s key; only EC P-256 and RSA keys are allowed", what,
+                      mbedtls_pk_get_name(pk));
+}
+
+delta_status delta_sign(const char *pem, size_t pem_len, const void *msg, size_t msg_len, delta_buf *sig)
+{
+    if (!sig || (!msg && msg_len)) return delta_fail(DELTA_ERR_ARG, "sign: null argument");
+    unsigned char *key;
+    delta_status st = pem_copy(pem, pem_len, "sign", &key);
+    if (st) return st;
+
+    mbedtls_pk_context pk;
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg;
+    mbedtls_pk_init(&pk);
+    mbedtls_entropy_init(&entropy);
+    mbedtls_ctr_drbg_init(&drbg);
+    unsigned char hash[32];
+    unsigned char out[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
+    size_t out_len = 0;
+    char text[128];
+
+    int ret = mbedtls_pk_parse_key(&pk, key, pem_len + 1, NULL, 0);
+    pem_drop(key, pem_len);
+    if (ret != 0) {
+        mbed_text(ret, text, sizeof text);
+        st = delta_fail(DELTA_ERR_KEY, "sign: cannot parse the private key: %s", text);
+        goto done;
+    }
+    if ((st = key_allowed(&pk, "sign"))) goto done;
+
+    static const char pers[] = "libdelta sign";
+    ret = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, (const unsigned char *)pers,
+                                sizeof pers - 1);
+    if (ret != 0) {
+        mbed_text(ret, text, sizeof text);
+        st = delta_fail(DELTA_ERR_INTERNAL, "sign: cannot seed the random generator: %s", text);
+        goto done;
+    }
+    ret = mbedtls_sha256_ret(msg_len ? msg : (const void *)"", msg_len, hash, 0);
+    if (ret == 0)
+        ret = mbedtls_pk_sign(&pk, MBEDTLS_MD_SHA256, hash, sizeof hash, out, &out_len,
+                              mbedtls_ctr_drbg_random, &drbg);
+    if (ret != 0) {
+        mbed_text(ret, text, sizeof text);
+        st = delta_fail(DELTA_ERR_INTERNAL, "sign: signing failed: %s", text);
+        goto done;
+    }
+    if (out_len == 0 || out_len > DELTA_SIG_MAX_BYTES) {
+        st = delta_fail(DELTA_ERR_INTERNAL, "sign: signature of %zu bytes", out_len);
+        goto done;
+    }
+    st = delta_buf_append(sig, out, out_len);
+
+done:
+    mbedtls_ctr_drbg_free(&drbg);
+    mbedtls_entropy_free(&entropy);
+    mbedtls_pk_free(&pk);
+    mbedtls_platform_zeroize(hash, sizeof hash);
+    return st;
+}
+
+delta_status delta_verify(const char *pem, size_t pem_len, const void *msg, size_t msg_len, const void *sig,
+                          size_t sig_len)
+{
+    if ((!msg && msg_len) || (!sig && sig_len)) return delta_fail(DELTA_ERR_ARG, "verify: null argument");
+    unsigned char *key;
+    delta_status st = pem_copy(pem, pem_len, "verify", &key);
+    if (st) return st;
+
+    mbedtls_pk_context pk;
+    mbedtls_pk_init(&pk);
+    char text[128];
+    unsigned char hash[32];
+
+    if (strstr((const char *)key, "PRIVATE KEY-----")) {
+        st = delta_fail(DELTA_ERR_KEY, "verify: a private key was given; verification takes the public key "
+                                       "(openssl ec -pubout / openssl rsa -pubout)");
+        pem_drop(key, pem_len);
+        goto done;
+    }
+    int ret = mbedtls_pk_parse_public_key(&pk, key, pem_len + 1);
+    pem_drop(key, pem_len);
+    if (ret != 0) {
+        mbed_text(ret, text, sizeof text);
+        st = delta_fail(DELTA_ERR_KEY, "verify: cannot parse the public key: %s", text);
+        goto done;
+    }
+    if ((st = key_allowed(&pk, "verify"))) goto done;
+
+    if (sig_len == 0) {
+        st = delta_fail(DELTA_ERR_SIGNATURE, "verify: the signature is empty");
+        goto done;
+    }
+    if (sig_len > DELTA_SIG_MAX_BYTES) {
+        st = delta_fail(DELTA_ERR_SIGNATURE, "verify: signature of %zu bytes exceeds the limit of %d", sig_len,
+                        DELTA_SIG_MAX_BYTES);
+        goto done;
+    }
+    ret = mbedtls_sha256_ret(msg_len ? msg : (const void *)"", msg_len, hash, 0);
+    if (ret != 0) {
+        st = delta_fail(DELTA_ERR_INTERNAL, "verify: sha-256 failed");
+        goto done;
+    }
+    ret = mbedtls_pk_verify(&pk, MBEDTLS_MD_SHA256, hash, sizeof hash, sig, sig_len);
+    if (ret != 0) {
+        mbed_text(ret, text, sizeof text);
+        st = delta_fail(DELTA_ERR_SIGNATURE, "verify: signature does not verify with the given key (%s)", text);
+        goto done;
+    }
+    st = DELTA_OK;
+
+done:
+    mbedtls_pk_free(&pk);
+    return st;
+}
