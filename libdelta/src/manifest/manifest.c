@@ -477,9 +477,13 @@ delta_status delta_manifest_parse(const void *json, size_t len, delta_manifest *
 
     json_error_t err;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &err);
-    if (!root)
+    if (!root) {
+        /* jansson quotes the offending bytes: keep the message printable */
+        for (char *c = err.text; *c; c++)
+            if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) *c = '?';
         return delta_fail(DELTA_ERR_MANIFEST, "manifest: not valid json: line %d column %d: %s", err.line,
                           err.column, err.text);
+    }
 
     delta_manifest *m = calloc(1, sizeof *m);
     if (!m) {
