@@ -10,8 +10,11 @@
  *   target[dst+copy, dst+copy+extra)  = literal bytes
  *
  * Operations tile the target exactly: op[0].dst == 0, each op starts where
- * the previous one ended, and the last ends at the target size. The patch
- * encoders (ldpatch, BSDIFF40) consume this list.
+ * the previous one ended, and the last ends at the target size. No op is
+ * empty (copy + extra > 0); src is 0 when copy is 0. An empty target gives
+ * zero ops (*ops NULL, *count 0); an empty source gives one all-extra op.
+ * The list depends only on the two images, never on the thread count.
+ * The patch encoders (ldpatch, BSDIFF40) consume this list.
  */
 #ifndef LIBDELTA_DIFF_H
 #define LIBDELTA_DIFF_H
@@ -43,7 +46,12 @@ DELTA_API delta_status delta_diff(const uint8_t *source, size_t source_len,
                                   size_t *count);
 DELTA_API void delta_ops_free(delta_op *ops);
 
-/* Peak working memory delta_diff needs for these sizes (bytes). */
+/* Peak working memory delta_diff needs for these sizes (bytes), an upper
+ * bound: 4 * source_len (int32 suffix array) + 261 KiB (sort buckets) +
+ * 64 * (target_len / 9 + 2) (anchors and ops; real diffs need far fewer).
+ * With opt->max_memory set, delta_diff returns DELTA_ERR_LIMIT when the
+ * suffix array and buckets alone exceed it (no windowed matching yet), or
+ * when the op list would. Sources must be under 2 GiB (DELTA_ERR_LIMIT). */
 DELTA_API uint64_t delta_diff_memory(size_t source_len, size_t target_len);
 
 /* --- BSDIFF40 interop (Colin Percival's format, as Debian's bsdiff 4.3) --- */

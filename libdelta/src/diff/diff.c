@@ -1,0 +1,466 @@
+/*
+ * The diff engine: Percival's matching ("Naive differences of executable
+ * code", 2003), written from the paper's description.
+ *
+ * The idea: executable code changes mostly by small local edits (shifted
+ * addresses, changed constants), so a good cover of the target is a few long
+ * *approximate* matches against the source, each encoded as a copy plus a
+ * byte-wise difference that is mostly zeros, with literal bytes in between.
+ *
+ * The work is done in two phases:
+ *
+ *  1. Anchors. A suffix array of the source (libdivsufsort) gives, for any
+ *     target position, the longest exact match in the source by binary
+ *     search. The target is scanned left to right; the scan keeps the
+ *     alignment (source offset - target offset) of the last match taken, and
+ *     switches to a new exact match only when it beats by more than
+ *     SWITCH_MARGIN bytes what the current alignment already matches over the
+ *     same stretch. Each switch records an anchor (target position, source
+ *     position). This is the expensive phase; the target is cut into slices
+ *     scanned independently (by several threads when asked), and the anchor
+ *     lists are concatenated. Slices depend on the target size only, so the
+ *     output never depends on the thread count.
+ *
+ *  2. Ops. Between two consecutive anchors the gap is shared out: the earlier
+ *     alignment is extended forward, the later one backward, each as far as
+ *     it keeps 2*matches - length at its maximum (i.e. while more than half
+ *     the bytes still agree). Where the two extensions overlap, the split
+ *     point that keeps the most agreeing bytes wins. What neither covers is
+ *     literal "extra". Each anchor yields one op.
+ *
+ * Memory: the suffix array takes 4 bytes per source byte (int32, the source
+ * is limited to < 2 GiB), plus libdivsufsort's fixed buckets; the anchors
+ * and the op list are small in practice and bounded by the target size
+ * (anchors are at least SWITCH_MARGIN + 1 bytes apart). See
+ * delta_diff_memory for the formula.
+ */
+#include <divsufsort.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "common/internal.h"
+#include "libdelta/diff.h"
+
+/* A new match must beat the current alignment by more than this many bytes. */
+#define SWITCH_MARGIN 8
+/* Targets below this size are scanned as one slice (no stitching loss). */
+#define SLICE_MIN ((size_t)4 << 20)
+/* At most this many slices (and so worker threads). */
+#define SLICE_MAX 8
+/* libdivsufsort's bucket arrays (256 + 256*256 ints), plus slack. */
+#define SORT_WORKSPACE ((uint64_t)(256 + 256 * 256) * 4 + 4096)
+/* Sources of 2 GiB and more would need the 64-bit suffix array. */
+#define SOURCE_MAX ((size_t)INT32_MAX)
+
+typedef struct anchor {
+    size_t scan; /* target position where the exact match starts */
+    size_t pos;  /* its source position */
+} anchor;
+
+typedef struct anchor_list {
+    anchor *items;
+    size_t len, cap;
+} anchor_list;
+
+/* Everything the matching needs, shared read-only by the slice workers. */
+typedef struct matcher {
+    const uint8_t *src;
+    size_t src_len;
+    const uint8_t *dst;
+    size_t dst_len;
+    const saidx_t *sa; /* suffix array of src, src_len entries */
+} matcher;
+
+/* ---- exact matching over the suffix array ---- */
+
+/* Length of the common prefix of a[0..n) and b[0..n), a word at a time. */
+static size_t common_prefix(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    size_t i = 0;
+    while (i + 8 <= n) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return i + (size_t)(__builtin_ctzll(x ^ y) >> 3);
+#else
+            break;
+#endif
+        }
+        i += 8;
+    }
+    while (i < n && a[i] == b[i]) i++;
+    return i;
+}
+
+/* Common prefix of the query q (ql bytes) and the source suffix at sp,
+ * knowing the first `skip` bytes agree. */
+static size_t lcp_from(const matcher *m, const uint8_t *q, size_t ql, size_t sp, size_t skip)
+{
+    size_t sl = m->src_len - sp;
+    size_t n = ql < sl ? ql : sl;
+    return skip + common_prefix(q + skip, m->src + sp + skip, n - skip);
+}
+
+/* true when q (ql bytes) sorts at or before the source suffix at sp, given
+ * that they share exactly l bytes. A suffix that is a proper prefix of q
+ * sorts before it. */
+static bool query_le(const matcher *m, const uint8_t *q, size_t ql, size_t sp, size_t l)
+{
+    if (l == ql) return true;
+    if (l == m->src_len - sp) return false;
+    return q[l] < m->src[sp + l];
+}
+
+/*
+ * Longest exact match of the target at position at, anywhere in the source.
+ * Binary search for where the target's suffix would sort among the source's
+ * suffixes; the longest match is one of the two neighbours of that point.
+ * While searching, both bounds' common prefixes with the query are known, and
+ * every suffix between them shares at least the smaller one, so comparisons
+ * skip it. Returns the length; *pos receives the source position.
+ */
+static size_t longest_match(const matcher *m, size_t at, size_t *pos)
+{
+    const uint8_t *q = m->dst + at;
+    size_t ql = m->dst_len - at;
+    *pos = 0;
+    if (m->src_len == 0 || ql == 0) return 0;
+
+    size_t lo = 0, hi = m->src_len - 1;
+    size_t lo_sp = (size_t)m->sa[lo], hi_sp = (size_t)m->sa[hi];
+    size_t lo_lcp = lcp_from(m, q, ql, lo_sp, 0);
+    if (query_le(m, q, ql, lo_sp, lo_lcp)) {
+        *pos = lo_sp;
+        return lo_lcp;
+    }
+    size_t hi_lcp = lcp_from(m, q, ql, hi_sp, 0);
+    if (!query_le(m, q, ql, hi_sp, hi_lcp)) {
+        *pos = hi_sp;
+        return hi_lcp;
+    }
+    /* Invariant: suffix[lo] < q <= suffix[hi]. */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        size_t sp = (size_t)m->sa[mid];
+        size_t l = lcp_from(m, q, ql, sp, lo_lcp < hi_lcp ? lo_lcp : hi_lcp);
+        if (query_le(m, q, ql, sp, l)) {
+            hi = mid;
+            hi_lcp = l;
+        } else {
+            lo = mid;
+            lo_lcp = l;
+        }
+    }
+    if (lo_lcp >= hi_lcp) {
+        *pos = (size_t)m->sa[lo];
+        return lo_lcp;
+    }
+    *pos = (size_t)m->sa[hi];
+    return hi_lcp;
+}
+
+/* ---- phase 1: anchors ---- */
+
+static bool anchor_push(anchor_list *l, size_t scan, size_t pos)
+{
+    if (l->len == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        anchor *p = realloc(l->items, cap * sizeof *p);
+        if (!p) return false;
+        l->items = p;
+        l->cap = cap;
+    }
+    l->items[l->len].scan = scan;
+    l->items[l->len].pos = pos;
+    l->len++;
+    return true;
+}
+
+/* 1 when target[t] equals the source byte under alignment `offset`
+ * (source index = t + offset), 0 otherwise or when out of the source. */
+static int agrees(const matcher *m, size_t t, ptrdiff_t offset)
+{
+    ptrdiff_t s = (ptrdiff_t)t + offset;
+    return s >= 0 && (size_t)s < m->src_len && m->src[s] == m->dst[t];
+}
+
+/*
+ * Scans target positions [begin, end) and records where the cover should
+ * switch to a new alignment. `score` counts, over the window [scan, seen),
+ * the target bytes that the current alignment already reproduces; `seen`
+ * grows to cover every exact match found, so the comparison is between the
+ * new match's length and what staying put gives over about the same stretch.
+ *
+ *  - match length == score (and > 0): the current alignment is as good as
+ *    the match (typically, it *is* that match): ride along and skip it;
+ *  - match length > score + SWITCH_MARGIN: switch, record an anchor, and
+ *    skip the match;
+ *  - otherwise slide the window one byte on.
+ */
+static bool find_anchors(const matcher *m, size_t begin, size_t end, anchor_list *out)
+{
+    ptrdiff_t offset = 0; /* alignment of the last match taken */
+    size_t scan = begin, len = 0, pos = 0;
+
+    while (scan < end) {
+        size_t score = 0;
+        scan += len;
+        size_t seen = scan;
+        bool take = false;
+        for (; scan < end; scan++) {
+            len = longest_match(m, scan, &pos);
+            for (; seen < scan + len; seen++) score += (size_t)agrees(m, seen, offset);
+            if (len == score && len != 0) break;
+            if (len > score + SWITCH_MARGIN) {
+                take = true;
+                break;
+            }
+            /* slide: byte `scan` leaves the window (or the window is empty) */
+            if (seen > scan)
+                score -= (size_t)agrees(m, scan, offset);
+            else
+                seen = scan + 1;
+        }
+        if (!take) continue; /* rode along an existing match, or reached the end */
+        if (!anchor_push(out, scan, pos)) return false;
+        offset = (ptrdiff_t)pos - (ptrdiff_t)scan;
+    }
+    return true;
+}
+
+/* A slice of the target, scanned by whichever worker claims it. */
+typedef struct slice_job {
+    const matcher *m;
+    size_t nslices;
+    atomic_size_t next; /* next unclaimed slice */
+    anchor_list *lists; /* one per slice */
+    atomic_bool failed;
+} slice_job;
+
+static size_t slice_start(const matcher *m, size_t nslices, size_t i)
+{
+    return (size_t)((uint64_t)m->dst_len * i / nslices);
+}
+
+static void *slice_worker(void *arg)
+{
+    slice_job *job = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add(&job->next, 1);
+        if (i >= job->nslices || atomic_load(&job->failed)) break;
+        size_t b = slice_start(job->m, job->nslices, i);
+        size_t e = slice_start(job->m, job->nslices, i + 1);
+        if (!find_anchors(job->m, b, e, &job->lists[i])) atomic_store(&job->failed, true);
+    }
+    return NULL;
+}
+
+static int pick_threads(const delta_diff_options *opt)
+{
+    int t = opt ? opt->threads : 0;
+    if (t <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        t = n > 0 ? (int)n : 1;
+    }
+    return t > SLICE_MAX ? SLICE_MAX : t;
+}
+
+/* Runs phase 1 over all slices; the result is the concatenated anchor list. */
+static delta_status collect_anchors(const matcher *m, int threads, anchor_list *all)
+{
+    size_t nslices = m->dst_len / SLICE_MIN;
+    if (nslices < 1) nslices = 1;
+    if (nslices > SLICE_MAX) nslices = SLICE_MAX;
+
+    slice_job job;
+    job.m = m;
+    job.nslices = nslices;
+    atomic_init(&job.next, 0);
+    atomic_init(&job.failed, false);
+    job.lists = calloc(nslices, sizeof *job.lists);
+    if (!job.lists) return delta_fail(DELTA_ERR_NOMEM, "cannot allocate %zu anchor lists", nslices);
+
+    size_t nthreads = (size_t)threads < nslices ? (size_t)threads : nslices;
+    pthread_t tid[SLICE_MAX];
+    size_t started = 0;
+    for (size_t i = 1; i < nthreads; i++) {
+        if (pthread_create(&tid[started], NULL, slice_worker, &job) != 0) break;
+        started++;
+    }
+    slice_worker(&job); /* this thread works too; fewer helpers just means slower */
+    for (size_t i = 0; i < started; i++) pthread_join(tid[i], NULL);
+
+    delta_status st = DELTA_OK;
+    if (atomic_load(&job.failed)) st = delta_fail(DELTA_ERR_NOMEM, "out of memory recording matches");
+    for (size_t i = 0; i < nslices && st == DELTA_OK; i++) {
+        for (size_t k = 0; k < job.lists[i].len; k++) {
+            if (!anchor_push(all, job.lists[i].items[k].scan, job.lists[i].items[k].pos)) {
+                st = delta_fail(DELTA_ERR_NOMEM, "out of memory recording matches");
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; i < nslices; i++) free(job.lists[i].items);
+    free(job.lists);
+    return st;
+}
+
+/* ---- phase 2: ops ---- */
+
+/* How far the alignment (t, s) extends forward, up to target position limit:
+ * the length that maximises 2*agreeing - length. */
+static size_t extend_forward(const matcher *m, size_t t, size_t s, size_t limit)
+{
+    size_t best = 0;
+    ptrdiff_t score = 0, best_score = 0;
+    for (size_t i = 0; t + i < limit && s + i < m->src_len;) {
+        score += m->src[s + i] == m->dst[t + i] ? 1 : -1;
+        i++;
+        if (score > best_score) {
+            best_score = score;
+            best = i;
+        }
+    }
+    return best;
+}
+
+/* How far the anchor (t, s) extends backward, not below target position
+ * floor: the length that maximises 2*agreeing - length. */
+static size_t extend_backward(const matcher *m, size_t t, size_t s, size_t floor)
+{
+    size_t best = 0;
+    ptrdiff_t score = 0, best_score = 0;
+    for (size_t i = 1; t - floor >= i && s >= i; i++) {
+        score += m->src[s - i] == m->dst[t - i] ? 1 : -1;
+        if (score > best_score) {
+            best_score = score;
+            best = i;
+        }
+    }
+    return best;
+}
+
+/*
+ * The forward extension of the previous alignment (from target prev_t,
+ * source prev_s, *fwd bytes) overlaps the backward extension of the next
+ * anchor (ending at target t, source s, *back bytes). Picks the split point
+ * in the overlap that keeps the most agreeing bytes, and trims both.
+ */
+static void split_overlap(const matcher *m, size_t prev_t, size_t prev_s, size_t *fwd, size_t t,
+                          size_t s, size_t *back)
+{
+    size_t overlap = (prev_t + *fwd) - (t - *back);
+    size_t keep = 0; /* bytes of the overlap given to the previous alignment */
+    ptrdiff_t score = 0, best_score = 0;
+    size_t f0 = prev_t + *fwd - overlap, fs0 = prev_s + *fwd - overlap;
+    size_t b0 = t - *back, bs0 = s - *back;
+    for (size_t i = 0; i < overlap; i++) {
+        if (m->dst[f0 + i] == m->src[fs0 + i]) score++;
+        if (m->dst[b0 + i] == m->src[bs0 + i]) score--;
+        if (score > best_score) {
+            best_score = score;
+            keep = i + 1;
+        }
+    }
+    *fwd = *fwd - overlap + keep;
+    *back -= keep;
+}
+
+/* Turns the anchors into ops that tile the target. ops has room for
+ * anchors->len + 1 entries; empty ops are dropped. */
+static size_t build_ops(const matcher *m, const anchor_list *anchors, delta_op *ops)
+{
+    size_t n = 0;
+    size_t last_t = 0, last_s = 0; /* start of the current alignment's copy */
+    for (size_t k = 0; k <= anchors->len; k++) {
+        bool final = k == anchors->len;
+        size_t t = final ? m->dst_len : anchors->items[k].scan;
+        size_t s = final ? 0 : anchors->items[k].pos;
+
+        size_t fwd = extend_forward(m, last_t, last_s, t);
+        size_t back = final ? 0 : extend_backward(m, t, s, last_t);
+        if (last_t + fwd > t - back) split_overlap(m, last_t, last_s, &fwd, t, s, &back);
+
+        delta_op op = {last_t, fwd ? last_s : 0, fwd, (t - back) - (last_t + fwd)};
+        if (op.copy + op.extra > 0) ops[n++] = op;
+        last_t = t - back;
+        last_s = s - back;
+    }
+    return n;
+}
+
+/* ---- public API ---- */
+
+uint64_t delta_diff_memory(size_t source_len, size_t target_len)
+{
+    /* suffix array + sort buckets, then at most one anchor per
+     * SWITCH_MARGIN + 1 target bytes: the anchor list (doubling, so twice
+     * its size) and the op list. The bound is loose: real diffs have a few
+     * anchors per kilobyte at most. */
+    uint64_t sa = (uint64_t)source_len * sizeof(saidx_t) + SORT_WORKSPACE;
+    uint64_t anchors = (uint64_t)target_len / (SWITCH_MARGIN + 1) + 2;
+    return sa + anchors * (2 * sizeof(anchor) + sizeof(delta_op));
+}
+
+delta_status delta_diff(const uint8_t *source, size_t source_len, const uint8_t *target,
+                        size_t target_len, const delta_diff_options *opt, delta_op **ops,
+                        size_t *count)
+{
+    if (!ops || !count || (!source && source_len) || (!target && target_len))
+        return delta_fail(DELTA_ERR_ARG, "delta_diff: null argument");
+    *ops = NULL;
+    *count = 0;
+    if (source_len > SOURCE_MAX)
+        return delta_fail(DELTA_ERR_LIMIT, "source of %zu bytes is too large (limit %zu)",
+                          source_len, SOURCE_MAX);
+    if (target_len == 0) return DELTA_OK; /* nothing to cover: zero ops */
+
+    uint64_t cap = opt ? opt->max_memory : 0;
+    uint64_t sa_bytes = (uint64_t)source_len * sizeof(saidx_t) + SORT_WORKSPACE;
+    if (cap && sa_bytes > cap)
+        return delta_fail(DELTA_ERR_LIMIT,
+                          "the suffix array of a %zu-byte source needs %llu bytes, over the "
+                          "memory cap of %llu",
+                          source_len, (unsigned long long)sa_bytes, (unsigned long long)cap);
+
+    matcher m = {source, source_len, target, target_len, NULL};
+    anchor_list anchors = {NULL, 0, 0};
+    delta_status st = DELTA_OK;
+
+    if (source_len > 0) {
+        saidx_t *sa = malloc(source_len * sizeof *sa);
+        if (!sa) return delta_fail(DELTA_ERR_NOMEM, "cannot allocate a suffix array for %zu bytes", source_len);
+        if (divsufsort(source, sa, (saidx_t)source_len) != 0) {
+            free(sa);
+            return delta_fail(DELTA_ERR_INTERNAL, "suffix sorting of the source failed");
+        }
+        m.sa = sa;
+        st = collect_anchors(&m, pick_threads(opt), &anchors);
+        free(sa);
+        m.sa = NULL;
+        if (st) goto out;
+    }
+
+    uint64_t used = (anchors.cap * sizeof(anchor)) + (anchors.len + 1) * sizeof(delta_op);
+    if (cap && used > cap) {
+        st = delta_fail(DELTA_ERR_LIMIT, "the op list needs %llu bytes, over the memory cap of %llu",
+                        (unsigned long long)used, (unsigned long long)cap);
+        goto out;
+    }
+    delta_op *list = malloc((anchors.len + 1) * sizeof *list);
+    if (!list) {
+        st = delta_fail(DELTA_ERR_NOMEM, "cannot allocate %zu ops", anchors.len + 1);
+        goto out;
+    }
+    *count = build_ops(&m, &anchors, list);
+    *ops = list;
+out:
+    free(anchors.items);
+    return st;
+}
+
+void delta_ops_free(delta_op *ops) { free(ops); }
