@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "common/internal.h"
+#include "libdelta/container.h"
 #include "libdelta/manifest.h"
 
 #define CAP_SIZE DELTA_MAX_IMAGE_SIZE   /* image, slot and patch sizes */
@@ -23,30 +24,6 @@
 #define MIN_BLOCK 512u
 #define MAX_BLOCK (1024u * 1024u)
 #define PATCH_FORMAT "ldpatch1"
-
-/* Local copy of the zip member name rule (container.h's delta_zip_name_ok).
- * TODO: call delta_zip_name_ok once the container module provides it. */
-static int member_name_ok(const char *name, size_t len)
-{
-    if (len < 1 || len > 128) return 0;
-    if (name[0] == '/' || name[len - 1] == '/') return 0;
-    size_t start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i == len || name[i] == '/') {
-            size_t n = i - start;
-            if (n == 0) return 0; /* "//" */
-            if (n == 1 && name[start] == '.') return 0;
-            if (n == 2 && name[start] == '.' && name[start + 1] == '.') return 0;
-            start = i + 1;
-            continue;
-        }
-        char c = name[i];
-        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                 c == '.' || c == '_' || c == '-';
-        if (!ok) return 0;
-    }
-    return 1;
-}
 
 int delta_manifest_string_ok(const char *s)
 {
@@ -130,7 +107,7 @@ static delta_status validate_image(const delta_manifest_image *im, size_t i, del
     if ((r = check_u64(st, p, "slot_size", im->slot_size, CAP_SIZE))) return r;
 
     if (!terminated(im->patch_member, sizeof im->patch_member) ||
-        !member_name_ok(im->patch_member, strlen(im->patch_member)))
+        !delta_zip_name_ok(im->patch_member, strlen(im->patch_member)))
         return delta_fail(st, "manifest: %spatch.member: not a valid zip member name "
                               "(1..128 of [A-Za-z0-9._/-], no empty, \".\" or \"..\" components)", p);
     if (!strcmp(im->patch_member, "manifest.json") || !strcmp(im->patch_member, "manifest.sig"))
