@@ -5,6 +5,7 @@
  * members. Member bytes are read either directly (delta_zip_read, member
  * sources) or through libzip (delta_zip_hash_member).
  */
+#include <errno.h>
 #include <stdlib.h>
 
 #include <mbedtls/sha256.h>
@@ -31,7 +32,7 @@ static zip_int64_t zsrc_cb(void *ud, void *data, zip_uint64_t len, zip_source_cm
         uint64_t left = c->src->size - c->pos;
         size_t n = len < left ? (size_t)len : (size_t)left;
         if (n > 0 && c->src->read(c->src->ctx, c->pos, data, n) != DELTA_IO_OK) {
-            zip_error_set(&c->error, ZIP_ER_READ, 0);
+            zip_error_set(&c->error, ZIP_ER_READ, EIO);
             return -1;
         }
         c->pos += n;
@@ -200,8 +201,9 @@ delta_status delta_zip_hash_member(const delta_zip *zip, const delta_zip_member 
     zip_file_t *zf = zip_fopen_index(zip->za, index, 0);
     if (!zf) {
         free(chunk);
-        return delta_fail(DELTA_ERR_MEMBER_DATA, "member %s: libzip cannot open it: %s", m->name,
-                          zip_strerror(zip->za));
+        zip_error_t *err = zip_get_error(zip->za);
+        return delta_fail(zip_error_code_zip(err) == ZIP_ER_READ ? DELTA_ERR_INPUT : DELTA_ERR_MEMBER_DATA,
+                          "member %s: libzip cannot open it: %s", m->name, zip_error_strerror(err));
     }
     mbedtls_sha256_context ctx;
     mbedtls_sha256_init(&ctx);

@@ -119,9 +119,15 @@ static delta_status parse_central(const uint8_t *cd, size_t cd_len, size_t pos, 
         return delta_fail(DELTA_ERR_ZIP, "central directory entry %zu: %u byte comment (none is allowed)", i,
                           comment_len);
     const char *name = (const char *)e + ZIP_CENTRAL_LEN;
-    if (!delta_zip_name_ok(name, name_len))
-        return delta_fail(DELTA_ERR_MEMBER_NAME, "central directory entry %zu: unsafe or malformed name "
-                                                 "(%u bytes)", i, name_len);
+    if (!delta_zip_name_ok(name, name_len)) {
+        /* Quote the name with anything unprintable or odd shown as '?'. */
+        char shown[DELTA_ZIP_MAX_NAME + 1];
+        size_t n = name_len < DELTA_ZIP_MAX_NAME ? name_len : DELTA_ZIP_MAX_NAME;
+        for (size_t k = 0; k < n; k++) shown[k] = name[k] > 0x20 && name[k] < 0x7f ? name[k] : '?';
+        shown[n] = '\0';
+        return delta_fail(DELTA_ERR_MEMBER_NAME, "central directory entry %zu: unsafe or malformed name \"%s%s\" "
+                                                 "(%u bytes)", i, shown, n < name_len ? "..." : "", name_len);
+    }
     delta_zip_member *m = &zip->members[i];
     memcpy(m->name, name, name_len);
     m->name[name_len] = '\0';
