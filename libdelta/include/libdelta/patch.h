@@ -1,0 +1,177 @@
+/*
+ * libdelta: the ldpatch1 patch format (formats/patch.md) and its appliers.
+ *
+ * A patch rebuilds one target image from one source image. It is a list of
+ * commands in *plan order*: each BLOCK command produces one erase block of
+ * the target at an explicit position; STASH / FREE keep source blocks in a
+ * bounded scratch area so that blocks may be written over the source in
+ * place without ever reading a byte after it was overwritten. Commands are
+ * grouped in independently compressed segments, so an interrupted update
+ * resumes at its segment without decoding the patch from the start.
+ *
+ * Host side:   delta_patch_make   (diff ops -> in-place plan -> ldpatch1)
+ * Device side: delta_patch_read_info, delta_patch_prove, delta_apply_*
+ *              (this half builds into delta_core: no file I/O, no malloc
+ *              on the apply path when given a workspace)
+ */
+#ifndef LIBDELTA_PATCH_H
+#define LIBDELTA_PATCH_H
+
+#include "libdelta/diff.h"
+#include "libdelta/io.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DELTA_PATCH_MAGIC "LDPATCH1"
+#define DELTA_PATCH_HEADER_SIZE 64
+#define DELTA_PATCH_SEGMENT_ENTRY 36
+#define DELTA_PATCH_MAX_IMAGE (UINT64_C(1) << 31) /* 2 GiB */
+#define DELTA_PATCH_MAX_SEGMENTS 65536
+#define DELTA_PATCH_MAX_STASH 1024        /* stash slots */
+#define DELTA_PATCH_MAX_DICT (8u << 20)   /* LZMA2 dictionary cap: 8 MiB */
+#define DELTA_PATCH_MAX_SEGMENT (64u << 20) /* raw bytes of one segment stream */
+
+enum delta_compression { DELTA_COMPRESSION_NONE = 0, DELTA_COMPRESSION_LZMA2 = 1 };
+enum delta_patch_flags { DELTA_PATCH_INPLACE = 1 };
+
+/* What a patch header declares, validated. */
+typedef struct delta_patch_info {
+    uint64_t source_size;
+    uint64_t target_size;
+    uint32_t block_size;
+    uint32_t compression;    /* enum delta_compression */
+    uint32_t flags;          /* enum delta_patch_flags */
+    uint32_t dict_size;      /* LZMA2 dictionary (0 for none) */
+    uint32_t segment_count;
+    uint32_t stash_slots;    /* most source blocks stashed at once */
+    uint64_t op_count;       /* commands */
+    uint32_t max_stream;     /* largest raw stream of any segment */
+    /* Derived: what applying needs. */
+    uint64_t scratch_bytes;  /* (1 + stash_slots) * block_size */
+    uint64_t state_bytes;    /* journal, twice (atomic replace), rounded to 4 KiB */
+    uint64_t decoder_memory; /* delta_apply_workspace_size() */
+} delta_patch_info;
+
+/* Parses and validates the header and segment table (sizes, CRC, caps). */
+DELTA_API delta_status delta_patch_read_info(const delta_source *patch, delta_patch_info *info);
+
+/* What the static proof of the plan found. */
+typedef struct delta_plan_report {
+    uint64_t blocks_written;   /* BLOCK commands: erase blocks written, worst case */
+    uint64_t stashes;          /* STASH commands */
+    uint32_t max_stash_live;   /* most stash slots in use at once */
+    uint64_t self_reads;       /* blocks that read their own old content (pending copy) */
+    uint64_t scratch_bytes;    /* worst-case scratch */
+    uint64_t ram_bytes;        /* worst-case RAM of the applier (workspace) */
+} delta_plan_report;
+
+/*
+ * Replays the whole plan without touching an image and proves: every
+ * command is well formed, every target byte is produced exactly once or is
+ * an unchanged source block, no source byte is read after its block was
+ * overwritten unless it was stashed, stash slots are used consistently,
+ * and the streams hold exactly the bytes the commands consume.
+ * DELTA_ERR_PATCH for malformed streams, DELTA_ERR_PLAN for unsafe plans.
+ * Memory: one bit per target block plus the decoder workspace.
+ */
+DELTA_API delta_status delta_patch_prove(const delta_source *patch, delta_plan_report *report);
+
+/* --- Host side: making patches --- */
+
+typedef struct delta_patch_options {
+    uint32_t block_size;    /* erase block; power of two, 512..1 MiB (4096) */
+    uint32_t segment_size;  /* target bytes per compressed segment (1 MiB) */
+    uint32_t compression;   /* enum delta_compression (LZMA2) */
+    uint32_t dict_size;     /* LZMA2 dictionary cap (1 MiB); bounds apply memory */
+    uint32_t max_stash;     /* stash slots the plan may use (64) */
+    int inplace;            /* 1: in-place plan (default); 0: target order, out-of-place only */
+} delta_patch_options;
+
+#define DELTA_PATCH_OPTIONS_INIT {4096, 1u << 20, DELTA_COMPRESSION_LZMA2, 1u << 20, 64, 1}
+
+/* Statistics of a made patch. */
+typedef struct delta_patch_stats {
+    uint64_t commands, blocks, stashes, literal_conversions;
+    uint64_t copy_bytes, extra_bytes;
+    uint64_t ctrl_bytes, diff_bytes, extra_stream_bytes; /* compressed */
+} delta_patch_stats;
+
+/* Builds an ldpatch1 patch from diff ops; appends it to out. */
+DELTA_API delta_status delta_patch_make(const uint8_t *source, size_t source_len,
+                                        const uint8_t *target, size_t target_len,
+                                        const delta_op *ops, size_t op_count,
+                                        const delta_patch_options *opt, delta_buf *out,
+                                        delta_patch_stats *stats);
+
+/* --- Device side: applying --- */
+
+/* Bytes of workspace an apply of this patch needs (decoders, buffers). */
+DELTA_API size_t delta_apply_workspace_size(const delta_patch_info *info);
+
+/* Progress: done/total in target blocks; return nonzero to stop (DELTA_ERR_ARG). */
+typedef int (*delta_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+/*
+ * Out of place: source stays intact, target written through out (random
+ * access). workspace may be NULL (malloc'd) or at least
+ * delta_apply_workspace_size() bytes (no malloc).
+ */
+DELTA_API delta_status delta_apply_out_of_place(const delta_source *patch,
+                                                const delta_source *source,
+                                                const delta_sink *out, void *workspace,
+                                                size_t workspace_size);
+
+/* The journal of an in-place update (formats/journal.md). */
+typedef struct delta_journal {
+    uint8_t package_id[DELTA_SHA256_LEN]; /* SHA-256 of the manifest bytes */
+    uint32_t image_index;     /* image being updated */
+    uint32_t flags;           /* DELTA_JOURNAL_* */
+    uint64_t next_op;         /* commands < next_op are durably done */
+    uint64_t pending_block;   /* with DELTA_JOURNAL_PENDING: block whose new content is in scratch */
+    uint32_t pending_crc;
+    uint32_t tries;           /* consecutive failed tries */
+    uint32_t stash_count;     /* slots in stash[] */
+    uint64_t stash[DELTA_PATCH_MAX_STASH]; /* slot -> source block + 1, 0 = free */
+} delta_journal;
+
+enum delta_journal_flags {
+    DELTA_JOURNAL_PENDING = 1, /* scratch[0, block) holds the new content of pending_block */
+    DELTA_JOURNAL_WRITTEN = 2, /* some image byte has been written */
+    DELTA_JOURNAL_IMAGE_DONE = 4 /* image_index is complete and verified */
+};
+
+#define DELTA_JOURNAL_MAGIC "LDJRNL01"
+#define DELTA_JOURNAL_FIXED 84
+DELTA_API size_t delta_journal_size(uint32_t stash_count);
+DELTA_API delta_status delta_journal_encode(const delta_journal *j, uint8_t *buf, size_t cap,
+                                            size_t *len);
+DELTA_API delta_status delta_journal_decode(const uint8_t *buf, size_t len, delta_journal *j);
+
+/*
+ * In place: turns the source image in flash into the target, resumably.
+ * journal holds the state to start from (next_op 0 for a fresh update, or
+ * what was loaded from the store); it is updated and written through the
+ * store as commands complete. The caller has checked the source before a
+ * fresh start. On success the image holds the target (SHA-256 checked
+ * against target_sha256) and the journal has DELTA_JOURNAL_IMAGE_DONE.
+ */
+typedef struct delta_apply_params {
+    const delta_source *patch;
+    delta_flash *flash;
+    delta_store *store;
+    delta_journal *journal;
+    const uint8_t *target_sha256;
+    void *workspace;        /* NULL: malloc'd */
+    size_t workspace_size;
+    delta_progress_fn progress;
+    void *progress_ctx;
+} delta_apply_params;
+
+DELTA_API delta_status delta_apply_in_place(const delta_apply_params *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,203 @@
+/* The ldpatch1 writer: plan -> segments of control / diff / extra streams. */
+#include <stdlib.h>
+
+#include <lzma.h>
+
+#include "libdelta/patch.h"
+#include "plan.h"
+
+typedef struct segbuf {
+    delta_buf s[3]; /* raw ctrl, diff, extra */
+    uint64_t first_op;
+} segbuf;
+
+static delta_status put_varint(delta_buf *b, uint64_t v)
+{
+    uint8_t tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v) tmp[n] |= 0x80;
+        n++;
+    } while (v);
+    return delta_buf_append(b, tmp, n);
+}
+
+static delta_status put_svarint(delta_buf *b, int64_t v)
+{
+    return put_varint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+/* Appends one raw stream, compressed as the header says, to out. */
+static delta_status compress_stream(const delta_patch_options *opt, const delta_buf *raw, delta_buf *out,
+                                    uint32_t *stored)
+{
+    if (opt->compression == DELTA_COMPRESSION_NONE) {
+        *stored = (uint32_t)raw->len;
+        return delta_buf_append(out, raw->data, raw->len);
+    }
+    lzma_options_lzma lz;
+    lzma_lzma_preset(&lz, 9 | LZMA_PRESET_EXTREME);
+    uint32_t dict = opt->dict_size;
+    if (raw->len < dict) dict = raw->len < 4096 ? 4096 : (uint32_t)raw->len;
+    lz.dict_size = dict;
+    lzma_filter f[2] = {{LZMA_FILTER_LZMA2, &lz}, {LZMA_VLI_UNKNOWN, NULL}};
+    size_t bound = lzma_stream_buffer_bound(raw->len);
+    delta_status st = delta_buf_reserve(out, bound);
+    if (st) return st;
+    size_t pos = 0;
+    lzma_ret r = lzma_raw_buffer_encode(f, NULL, raw->data ? raw->data : (const uint8_t *)"", raw->len,
+                                        out->data + out->len, &pos, bound);
+    if (r != LZMA_OK) return delta_fail(DELTA_ERR_INTERNAL, "encode: lzma failed (%d)", (int)r);
+    if (pos > UINT32_MAX) return delta_fail(DELTA_ERR_LIMIT, "encode: stream too large");
+    out->len += pos;
+    *stored = (uint32_t)pos;
+    return DELTA_OK;
+}
+
+static delta_status check_options(const delta_patch_options *o)
+{
+    if (o->block_size < 512 || o->block_size > (1u << 20) || (o->block_size & (o->block_size - 1)))
+        return delta_fail(DELTA_ERR_ARG, "block size %u is not a power of two in 512..1048576", o->block_size);
+    if (o->segment_size < o->block_size || o->segment_size > (32u << 20))
+        return delta_fail(DELTA_ERR_ARG, "segment size %u outside block size..32 MiB", o->segment_size);
+    if (o->compression > DELTA_COMPRESSION_LZMA2) return delta_fail(DELTA_ERR_ARG, "unknown compression");
+    if (o->compression == DELTA_COMPRESSION_LZMA2 && (o->dict_size < 4096 || o->dict_size > DELTA_PATCH_MAX_DICT))
+        return delta_fail(DELTA_ERR_ARG, "dictionary size %u outside 4096..8 MiB", o->dict_size);
+    if (o->max_stash > DELTA_PATCH_MAX_STASH) return delta_fail(DELTA_ERR_ARG, "more than %u stash slots", DELTA_PATCH_MAX_STASH);
+    return DELTA_OK;
+}
+
+delta_status delta_patch_make(const uint8_t *source, size_t source_len, const uint8_t *target, size_t target_len,
+                              const delta_op *ops, size_t op_count, const delta_patch_options *opt_in,
+                              delta_buf *out, delta_patch_stats *stats)
+{
+    delta_patch_options opt = DELTA_PATCH_OPTIONS_INIT;
+    if (opt_in) opt = *opt_in;
+    delta_status st = check_options(&opt);
+    if (st) return st;
+    if (source_len > DELTA_PATCH_MAX_IMAGE || target_len > DELTA_PATCH_MAX_IMAGE)
+        return delta_fail(DELTA_ERR_LIMIT, "images over 2 GiB are not supported");
+    plan p;
+    st = plan_build(source, source_len, target, target_len, ops, op_count, opt.block_size, opt.inplace,
+                    opt.max_stash, &p);
+    if (st) return st;
+
+    delta_patch_stats sx;
+    memset(&sx, 0, sizeof sx);
+    sx.commands = p.cmd_count;
+    sx.stashes = p.stashes;
+    sx.literal_conversions = p.conversions;
+
+    /* Cut the commands into segments of about segment_size target bytes. */
+    segbuf *segs = NULL;
+    size_t nseg = 0, segcap = 0;
+    uint64_t seg_bytes = 0, prev_src = 0;
+    for (size_t i = 0; i < p.cmd_count && !st; i++) {
+        const plan_cmd *c = &p.cmds[i];
+        if (nseg == 0 || (c->type == PLAN_BLOCK && seg_bytes >= opt.segment_size)) {
+            if (nseg == segcap) {
+                size_t nc = segcap ? segcap * 2 : 16;
+                segbuf *ns = realloc(segs, nc * sizeof *ns);
+                if (!ns) { st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory"); break; }
+                segs = ns;
+                segcap = nc;
+            }
+            memset(&segs[nseg], 0, sizeof segs[nseg]);
+            segs[nseg].first_op = i;
+            nseg++;
+            seg_bytes = 0;
+            prev_src = 0;
+        }
+        segbuf *sg = &segs[nseg - 1];
+        uint8_t type = c->type;
+        st = delta_buf_append(&sg->s[0], &type, 1);
+        if (st) break;
+        if (c->type == PLAN_STASH) {
+            st = put_varint(&sg->s[0], c->a);
+            if (!st) st = put_varint(&sg->s[0], c->b);
+            continue;
+        }
+        if (c->type == PLAN_FREE) {
+            st = put_varint(&sg->s[0], c->a);
+            continue;
+        }
+        uint64_t k = c->a;
+        sx.blocks++;
+        st = put_varint(&sg->s[0], k);
+        for (uint64_t pi = p.first[k]; pi < p.first[k + 1] && !st; pi++) {
+            const plan_piece *q = &p.pieces[pi];
+            st = put_varint(&sg->s[0], q->len << 1 | q->kind);
+            if (st) break;
+            seg_bytes += q->len;
+            if (q->kind == 1) {
+                sx.extra_bytes += q->len;
+                st = delta_buf_append(&sg->s[2], target + q->dst, q->len);
+                continue;
+            }
+            sx.copy_bytes += q->len;
+            st = put_svarint(&sg->s[0], (int64_t)(q->src - prev_src));
+            prev_src = q->src + q->len;
+            if (!st) st = delta_buf_reserve(&sg->s[1], q->len);
+            if (st) break;
+            uint8_t *d = sg->s[1].data + sg->s[1].len;
+            for (uint64_t x = 0; x < q->len; x++) d[x] = (uint8_t)(target[q->dst + x] - source[q->src + x]);
+            sg->s[1].len += q->len;
+        }
+    }
+
+    /* Compress, then lay out header + table + streams. */
+    delta_buf body = DELTA_BUF_INIT, table = DELTA_BUF_INIT;
+    uint32_t max_stream = 0;
+    for (size_t i = 0; i < nseg && !st; i++) {
+        uint8_t e[DELTA_PATCH_SEGMENT_ENTRY];
+        uint32_t stored[3];
+        size_t start = body.len;
+        for (int s = 0; s < 3 && !st; s++) {
+            if (segs[i].s[s].len > DELTA_PATCH_MAX_SEGMENT) st = delta_fail(DELTA_ERR_LIMIT, "encode: segment stream too large");
+            if (!st) st = compress_stream(&opt, &segs[i].s[s], &body, &stored[s]);
+            if (segs[i].s[s].len > max_stream) max_stream = (uint32_t)segs[i].s[s].len;
+        }
+        if (st) break;
+        sx.ctrl_bytes += stored[0];
+        sx.diff_bytes += stored[1];
+        sx.extra_stream_bytes += stored[2];
+        delta_put64(e, segs[i].first_op);
+        for (int s = 0; s < 3; s++) {
+            delta_put32(e + 8 + 4 * s, stored[s]);
+            delta_put32(e + 20 + 4 * s, (uint32_t)segs[i].s[s].len);
+        }
+        delta_put32(e + 32, delta_crc32(0, body.data + start, body.len - start));
+        st = delta_buf_append(&table, e, sizeof e);
+    }
+    if (!st) {
+        uint8_t h[DELTA_PATCH_HEADER_SIZE];
+        memset(h, 0, sizeof h);
+        memcpy(h, DELTA_PATCH_MAGIC, 8);
+        delta_put64(h + 8, source_len);
+        delta_put64(h + 16, target_len);
+        delta_put32(h + 24, opt.block_size);
+        h[28] = (uint8_t)opt.compression;
+        h[29] = opt.inplace ? DELTA_PATCH_INPLACE : 0;
+        delta_put32(h + 32, opt.compression == DELTA_COMPRESSION_LZMA2 ? opt.dict_size : 0);
+        delta_put32(h + 36, (uint32_t)nseg);
+        delta_put32(h + 40, p.stash_slots);
+        delta_put32(h + 44, max_stream);
+        delta_put64(h + 48, p.cmd_count);
+        uint32_t crc = delta_crc32(0, h, 60);
+        crc = delta_crc32(crc, table.data, table.len);
+        delta_put32(h + 60, crc);
+        st = delta_buf_append(out, h, sizeof h);
+        if (!st) st = delta_buf_append(out, table.data, table.len);
+        if (!st) st = delta_buf_append(out, body.data, body.len);
+    }
+    for (size_t i = 0; i < nseg; i++)
+        for (int s = 0; s < 3; s++) delta_buf_free(&segs[i].s[s]);
+    free(segs);
+    delta_buf_free(&body);
+    delta_buf_free(&table);
+    plan_free(&p);
+    if (!st && stats) *stats = sx;
+    return st;
+}

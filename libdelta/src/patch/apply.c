@@ -1,0 +1,364 @@
+/* The appliers: out of place, and in place with a journal (formats/journal.md). */
+#include <stdlib.h>
+
+#include <mbedtls/sha256.h>
+
+#include "patch_internal.h"
+
+/* The caller's workspace, or one malloc'd for the call. */
+typedef struct workspace {
+    uint8_t *block, *old, *arena;
+    size_t arena_size;
+    void *owned;
+} workspace;
+
+static delta_status ws_setup(workspace *w, const delta_patch_info *info, void *mem, size_t size)
+{
+    size_t need = delta_apply_workspace_size(info);
+    w->owned = NULL;
+    if (!mem) {
+        mem = w->owned = malloc(need);
+        if (!mem) return delta_fail(DELTA_ERR_NOMEM, "apply: cannot allocate %zu bytes of workspace", need);
+        size = need;
+    } else if (size < need) {
+        return delta_fail(DELTA_ERR_ARG, "apply: workspace of %zu bytes, the patch needs %zu", size, need);
+    }
+    w->block = mem;
+    w->old = w->block + info->block_size;
+    w->arena = w->old + info->block_size;
+    w->arena_size = size - 2 * (size_t)info->block_size;
+    return DELTA_OK;
+}
+
+/* Adds diff bytes (from the diff stream) onto the copied source bytes. */
+static delta_status add_diff(pcursor *c, const piece *p, uint8_t *dst, uint8_t *tmp)
+{
+    delta_status st = pcursor_data(c, p, tmp, (size_t)p->len);
+    if (st) return st;
+    for (size_t i = 0; i < p->len; i++) dst[i] = (uint8_t)(dst[i] + tmp[i]);
+    return DELTA_OK;
+}
+
+/* ---------------------------------------------------------------- out of place */
+
+delta_status delta_apply_out_of_place(const delta_source *patch, const delta_source *source,
+                                      const delta_sink *out, void *mem, size_t mem_size)
+{
+    delta_patch_info info;
+    delta_status st = delta_patch_read_info(patch, &info);
+    if (st) return st;
+    if (source->size != info.source_size)
+        return delta_fail(DELTA_ERR_SOURCE, "apply: source has %llu bytes, the patch expects %llu",
+                          (unsigned long long)source->size, (unsigned long long)info.source_size);
+    workspace w;
+    st = ws_setup(&w, &info, mem, mem_size);
+    if (st) return st;
+    uint32_t bs = info.block_size;
+
+    /* Blocks without a command are the source's: copy the common prefix first. */
+    uint64_t common = info.source_size < info.target_size ? info.source_size : info.target_size;
+    for (uint64_t off = 0; off < common && !st; off += bs) {
+        size_t n = common - off < bs ? (size_t)(common - off) : bs;
+        st = delta_read_source(source, off, w.block, n, DELTA_ERR_INPUT);
+        if (!st && out->write(out->ctx, off, w.block, n) != DELTA_IO_OK)
+            st = delta_fail(DELTA_ERR_OUTPUT, "apply: writing %zu bytes at %llu failed", n, (unsigned long long)off);
+    }
+
+    pcursor c;
+    pcursor_init(&c, patch, &info, w.arena, w.arena_size);
+    for (uint64_t op = 0; op < info.op_count && !st; op++) {
+        pcmd cmd;
+        st = pcursor_next(&c, &cmd);
+        if (st || cmd.type != CMD_BLOCK) continue;
+        uint64_t pos = 0;
+        piece p;
+        int more;
+        while (!(st = pcursor_piece(&c, &p, &more)) && more) {
+            if (p.kind == PIECE_COPY) {
+                st = delta_read_source(source, p.src, w.block + pos, (size_t)p.len, DELTA_ERR_INPUT);
+                if (!st) st = add_diff(&c, &p, w.block + pos, w.old);
+            } else {
+                st = pcursor_data(&c, &p, w.block + pos, (size_t)p.len);
+            }
+            if (st) break;
+            pos += p.len;
+        }
+        if (!st && out->write(out->ctx, cmd.a * bs, w.block, (size_t)pos) != DELTA_IO_OK)
+            st = delta_fail(DELTA_ERR_OUTPUT, "apply: writing block %llu failed", (unsigned long long)cmd.a);
+    }
+    if (!st && info.op_count) st = pcursor_close_segment(&c);
+    pcursor_free(&c);
+    free(w.owned);
+    return st;
+}
+
+/* ---------------------------------------------------------------- in place */
+
+typedef struct inplace {
+    const delta_apply_params *p;
+    delta_patch_info info;
+    workspace w;
+    pcursor c;
+    delta_journal *j;
+    uint64_t cur_size; /* bytes the image holds now */
+} inplace;
+
+static delta_status journal_save(inplace *a)
+{
+    uint8_t buf[DELTA_JOURNAL_FIXED + 8 * DELTA_PATCH_MAX_STASH + 4];
+    size_t len;
+    delta_status st = delta_journal_encode(a->j, buf, sizeof buf, &len);
+    if (st) return st;
+    if (a->p->store->journal_write(a->p->store->ctx, buf, len) != DELTA_IO_OK)
+        return delta_fail(DELTA_ERR_STATE_WRITE, "apply: writing the journal failed");
+    return DELTA_OK;
+}
+
+static delta_status flash_write(inplace *a, uint64_t off, const uint8_t *buf, size_t len)
+{
+    delta_flash *f = a->p->flash;
+    int r = f->write(f->ctx, off, buf, len);
+    if (r == DELTA_IO_NOSPACE)
+        return delta_fail(DELTA_ERR_WRITE_NOSPACE, "apply: no space writing %zu bytes at %llu", len, (unsigned long long)off);
+    if (r != DELTA_IO_OK)
+        return delta_fail(DELTA_ERR_WRITE, "apply: writing %zu bytes at %llu failed", len, (unsigned long long)off);
+    if (f->sync(f->ctx) != DELTA_IO_OK) return delta_fail(DELTA_ERR_SYNC, "apply: syncing the image failed");
+    if (off + len > a->cur_size) a->cur_size = off + len;
+    return DELTA_OK;
+}
+
+static delta_status flash_read(inplace *a, uint64_t off, uint8_t *buf, size_t len)
+{
+    delta_flash *f = a->p->flash;
+    if (len && f->read(f->ctx, off, buf, len) != DELTA_IO_OK)
+        return delta_fail(DELTA_ERR_IMAGE_READ, "apply: reading %zu bytes of the image at %llu failed", len,
+                          (unsigned long long)off);
+    return DELTA_OK;
+}
+
+static delta_status scratch_write(inplace *a, uint64_t off, const uint8_t *buf, size_t len)
+{
+    delta_store *s = a->p->store;
+    if (s->scratch_write(s->ctx, off, buf, len) != DELTA_IO_OK || s->scratch_sync(s->ctx) != DELTA_IO_OK)
+        return delta_fail(DELTA_ERR_STATE_WRITE, "apply: writing %zu bytes of scratch failed", len);
+    return DELTA_OK;
+}
+
+static delta_status scratch_read(inplace *a, uint64_t off, uint8_t *buf, size_t len)
+{
+    delta_store *s = a->p->store;
+    if (s->scratch_read(s->ctx, off, buf, len) != DELTA_IO_OK)
+        return delta_fail(DELTA_ERR_STATE_CORRUPT, "apply: reading %zu bytes of scratch failed", len);
+    return DELTA_OK;
+}
+
+static int stash_slot_of(const delta_journal *j, uint64_t block)
+{
+    for (uint32_t s = 0; s < j->stash_count; s++)
+        if (j->stash[s] == block + 1) return (int)s;
+    return -1;
+}
+
+/* Reads source bytes [src, src+len) as they were before the update: from the
+ * stash where the block was stashed, otherwise from the image. */
+static delta_status read_old(inplace *a, uint64_t k, uint64_t src, uint8_t *dst, uint64_t len, int *self)
+{
+    uint32_t bs = a->info.block_size;
+    while (len > 0) {
+        uint64_t j = src / bs, in = src % bs;
+        uint64_t n = bs - in < len ? bs - in : len;
+        int slot = stash_slot_of(a->j, j);
+        delta_status st;
+        if (slot >= 0) {
+            st = scratch_read(a, (uint64_t)(1 + slot) * bs + in, dst, (size_t)n);
+        } else {
+            if (j == k) *self = 1;
+            st = flash_read(a, src, dst, (size_t)n);
+        }
+        if (st) return st;
+        src += n;
+        dst += n;
+        len -= n;
+    }
+    return DELTA_OK;
+}
+
+static delta_status do_stash(inplace *a, uint64_t op, uint64_t k, uint64_t slot)
+{
+    uint32_t bs = a->info.block_size;
+    uint64_t len = a->info.source_size - k * bs < bs ? a->info.source_size - k * bs : bs;
+    delta_status st = flash_read(a, k * bs, a->w.old, (size_t)len);
+    if (!st) st = scratch_write(a, (1 + slot) * bs, a->w.old, (size_t)len);
+    if (st) return st;
+    a->j->stash[slot] = k + 1;
+    a->j->next_op = op + 1;
+    return journal_save(a);
+}
+
+static delta_status do_block(inplace *a, uint64_t op, uint64_t k)
+{
+    uint32_t bs = a->info.block_size;
+    uint64_t pos = 0;
+    int self = 0, more;
+    piece p;
+    delta_status st;
+    while (!(st = pcursor_piece(&a->c, &p, &more)) && more) {
+        if (p.kind == PIECE_COPY) {
+            st = read_old(a, k, p.src, a->w.block + pos, p.len, &self);
+            if (!st) st = add_diff(&a->c, &p, a->w.block + pos, a->w.old);
+        } else {
+            st = pcursor_data(&a->c, &p, a->w.block + pos, (size_t)p.len);
+        }
+        if (st) return st;
+        pos += p.len;
+    }
+    if (st) return st;
+    uint64_t off = k * bs;
+    /* Already there (the write finished before a power cut)? Then nothing to write. */
+    int same = 0;
+    if (off + pos <= a->cur_size) {
+        st = flash_read(a, off, a->w.old, (size_t)pos);
+        if (st) return st;
+        same = memcmp(a->w.old, a->w.block, (size_t)pos) == 0;
+    }
+    if (!same) {
+        if (self) { /* the block reads itself: keep its new content safe first */
+            st = scratch_write(a, 0, a->w.block, (size_t)pos);
+            if (st) return st;
+            a->j->flags |= DELTA_JOURNAL_PENDING;
+            a->j->pending_block = k;
+            a->j->pending_crc = delta_crc32(0, a->w.block, (size_t)pos);
+            a->j->next_op = op;
+            st = journal_save(a);
+            if (st) return st;
+        }
+        st = flash_write(a, off, a->w.block, (size_t)pos);
+        if (st) return st;
+        a->j->flags |= DELTA_JOURNAL_WRITTEN;
+    }
+    a->j->flags &= ~(uint32_t)DELTA_JOURNAL_PENDING;
+    a->j->next_op = op + 1;
+    return journal_save(a);
+}
+
+/* A block whose new content was kept in scratch before a power cut. */
+static delta_status finish_pending(inplace *a)
+{
+    uint64_t k = a->j->pending_block;
+    if (k >= patch_block_count(a->info.target_size, a->info.block_size))
+        return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: pending block %llu is past the target", (unsigned long long)k);
+    size_t len = (size_t)patch_block_len(&a->info, k);
+    delta_status st = scratch_read(a, 0, a->w.block, len);
+    if (st) return st;
+    if (delta_crc32(0, a->w.block, len) != a->j->pending_crc)
+        return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: pending block %llu does not match its CRC", (unsigned long long)k);
+    st = flash_write(a, k * a->info.block_size, a->w.block, len);
+    if (st) return st;
+    a->j->flags = (a->j->flags & ~(uint32_t)DELTA_JOURNAL_PENDING) | DELTA_JOURNAL_WRITTEN;
+    a->j->next_op++;
+    return journal_save(a);
+}
+
+static delta_status verify_target(inplace *a)
+{
+    mbedtls_sha256_context h;
+    mbedtls_sha256_init(&h);
+    mbedtls_sha256_starts_ret(&h, 0);
+    delta_status st = DELTA_OK;
+    uint32_t bs = a->info.block_size;
+    for (uint64_t off = 0; off < a->info.target_size && !st; off += bs) {
+        size_t n = a->info.target_size - off < bs ? (size_t)(a->info.target_size - off) : bs;
+        st = flash_read(a, off, a->w.block, n);
+        if (!st) mbedtls_sha256_update_ret(&h, a->w.block, n);
+    }
+    uint8_t got[DELTA_SHA256_LEN];
+    mbedtls_sha256_finish_ret(&h, got);
+    mbedtls_sha256_free(&h);
+    if (st) return st;
+    if (memcmp(got, a->p->target_sha256, DELTA_SHA256_LEN) != 0)
+        return delta_fail(DELTA_ERR_TARGET, "apply: the written image does not match the target SHA-256");
+    return DELTA_OK;
+}
+
+static delta_status run_in_place(inplace *a)
+{
+    const delta_apply_params *p = a->p;
+    delta_journal *j = a->j;
+    uint64_t blocks = patch_block_count(a->info.target_size, a->info.block_size), done = 0;
+    if (!(a->info.flags & DELTA_PATCH_INPLACE))
+        return delta_fail(DELTA_ERR_PLAN, "apply: the patch has no in-place plan");
+    if (a->info.target_size > p->flash->capacity)
+        return delta_fail(DELTA_ERR_SLOT, "apply: target of %llu bytes does not fit the %llu-byte region",
+                          (unsigned long long)a->info.target_size, (unsigned long long)p->flash->capacity);
+    if (j->next_op == 0 && !(j->flags & DELTA_JOURNAL_PENDING)) {
+        j->stash_count = a->info.stash_slots;
+        memset(j->stash, 0, sizeof j->stash);
+    } else if (j->stash_count != a->info.stash_slots || j->next_op > a->info.op_count) {
+        return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: does not fit this patch");
+    } else {
+        for (uint32_t s = 0; s < j->stash_count; s++)
+            if (j->stash[s] > patch_block_count(a->info.source_size, a->info.block_size))
+                return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: stash slot %u names a block outside the source", s);
+    }
+    delta_status st;
+    if (j->flags & DELTA_JOURNAL_PENDING) {
+        st = finish_pending(a);
+        if (st) return st;
+    }
+    st = pcursor_seek(&a->c, j->next_op);
+    if (st) return st;
+    for (uint64_t op = j->next_op; op < a->info.op_count; op++) {
+        pcmd cmd;
+        st = pcursor_next(&a->c, &cmd);
+        if (st) return st;
+        if (cmd.type == CMD_STASH) {
+            st = do_stash(a, op, cmd.a, cmd.b);
+        } else if (cmd.type == CMD_FREE) {
+            j->stash[cmd.a] = 0; /* recorded with the next journal write */
+            j->next_op = op + 1;
+        } else {
+            st = do_block(a, op, cmd.a);
+            if (p->progress && p->progress(p->progress_ctx, ++done, blocks))
+                return delta_fail(DELTA_ERR_ARG, "apply: stopped by the caller");
+        }
+        if (st) return st;
+    }
+    if (a->info.op_count) {
+        st = pcursor_close_segment(&a->c);
+        if (st) return st;
+    }
+    if (a->cur_size != a->info.target_size && p->flash->resize) {
+        if (p->flash->resize(p->flash->ctx, a->info.target_size) != DELTA_IO_OK)
+            return delta_fail(DELTA_ERR_WRITE, "apply: setting the image size to %llu failed",
+                              (unsigned long long)a->info.target_size);
+        if (p->flash->sync(p->flash->ctx) != DELTA_IO_OK) return delta_fail(DELTA_ERR_SYNC, "apply: syncing the image failed");
+        a->cur_size = a->info.target_size;
+    }
+    st = verify_target(a);
+    if (st) return st;
+    j->flags |= DELTA_JOURNAL_IMAGE_DONE;
+    j->flags &= ~(uint32_t)DELTA_JOURNAL_PENDING;
+    j->next_op = a->info.op_count;
+    if (p->progress) p->progress(p->progress_ctx, blocks, blocks);
+    return journal_save(a);
+}
+
+delta_status delta_apply_in_place(const delta_apply_params *p)
+{
+    if (!p || !p->patch || !p->flash || !p->store || !p->journal || !p->target_sha256)
+        return delta_fail(DELTA_ERR_ARG, "apply: missing parameter");
+    inplace a;
+    memset(&a, 0, sizeof a);
+    a.p = p;
+    a.j = p->journal;
+    a.cur_size = p->flash->size;
+    delta_status st = delta_patch_read_info(p->patch, &a.info);
+    if (st) return st;
+    st = ws_setup(&a.w, &a.info, p->workspace, p->workspace_size);
+    if (st) return st;
+    pcursor_init(&a.c, p->patch, &a.info, a.w.arena, a.w.arena_size);
+    st = run_in_place(&a);
+    pcursor_free(&a.c);
+    free(a.w.owned);
+    return st;
+}

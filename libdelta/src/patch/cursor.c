@@ -1,0 +1,216 @@
+/* Walking a patch's commands across segments; resuming at any command. */
+#include "patch_internal.h"
+
+void pcursor_init(pcursor *c, const delta_source *patch, const delta_patch_info *info, void *mem,
+                  size_t mem_size)
+{
+    memset(c, 0, sizeof *c);
+    c->patch = patch;
+    c->info = info;
+    arena_init(&c->ar, mem, mem_size);
+}
+
+static void close_streams(pcursor *c)
+{
+    if (!c->open) return;
+    for (int i = 0; i < 3; i++) pstream_close(&c->st[i]);
+    c->ar.used = 0;
+    c->open = 0;
+}
+
+void pcursor_free(pcursor *c)
+{
+    close_streams(c);
+}
+
+/* Opens segment i: checks its CRC, then starts its three streams. */
+static delta_status open_segment(pcursor *c, uint32_t i)
+{
+    close_streams(c);
+    delta_status st = patch_segment(c->patch, c->info, i, &c->seg);
+    if (st) return st;
+    /* CRC of the stored bytes, read through the first stream buffer. */
+    uint8_t *tmp = arena_take(&c->ar, STREAM_INBUF);
+    if (!tmp) return delta_fail(DELTA_ERR_NOMEM, "patch: workspace too small");
+    uint64_t total = (uint64_t)c->seg.size[0] + c->seg.size[1] + c->seg.size[2], done = 0;
+    uint32_t crc = 0;
+    while (done < total) {
+        size_t n = total - done < STREAM_INBUF ? (size_t)(total - done) : STREAM_INBUF;
+        st = delta_read_source(c->patch, c->seg.data_offset + done, tmp, n, DELTA_ERR_PACKAGE_READ);
+        if (st) return st;
+        crc = delta_crc32(crc, tmp, n);
+        done += n;
+    }
+    c->ar.used = 0;
+    if (crc != c->seg.crc) return delta_fail(DELTA_ERR_PATCH, "patch: segment %u CRC mismatch", i);
+    uint64_t off = c->seg.data_offset;
+    for (int s = 0; s < 3; s++) {
+        st = pstream_open(&c->st[s], c->patch, c->info, off, c->seg.size[s], c->seg.raw[s], &c->ar);
+        if (st) return st;
+        off += c->seg.size[s];
+    }
+    c->open = 1;
+    c->seg_index = i;
+    c->op = c->seg.first_op;
+    c->prev_src = 0;
+    c->block_len = c->block_done = 0;
+    return DELTA_OK;
+}
+
+delta_status pcursor_close_segment(pcursor *c)
+{
+    for (int s = 0; s < 3; s++) {
+        delta_status st = pstream_finish(&c->st[s]);
+        if (st) return st;
+    }
+    return DELTA_OK;
+}
+
+static delta_status read_varint(pcursor *c, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int shift = 0; shift < 63; shift += 7) {
+        uint8_t b;
+        delta_status st = pstream_read(&c->st[0], &b, 1);
+        if (st) return st;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            if (x >> 63) break;
+            *v = x;
+            return DELTA_OK;
+        }
+    }
+    return delta_fail(DELTA_ERR_PATCH, "patch: command %llu: varint too long", (unsigned long long)c->op);
+}
+
+delta_status pcursor_next(pcursor *c, pcmd *cmd)
+{
+    if (c->block_done != c->block_len)
+        return delta_fail(DELTA_ERR_INTERNAL, "patch: next command before the block's pieces");
+    if (c->op >= c->info->op_count) return delta_fail(DELTA_ERR_INTERNAL, "patch: read past the last command");
+    if (!c->open || c->op >= c->seg.end_op) {
+        uint32_t next = c->open ? c->seg_index + 1 : 0;
+        if (c->open) {
+            delta_status st = pcursor_close_segment(c);
+            if (st) return st;
+        }
+        delta_status st = open_segment(c, next);
+        if (st) return st;
+    }
+    uint8_t type;
+    delta_status st = pstream_read(&c->st[0], &type, 1);
+    if (st) return st;
+    memset(cmd, 0, sizeof *cmd);
+    cmd->type = type;
+    switch (type) {
+    case CMD_BLOCK:
+        st = read_varint(c, &cmd->a);
+        if (st) return st;
+        if (cmd->a >= patch_block_count(c->info->target_size, c->info->block_size))
+            return delta_fail(DELTA_ERR_PATCH, "patch: command %llu: block %llu is past the target",
+                              (unsigned long long)c->op, (unsigned long long)cmd->a);
+        c->block = cmd->a;
+        c->block_len = patch_block_len(c->info, cmd->a);
+        c->block_done = 0;
+        break;
+    case CMD_STASH:
+        st = read_varint(c, &cmd->a);
+        if (!st) st = read_varint(c, &cmd->b);
+        if (st) return st;
+        if (cmd->a >= patch_block_count(c->info->source_size, c->info->block_size))
+            return delta_fail(DELTA_ERR_PATCH, "patch: command %llu: stash of block %llu outside the source",
+                              (unsigned long long)c->op, (unsigned long long)cmd->a);
+        if (cmd->b >= c->info->stash_slots)
+            return delta_fail(DELTA_ERR_PATCH, "patch: command %llu: stash slot %llu of %u",
+                              (unsigned long long)c->op, (unsigned long long)cmd->b, c->info->stash_slots);
+        break;
+    case CMD_FREE:
+        st = read_varint(c, &cmd->a);
+        if (st) return st;
+        if (cmd->a >= c->info->stash_slots)
+            return delta_fail(DELTA_ERR_PATCH, "patch: command %llu: free of slot %llu of %u",
+                              (unsigned long long)c->op, (unsigned long long)cmd->a, c->info->stash_slots);
+        break;
+    default:
+        return delta_fail(DELTA_ERR_PATCH, "patch: command %llu: unknown command byte 0x%02x",
+                          (unsigned long long)c->op, type);
+    }
+    c->op++;
+    return DELTA_OK;
+}
+
+delta_status pcursor_piece(pcursor *c, piece *p, int *more)
+{
+    if (c->block_done == c->block_len) {
+        *more = 0;
+        return DELTA_OK;
+    }
+    uint64_t tag;
+    delta_status st = read_varint(c, &tag);
+    if (st) return st;
+    p->kind = (uint32_t)(tag & 1);
+    p->len = tag >> 1;
+    p->src = 0;
+    if (p->len == 0 || p->len > c->block_len - c->block_done)
+        return delta_fail(DELTA_ERR_PATCH, "patch: block %llu: piece of %llu bytes does not fit",
+                          (unsigned long long)c->block, (unsigned long long)p->len);
+    if (p->kind == PIECE_COPY) {
+        uint64_t z;
+        st = read_varint(c, &z);
+        if (st) return st;
+        int64_t d = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+        uint64_t src = c->prev_src + (uint64_t)d; /* wraps; checked below */
+        if ((d < 0 && (uint64_t)(-(d + 1)) + 1 > c->prev_src) || !delta_range_ok(src, p->len, c->info->source_size))
+            return delta_fail(DELTA_ERR_PATCH, "patch: block %llu: copy from outside the source",
+                              (unsigned long long)c->block);
+        p->src = src;
+        c->prev_src = src + p->len;
+    }
+    c->block_done += p->len;
+    *more = 1;
+    return DELTA_OK;
+}
+
+delta_status pcursor_data(pcursor *c, const piece *p, void *buf, size_t len)
+{
+    return pstream_read(&c->st[p->kind == PIECE_COPY ? 1 : 2], buf, len);
+}
+
+delta_status pcursor_seek(pcursor *c, uint64_t op)
+{
+    if (op > c->info->op_count) return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: command %llu is past the patch",
+                                                  (unsigned long long)op);
+    if (op == c->info->op_count) { /* at the end: nothing more to read */
+        close_streams(c);
+        c->op = op;
+        return DELTA_OK;
+    }
+    /* Find the segment holding op (segments are few; a linear scan is fine). */
+    uint32_t lo = 0;
+    for (uint32_t i = 1; i < c->info->segment_count; i++) {
+        seg_entry e;
+        delta_status st = patch_segment(c->patch, c->info, i, &e);
+        if (st) return st;
+        if (e.first_op > op) break;
+        lo = i;
+    }
+    delta_status st = open_segment(c, lo);
+    if (st) return st;
+    uint8_t tmp[256];
+    while (c->op < op) {
+        pcmd cmd;
+        st = pcursor_next(c, &cmd);
+        if (st) return st;
+        if (cmd.type != CMD_BLOCK) continue;
+        piece p;
+        int more;
+        for (;;) {
+            st = pcursor_piece(c, &p, &more);
+            if (st) return st;
+            if (!more) break;
+            st = pstream_skip(&c->st[p.kind == PIECE_COPY ? 1 : 2], p.len, tmp, sizeof tmp);
+            if (st) return st;
+        }
+    }
+    return DELTA_OK;
+}

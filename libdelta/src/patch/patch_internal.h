@@ -1,0 +1,103 @@
+/* ldpatch1 internals shared by the reader, the prover and the appliers. */
+#ifndef LIBDELTA_PATCH_INTERNAL_H
+#define LIBDELTA_PATCH_INTERNAL_H
+
+#include <lzma.h>
+
+#include "common/internal.h"
+#include "libdelta/patch.h"
+
+enum { CMD_BLOCK = 1, CMD_STASH = 2, CMD_FREE = 3 };
+enum { PIECE_COPY = 0, PIECE_LITERAL = 1 };
+#define STREAM_INBUF 4096
+
+/* One segment table entry, with where its streams start in the patch. */
+typedef struct seg_entry {
+    uint64_t first_op, end_op; /* commands [first_op, end_op) */
+    uint32_t size[3], raw[3];  /* ctrl, diff, extra */
+    uint32_t crc;
+    uint64_t data_offset;      /* offset of the ctrl stream in the patch */
+} seg_entry;
+
+/* Reads entry i (and derives data_offset by summing earlier entries when
+ * data_offset_hint is UINT64_MAX; otherwise uses the hint). */
+delta_status patch_segment(const delta_source *patch, const delta_patch_info *info, uint32_t i,
+                           seg_entry *seg);
+
+/* A bump allocator over caller memory, reset per segment. */
+typedef struct arena {
+    uint8_t *base;
+    size_t size, used;
+    lzma_allocator alloc;
+} arena;
+void arena_init(arena *a, void *mem, size_t size);
+void *arena_take(arena *a, size_t n);
+
+/* One of a segment's three streams, decompressed on the fly. */
+typedef struct pstream {
+    const delta_source *patch;
+    uint64_t off, end;   /* stored bytes still to read: [off, end) */
+    uint64_t raw_left;   /* raw bytes not yet returned */
+    int lzma;            /* 1 when LZMA2 */
+    lzma_stream strm;
+    uint8_t *in;         /* STREAM_INBUF bytes (arena) */
+} pstream;
+
+delta_status pstream_open(pstream *s, const delta_source *patch, const delta_patch_info *info,
+                          uint64_t off, uint32_t stored, uint32_t raw, arena *ar);
+/* Exactly len bytes, or DELTA_ERR_PATCH (past the stream, corrupt data). */
+delta_status pstream_read(pstream *s, void *buf, size_t len);
+/* Skips len bytes. */
+delta_status pstream_skip(pstream *s, uint64_t len, uint8_t *tmp, size_t tmp_len);
+/* DELTA_OK when the stream is wholly consumed and its data fully used. */
+delta_status pstream_finish(pstream *s);
+void pstream_close(pstream *s);
+
+/* A piece of a BLOCK command. */
+typedef struct piece {
+    uint32_t kind;
+    uint64_t len;
+    uint64_t src; /* COPY only */
+} piece;
+
+/* Decoding state across a patch: segments, streams, the current command. */
+typedef struct pcursor {
+    const delta_source *patch;
+    const delta_patch_info *info;
+    arena ar;
+    size_t arena_mark;
+    uint32_t seg_index;
+    seg_entry seg;
+    int open;
+    pstream st[3];     /* ctrl, diff, extra */
+    uint64_t op;       /* index of the next command */
+    uint64_t prev_src; /* end of the previous COPY */
+    /* The current BLOCK: */
+    uint64_t block, block_len, block_done;
+} pcursor;
+
+typedef struct pcmd {
+    int type;
+    uint64_t a, b; /* BLOCK: a = block; STASH: a = block, b = slot; FREE: a = slot */
+} pcmd;
+
+/* workspace: the decoders' arena (delta_apply_workspace_size minus buffers). */
+void pcursor_init(pcursor *c, const delta_source *patch, const delta_patch_info *info,
+                  void *mem, size_t mem_size);
+/* Positions the cursor so that the next command is `op` (op <= op_count). */
+delta_status pcursor_seek(pcursor *c, uint64_t op);
+/* Reads the next command; for BLOCK, pieces follow through pcursor_piece. */
+delta_status pcursor_next(pcursor *c, pcmd *cmd);
+/* Next piece of the current BLOCK (*more = 0 when the block is covered). */
+delta_status pcursor_piece(pcursor *c, piece *p, int *more);
+/* Reads piece data from the diff (COPY) or extra (LITERAL) stream. */
+delta_status pcursor_data(pcursor *c, const piece *p, void *buf, size_t len);
+/* Checks the current segment is wholly consumed (at its end). */
+delta_status pcursor_close_segment(pcursor *c);
+void pcursor_free(pcursor *c);
+
+size_t patch_decoder_memory(const delta_patch_info *info);
+uint64_t patch_block_len(const delta_patch_info *info, uint64_t k);
+uint64_t patch_block_count(uint64_t size, uint32_t block_size);
+
+#endif

@@ -1,0 +1,138 @@
+/* The static proof of a plan: replay every command without an image. */
+#include <stdlib.h>
+
+#include "patch_internal.h"
+
+static int bit_get(const uint8_t *bits, uint64_t i) { return bits[i >> 3] >> (i & 7) & 1; }
+static void bit_set(uint8_t *bits, uint64_t i) { bits[i >> 3] |= (uint8_t)(1u << (i & 7)); }
+static void bit_clear(uint8_t *bits, uint64_t i) { bits[i >> 3] &= (uint8_t)~(1u << (i & 7)); }
+
+typedef struct prover {
+    const delta_patch_info *info;
+    uint8_t *written;  /* per target block */
+    uint8_t *stashed;  /* per source block */
+    uint64_t *slots;   /* slot -> source block + 1 */
+    uint64_t src_blocks, tgt_blocks;
+    delta_plan_report rep;
+    uint32_t live;
+} prover;
+
+/* Source blocks [first, last] are read while producing block k. */
+static delta_status check_read(prover *p, uint64_t k, uint64_t src, uint64_t len, int *self)
+{
+    uint32_t b = p->info->block_size;
+    for (uint64_t j = src / b; j <= (src + len - 1) / b; j++) {
+        if (j == k) {
+            if (!bit_get(p->stashed, j)) *self = 1;
+            continue;
+        }
+        if (j < p->tgt_blocks && bit_get(p->written, j) && !bit_get(p->stashed, j))
+            return delta_fail(DELTA_ERR_PLAN,
+                              "plan: block %llu reads source block %llu after it was overwritten",
+                              (unsigned long long)k, (unsigned long long)j);
+    }
+    return DELTA_OK;
+}
+
+static delta_status replay(pcursor *c, prover *p, uint8_t *tmp, size_t tmp_len)
+{
+    int inplace = p->info->flags & DELTA_PATCH_INPLACE;
+    delta_status st = DELTA_OK;
+    for (uint64_t op = 0; op < p->info->op_count; op++) {
+        pcmd cmd;
+        st = pcursor_next(c, &cmd);
+        if (st) return st;
+        if (cmd.type == CMD_STASH) {
+            if (p->slots[cmd.b]) return delta_fail(DELTA_ERR_PLAN, "plan: command %llu: stash into slot %llu, which is in use",
+                                                   (unsigned long long)op, (unsigned long long)cmd.b);
+            if (bit_get(p->stashed, cmd.a))
+                return delta_fail(DELTA_ERR_PLAN, "plan: command %llu: block %llu is stashed twice",
+                                  (unsigned long long)op, (unsigned long long)cmd.a);
+            if (cmd.a < p->tgt_blocks && bit_get(p->written, cmd.a))
+                return delta_fail(DELTA_ERR_PLAN, "plan: command %llu: stash of block %llu after it was overwritten",
+                                  (unsigned long long)op, (unsigned long long)cmd.a);
+            p->slots[cmd.b] = cmd.a + 1;
+            bit_set(p->stashed, cmd.a);
+            p->rep.stashes++;
+            if (++p->live > p->rep.max_stash_live) p->rep.max_stash_live = p->live;
+            continue;
+        }
+        if (cmd.type == CMD_FREE) {
+            if (!p->slots[cmd.a]) return delta_fail(DELTA_ERR_PLAN, "plan: command %llu: free of unused slot %llu",
+                                                    (unsigned long long)op, (unsigned long long)cmd.a);
+            bit_clear(p->stashed, p->slots[cmd.a] - 1);
+            p->slots[cmd.a] = 0;
+            p->live--;
+            continue;
+        }
+        uint64_t k = cmd.a;
+        if (bit_get(p->written, k))
+            return delta_fail(DELTA_ERR_PLAN, "plan: command %llu: block %llu is produced twice",
+                              (unsigned long long)op, (unsigned long long)k);
+        int self = 0, more;
+        piece pc;
+        for (;;) {
+            st = pcursor_piece(c, &pc, &more);
+            if (st) return st;
+            if (!more) break;
+            if (pc.kind == PIECE_COPY && inplace) {
+                st = check_read(p, k, pc.src, pc.len, &self);
+                if (st) return st;
+            }
+            st = pstream_skip(&c->st[pc.kind == PIECE_COPY ? 1 : 2], pc.len, tmp, tmp_len);
+            if (st) return st;
+        }
+        bit_set(p->written, k);
+        p->rep.blocks_written++;
+        p->rep.self_reads += (uint64_t)self;
+    }
+    if (p->info->op_count) {
+        st = pcursor_close_segment(c);
+        if (st) return st;
+    }
+    /* Blocks never produced must be unchanged source blocks. */
+    for (uint64_t k = 0; k < p->tgt_blocks; k++) {
+        if (bit_get(p->written, k)) continue;
+        uint64_t end = k * p->info->block_size + patch_block_len(p->info, k);
+        if (end > p->info->source_size)
+            return delta_fail(DELTA_ERR_PLAN, "plan: target block %llu is never produced and is not in the source",
+                              (unsigned long long)k);
+    }
+    return DELTA_OK;
+}
+
+delta_status delta_patch_prove(const delta_source *patch, delta_plan_report *report)
+{
+    delta_patch_info info;
+    delta_status st = delta_patch_read_info(patch, &info);
+    if (st) return st;
+    prover p;
+    memset(&p, 0, sizeof p);
+    p.info = &info;
+    p.src_blocks = patch_block_count(info.source_size, info.block_size);
+    p.tgt_blocks = patch_block_count(info.target_size, info.block_size);
+    size_t mem = patch_decoder_memory(&info);
+    p.written = calloc(p.tgt_blocks / 8 + 1, 1);
+    p.stashed = calloc(p.src_blocks / 8 + 1, 1);
+    p.slots = calloc(info.stash_slots + 1, sizeof *p.slots);
+    uint8_t *ws = malloc(mem);
+    uint8_t *tmp = malloc(4096);
+    if (!p.written || !p.stashed || !p.slots || !ws || !tmp) {
+        st = delta_fail(DELTA_ERR_NOMEM, "plan: out of memory");
+    } else {
+        pcursor c;
+        pcursor_init(&c, patch, &info, ws, mem);
+        st = replay(&c, &p, tmp, 4096);
+        pcursor_free(&c);
+    }
+    free(p.written);
+    free(p.stashed);
+    free(p.slots);
+    free(ws);
+    free(tmp);
+    if (st) return st;
+    p.rep.scratch_bytes = info.scratch_bytes;
+    p.rep.ram_bytes = delta_apply_workspace_size(&info);
+    if (report) *report = p.rep;
+    return DELTA_OK;
+}

@@ -1,0 +1,146 @@
+/* The decoders' arena and the three per-segment streams. */
+#include "patch_internal.h"
+
+static void *arena_alloc(void *opaque, size_t nmemb, size_t size)
+{
+    size_t n;
+    if (__builtin_mul_overflow(nmemb, size, &n)) return NULL;
+    return arena_take(opaque, n);
+}
+
+static void arena_free(void *opaque, void *ptr)
+{
+    (void)opaque;
+    (void)ptr; /* released all at once when the segment's decoders end */
+}
+
+void arena_init(arena *a, void *mem, size_t size)
+{
+    a->base = mem;
+    a->size = size;
+    a->used = 0;
+    a->alloc.alloc = arena_alloc;
+    a->alloc.free = arena_free;
+    a->alloc.opaque = a;
+}
+
+void *arena_take(arena *a, size_t n)
+{
+    size_t start = (a->used + 15) & ~(size_t)15;
+    if (start < a->used || start > a->size || n > a->size - start) return NULL;
+    a->used = start + n;
+    return a->base + start;
+}
+
+delta_status pstream_open(pstream *s, const delta_source *patch, const delta_patch_info *info,
+                          uint64_t off, uint32_t stored, uint32_t raw, arena *ar)
+{
+    memset(s, 0, sizeof *s);
+    s->patch = patch;
+    s->off = off;
+    s->end = off + stored;
+    s->raw_left = raw;
+    s->in = arena_take(ar, STREAM_INBUF);
+    if (!s->in) return delta_fail(DELTA_ERR_NOMEM, "patch: workspace too small for stream buffers");
+    if (info->compression != DELTA_COMPRESSION_LZMA2) return DELTA_OK;
+
+    lzma_options_lzma opt;
+    memset(&opt, 0, sizeof opt);
+    uint32_t dict = info->dict_size;
+    if (raw < dict) dict = raw < 4096 ? 4096 : raw;
+    opt.dict_size = dict;
+    lzma_filter f[2] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
+    lzma_stream init = LZMA_STREAM_INIT;
+    s->strm = init;
+    s->strm.allocator = &ar->alloc;
+    lzma_ret r = lzma_raw_decoder(&s->strm, f);
+    if (r == LZMA_MEM_ERROR) return delta_fail(DELTA_ERR_NOMEM, "patch: workspace too small for the decoder");
+    if (r != LZMA_OK) return delta_fail(DELTA_ERR_PATCH, "patch: cannot start the LZMA2 decoder (%d)", (int)r);
+    s->lzma = 1;
+    return DELTA_OK;
+}
+
+static delta_status refill(pstream *s)
+{
+    uint64_t left = s->end - s->off;
+    size_t n = left < STREAM_INBUF ? (size_t)left : STREAM_INBUF;
+    delta_status st = delta_read_source(s->patch, s->off, s->in, n, DELTA_ERR_PACKAGE_READ);
+    if (st) return st;
+    s->off += n;
+    s->strm.next_in = s->in;
+    s->strm.avail_in = n;
+    return DELTA_OK;
+}
+
+delta_status pstream_read(pstream *s, void *buf, size_t len)
+{
+    if (len > s->raw_left)
+        return delta_fail(DELTA_ERR_PATCH, "patch: a command needs %zu bytes but its stream has %llu left",
+                          len, (unsigned long long)s->raw_left);
+    s->raw_left -= len;
+    if (!s->lzma) {
+        delta_status st = delta_read_source(s->patch, s->off, buf, len, DELTA_ERR_PACKAGE_READ);
+        if (st) return st;
+        s->off += len;
+        return DELTA_OK;
+    }
+    s->strm.next_out = buf;
+    s->strm.avail_out = len;
+    while (s->strm.avail_out > 0) {
+        if (s->strm.avail_in == 0) {
+            if (s->off == s->end) return delta_fail(DELTA_ERR_PATCH, "patch: compressed stream is truncated");
+            delta_status st = refill(s);
+            if (st) return st;
+        }
+        lzma_ret r = lzma_code(&s->strm, LZMA_RUN);
+        if (r == LZMA_STREAM_END && s->strm.avail_out > 0)
+            return delta_fail(DELTA_ERR_PATCH, "patch: compressed stream ends early");
+        if (r != LZMA_OK && r != LZMA_STREAM_END)
+            return delta_fail(DELTA_ERR_PATCH, "patch: compressed stream is corrupt (lzma %d)", (int)r);
+    }
+    return DELTA_OK;
+}
+
+delta_status pstream_skip(pstream *s, uint64_t len, uint8_t *tmp, size_t tmp_len)
+{
+    while (len > 0) {
+        size_t n = len < tmp_len ? (size_t)len : tmp_len;
+        delta_status st = pstream_read(s, tmp, n);
+        if (st) return st;
+        len -= n;
+    }
+    return DELTA_OK;
+}
+
+delta_status pstream_finish(pstream *s)
+{
+    if (s->raw_left != 0)
+        return delta_fail(DELTA_ERR_PATCH, "patch: %llu stream bytes are never used",
+                          (unsigned long long)s->raw_left);
+    if (!s->lzma) return DELTA_OK;
+    /* The LZMA2 end marker must follow, and nothing after it. */
+    uint8_t probe;
+    for (;;) {
+        if (s->strm.avail_in == 0 && s->off < s->end) {
+            delta_status st = refill(s);
+            if (st) return st;
+        }
+        s->strm.next_out = &probe;
+        s->strm.avail_out = 1;
+        lzma_ret r = lzma_code(&s->strm, LZMA_RUN);
+        if (r == LZMA_STREAM_END) break;
+        if (r != LZMA_OK || s->strm.avail_out == 0)
+            return delta_fail(DELTA_ERR_PATCH, "patch: compressed stream holds more than declared");
+        if (s->strm.avail_in == 0 && s->off == s->end)
+            return delta_fail(DELTA_ERR_PATCH, "patch: compressed stream has no end marker");
+    }
+    if (s->strm.avail_in != 0 || s->off != s->end)
+        return delta_fail(DELTA_ERR_PATCH, "patch: bytes after the end of a compressed stream");
+    return DELTA_OK;
+}
+
+void pstream_close(pstream *s)
+{
+    if (s->lzma) lzma_end(&s->strm);
+    s->lzma = 0;
+}

@@ -1,0 +1,465 @@
+/*
+ * ldpatch1: make -> prove -> apply out of place and in place, on images
+ * built to stress the in-place planner (swaps, shifts, cycles), with power
+ * cut at every write event and failures injected, and every byte of a patch
+ * flipped.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libdelta/patch.h"
+#include "simflash.h"
+#include "testutil.h"
+
+#define BS 4096
+
+typedef struct pair {
+    uint8_t *src, *tgt;
+    size_t src_len, tgt_len;
+    delta_op *ops;
+    size_t nops;
+} pair;
+
+static void pair_free(pair *p)
+{
+    free(p->src);
+    free(p->tgt);
+    free(p->ops);
+}
+
+static void push_op(pair *p, size_t *cap, uint64_t dst, uint64_t src, uint64_t copy, uint64_t extra)
+{
+    if (p->nops == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        p->ops = realloc(p->ops, *cap * sizeof *p->ops);
+    }
+    p->ops[p->nops++] = (delta_op){dst, src, copy, extra};
+}
+
+/* Ops for a target assembled from (src, len) chunks and literal runs:
+ * chunks[i] = {src, len} with src == UINT64_MAX meaning literal. */
+typedef struct chunk { uint64_t src, len; } chunk;
+
+static void build(pair *p, const chunk *c, size_t n)
+{
+    size_t cap = 0;
+    p->tgt_len = 0;
+    for (size_t i = 0; i < n; i++) p->tgt_len += c[i].len;
+    p->tgt = malloc(p->tgt_len + 1);
+    uint64_t dst = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].src == UINT64_MAX) {
+            tu_fill_random(p->tgt + dst, c[i].len, 1000 + i);
+            push_op(p, &cap, dst, 0, 0, c[i].len);
+        } else {
+            memcpy(p->tgt + dst, p->src + c[i].src, c[i].len);
+            /* A few edits inside copies exercise the diff stream. */
+            if (c[i].len > 100) p->tgt[dst + c[i].len / 2] ^= 0x5a;
+            push_op(p, &cap, dst, c[i].src, c[i].len, 0);
+        }
+        dst += c[i].len;
+    }
+}
+
+static void make_src(pair *p, size_t len, uint64_t seed)
+{
+    memset(p, 0, sizeof *p);
+    p->src = malloc(len + 1);
+    p->src_len = len;
+    tu_fill_random(p->src, len, seed);
+}
+
+static delta_buf make_patch(const pair *p, const delta_patch_options *opt, delta_patch_stats *stats)
+{
+    delta_buf out = DELTA_BUF_INIT;
+    delta_status st = delta_patch_make(p->src, p->src_len, p->tgt, p->tgt_len, p->ops, p->nops, opt, &out, stats);
+    cr_assert_eq(st, DELTA_OK, "make: %s", delta_last_error());
+    return out;
+}
+
+typedef struct memsink { uint8_t *data; size_t cap, len; } memsink;
+
+static int sink_write(void *ctx, uint64_t off, const void *buf, size_t len)
+{
+    memsink *m = ctx;
+    if (off + len > m->cap) return DELTA_IO_NOSPACE;
+    memcpy(m->data + off, buf, len);
+    if (off + len > m->len) m->len = off + len;
+    return DELTA_IO_OK;
+}
+
+static void check_out_of_place(const pair *p, const delta_buf *patch)
+{
+    delta_source ps, ss;
+    delta_source_from_memory(&ps, patch->data, patch->len);
+    delta_source_from_memory(&ss, p->src, p->src_len);
+    memsink m = {calloc(p->tgt_len + BS, 1), p->tgt_len + BS, 0};
+    delta_sink sink = {&m, sink_write};
+    delta_status st = delta_apply_out_of_place(&ps, &ss, &sink, NULL, 0);
+    cr_assert_eq(st, DELTA_OK, "out of place: %s", delta_last_error());
+    cr_assert_eq(m.len, p->tgt_len);
+    cr_assert(memcmp(m.data, p->tgt, p->tgt_len) == 0, "out-of-place target differs");
+    free(m.data);
+}
+
+/* One in-place run from the sim's durable state; returns the status. */
+static delta_status run_in_place(sim *s, const delta_buf *patch, const uint8_t *sha)
+{
+    delta_flash f;
+    delta_store store;
+    sim_flash(s, &f);
+    sim_store(s, &store);
+    delta_journal j;
+    memset(&j, 0, sizeof j);
+    if (s->journal_len) {
+        delta_status st = delta_journal_decode(s->journal, s->journal_len, &j);
+        cr_assert_eq(st, DELTA_OK, "journal: %s", delta_last_error());
+    }
+    delta_source ps;
+    delta_source_from_memory(&ps, patch->data, patch->len);
+    delta_apply_params ap = {&ps, &f, &store, &j, sha, NULL, 0, NULL, NULL};
+    return delta_apply_in_place(&ap);
+}
+
+static void check_in_place(const pair *p, const delta_buf *patch, uint64_t *events_out)
+{
+    uint8_t sha[32];
+    delta_sha256(p->tgt, p->tgt_len, sha);
+    size_t cap = (p->src_len > p->tgt_len ? p->src_len : p->tgt_len) + BS;
+    sim s;
+    sim_init(&s, p->src, p->src_len, cap);
+    delta_status st = run_in_place(&s, patch, sha);
+    cr_assert_eq(st, DELTA_OK, "in place: %s", delta_last_error());
+    cr_assert_eq(s.flash.size, p->tgt_len);
+    cr_assert(memcmp(s.flash.live, p->tgt, p->tgt_len) == 0, "in-place target differs");
+    if (events_out) *events_out = s.events;
+    sim_free(&s);
+}
+
+/* Cuts power at every event (or every step-th), resumes, and demands the exact target. */
+static uint64_t check_power_cuts(const pair *p, const delta_buf *patch, uint64_t total, uint64_t step)
+{
+    uint8_t sha[32];
+    delta_sha256(p->tgt, p->tgt_len, sha);
+    size_t cap = (p->src_len > p->tgt_len ? p->src_len : p->tgt_len) + BS;
+    uint64_t cuts = 0;
+    for (uint64_t n = 1; n <= total; n += step) {
+        sim s;
+        sim_init(&s, p->src, p->src_len, cap);
+        s.cut_at = n;
+        delta_status st = run_in_place(&s, patch, sha);
+        cr_assert_neq(st, DELTA_OK, "cut at event %llu was not hit", (unsigned long long)n);
+        sim_reboot(&s);
+        /* A second cut during the resume, a little later. */
+        s.cut_at = s.events + 1 + n % 5;
+        run_in_place(&s, patch, sha);
+        sim_reboot(&s);
+        st = run_in_place(&s, patch, sha);
+        cr_assert_eq(st, DELTA_OK, "resume after cut %llu: %s", (unsigned long long)n, delta_last_error());
+        cr_assert_eq(s.flash.size, p->tgt_len);
+        cr_assert(memcmp(s.flash.live, p->tgt, p->tgt_len) == 0, "target differs after cut at %llu",
+                  (unsigned long long)n);
+        sim_free(&s);
+        cuts++;
+    }
+    return cuts;
+}
+
+static void full_check(const pair *p, const delta_patch_options *opt, delta_patch_stats *stats)
+{
+    delta_buf patch = make_patch(p, opt, stats);
+    delta_source ps;
+    delta_source_from_memory(&ps, patch.data, patch.len);
+    delta_plan_report rep;
+    cr_assert_eq(delta_patch_prove(&ps, &rep), DELTA_OK, "prove: %s", delta_last_error());
+    check_out_of_place(p, &patch);
+    uint64_t events;
+    check_in_place(p, &patch, &events);
+    check_power_cuts(p, &patch, events, events > 400 ? events / 200 : 1);
+    delta_buf_free(&patch);
+}
+
+#define LIT UINT64_MAX
+
+Test(patch, swapped_blocks_need_stash)
+{
+    pair p;
+    make_src(&p, 8 * BS, 1);
+    /* Blocks swap in pairs: 0<->1, 2<->3, and a 3-cycle 4->5->6->4; 7 stays. */
+    chunk c[] = {{1 * BS, BS}, {0, BS}, {3 * BS, BS}, {2 * BS, BS},
+                 {5 * BS, BS}, {6 * BS, BS}, {4 * BS, BS}, {7 * BS, BS}};
+    build(&p, c, 8);
+    delta_patch_options opt = DELTA_PATCH_OPTIONS_INIT;
+    delta_patch_stats stats;
+    full_check(&p, &opt, &stats);
+    cr_assert_eq(stats.stashes, 3, "one stash per cycle, got %llu", (unsigned long long)stats.stashes);
+    cr_assert_eq(stats.literal_conversions, 0);
+    pair_free(&p);
+}
+
+Test(patch, cycles_without_scratch_become_literals)
+{
+    pair p;
+    make_src(&p, 8 * BS, 2);
+    chunk c[] = {{1 * BS, BS}, {0, BS}, {3 * BS, BS}, {2 * BS, BS},
+                 {5 * BS, BS}, {6 * BS, BS}, {4 * BS, BS}, {7 * BS, BS}};
+    build(&p, c, 8);
+    delta_patch_options opt = DELTA_PATCH_OPTIONS_INIT;
+    opt.max_stash = 0;
+    delta_patch_stats stats;
+    full_check(&p, &opt, &stats);
+    cr_assert_eq(stats.stashes, 0);
+    cr_assert_eq(stats.literal_conversions, 3);
+    pair_free(&p);
+}
+
+Test(patch, content_shifted_forward_and_back)
+{
+    pair p;
+    make_src(&p, 20 * BS + 123, 3);
+    /* Insert 1000 bytes at 5000 (content moves up), delete 3000 at 50000 (moves down). */
+    chunk c[] = {{0, 5000}, {LIT, 1000}, {5000, 45000}, {48000, p.src_len - 48000}};
+    build(&p, c, 4);
+    delta_patch_options opt = DELTA_PATCH_OPTIONS_INIT;
+    full_check(&p, &opt, NULL);
+    pair_free(&p);
+}
+
+Test(patch, growing_and_shrinking)
+{
+    pair p;
+    make_src(&p, 10 * BS, 4);
+    chunk grow[] = {{0, 10 * BS}, {LIT, 5 * BS + 17}, {BS, 3 * BS}};
+    build(&p, grow, 3);
+    full_check(&p, NULL, NULL);
+    pair_free(&p);
+
+    make_src(&p, 10 * BS, 5);
+    chunk shrink[] = {{2 * BS, 3 * BS + 5}, {LIT, 100}};
+    build(&p, shrink, 2);
+    full_check(&p, NULL, NULL);
+    pair_free(&p);
+}
+
+Test(patch, zero_and_ff_regions)
+{
+    pair p;
+    make_src(&p, 12 * BS, 6);
+    memset(p.src + 2 * BS, 0, 3 * BS);
+    memset(p.src + 7 * BS, 0xff, 2 * BS);
+    chunk c[] = {{7 * BS, 2 * BS}, {2 * BS, 3 * BS}, {0, 2 * BS}, {LIT, 4 * BS}};
+    build(&p, c, 4);
+    memset(p.tgt + 8 * BS, 0, 2 * BS); /* literal zeros too */
+    full_check(&p, NULL, NULL);
+    pair_free(&p);
+}
+
+Test(patch, identical_images_have_no_commands)
+{
+    pair p;
+    make_src(&p, 9 * BS + 1, 7);
+    chunk c[] = {{0, p.src_len}};
+    build(&p, c, 1);
+    memcpy(p.tgt, p.src, p.src_len); /* undo build's edit */
+    delta_patch_stats stats;
+    delta_buf patch = make_patch(&p, NULL, &stats);
+    cr_assert_eq(stats.commands, 0);
+    cr_assert_eq(patch.len, DELTA_PATCH_HEADER_SIZE);
+    check_out_of_place(&p, &patch);
+    uint64_t events;
+    check_in_place(&p, &patch, &events);
+    delta_buf_free(&patch);
+    pair_free(&p);
+}
+
+Test(patch, empty_images)
+{
+    pair p;
+    make_src(&p, 0, 8);
+    chunk c[] = {{LIT, 3 * BS + 9}};
+    build(&p, c, 1);
+    full_check(&p, NULL, NULL);
+    pair_free(&p);
+
+    make_src(&p, 5 * BS, 9);
+    p.tgt = malloc(1);
+    p.tgt_len = 0;
+    full_check(&p, NULL, NULL);
+    pair_free(&p);
+}
+
+Test(patch, random_tilings_many_cycles)
+{
+    for (uint64_t seed = 0; seed < 6; seed++) {
+        pair p;
+        make_src(&p, 40 * BS + seed * 777, 100 + seed);
+        chunk c[64];
+        size_t n = 0;
+        uint8_t r[256];
+        tu_fill_random(r, sizeof r, seed);
+        uint64_t total = 0;
+        while (n < 60 && total < 45 * BS) {
+            uint64_t len = 100 + (uint64_t)r[n] * 40 + r[n + 64];
+            if (r[n + 128] < 40) {
+                c[n] = (chunk){LIT, len};
+            } else {
+                uint64_t src = ((uint64_t)r[n + 192] * 997 * (seed + 1)) % (p.src_len - len);
+                c[n] = (chunk){src, len};
+            }
+            total += len;
+            n++;
+        }
+        build(&p, c, n);
+        delta_patch_options opt = DELTA_PATCH_OPTIONS_INIT;
+        opt.max_stash = (uint32_t)(seed % 3) * 2; /* 0, 2, 4 slots: conversions and stashes */
+        opt.segment_size = 8 * BS;                /* several segments: resume across them */
+        opt.compression = seed % 2 ? DELTA_COMPRESSION_NONE : DELTA_COMPRESSION_LZMA2;
+        full_check(&p, &opt, NULL);
+        pair_free(&p);
+    }
+}
+
+Test(patch, caller_workspace_without_malloc)
+{
+    pair p;
+    make_src(&p, 6 * BS, 10);
+    chunk c[] = {{3 * BS, 3 * BS}, {0, 3 * BS}};
+    build(&p, c, 2);
+    delta_buf patch = make_patch(&p, NULL, NULL);
+    delta_source ps, ss;
+    delta_source_from_memory(&ps, patch.data, patch.len);
+    delta_source_from_memory(&ss, p.src, p.src_len);
+    delta_patch_info info;
+    cr_assert_eq(delta_patch_read_info(&ps, &info), DELTA_OK);
+    size_t need = delta_apply_workspace_size(&info);
+    cr_assert_lt(need, 4u << 20, "workspace %zu bytes", need);
+    void *ws = malloc(need);
+    memsink m = {calloc(p.tgt_len, 1), p.tgt_len, 0};
+    delta_sink sink = {&m, sink_write};
+    cr_assert_eq(delta_apply_out_of_place(&ps, &ss, &sink, ws, need), DELTA_OK, "%s", delta_last_error());
+    cr_assert(memcmp(m.data, p.tgt, p.tgt_len) == 0);
+    cr_assert_eq(delta_apply_out_of_place(&ps, &ss, &sink, ws, need - 1), DELTA_ERR_ARG);
+    free(ws);
+    free(m.data);
+    delta_buf_free(&patch);
+    pair_free(&p);
+}
+
+Test(patch, every_flipped_byte_is_refused)
+{
+    pair p;
+    make_src(&p, 6 * BS, 11);
+    chunk c[] = {{3 * BS, 3 * BS}, {LIT, 500}, {0, 3 * BS}};
+    build(&p, c, 3);
+    delta_buf patch = make_patch(&p, NULL, NULL);
+    for (size_t i = 0; i < patch.len; i++) {
+        patch.data[i] ^= 0x01;
+        delta_source ps;
+        delta_source_from_memory(&ps, patch.data, patch.len);
+        delta_status st = delta_patch_prove(&ps, NULL);
+        cr_assert(st == DELTA_ERR_PATCH || st == DELTA_ERR_PLAN, "flip at %zu gave %d", i, st);
+        patch.data[i] ^= 0x01;
+    }
+    /* Truncations too. */
+    for (size_t len = 0; len < patch.len; len += 7) {
+        delta_source ps;
+        delta_source_from_memory(&ps, patch.data, len);
+        cr_assert_eq(delta_patch_prove(&ps, NULL), DELTA_ERR_PATCH, "truncated to %zu", len);
+    }
+    delta_buf_free(&patch);
+    pair_free(&p);
+}
+
+/* Recomputes the header CRC after a test edits the header. */
+static void fix_crc(delta_buf *patch)
+{
+    uint32_t segs = patch->data[36] | patch->data[37] << 8;
+    extern uint32_t delta_crc32(uint32_t, const void *, size_t);
+    uint32_t crc = delta_crc32(0, patch->data, 60);
+    crc = delta_crc32(crc, patch->data + 64, (size_t)segs * DELTA_PATCH_SEGMENT_ENTRY);
+    for (int i = 0; i < 4; i++) patch->data[60 + i] = (uint8_t)(crc >> (8 * i));
+}
+
+Test(patch, unsafe_order_fails_the_proof)
+{
+    pair p;
+    make_src(&p, 4 * BS, 12);
+    chunk c[] = {{BS, BS}, {0, BS}, {2 * BS, 2 * BS}};
+    build(&p, c, 3);
+    delta_patch_options opt = DELTA_PATCH_OPTIONS_INIT;
+    opt.inplace = 0; /* target order: block 0 is written before block 1 reads it */
+    delta_buf patch = make_patch(&p, &opt, NULL);
+    delta_source ps;
+    delta_source_from_memory(&ps, patch.data, patch.len);
+    cr_assert_eq(delta_patch_prove(&ps, NULL), DELTA_OK, "out-of-place patches prove without INPLACE");
+    check_out_of_place(&p, &patch);
+    /* Claiming INPLACE for it is caught. */
+    patch.data[29] = DELTA_PATCH_INPLACE;
+    fix_crc(&patch);
+    cr_assert_eq(delta_patch_prove(&ps, NULL), DELTA_ERR_PLAN);
+    cr_assert(strstr(delta_last_error(), "after it was overwritten") != NULL, "%s", delta_last_error());
+    delta_buf_free(&patch);
+    pair_free(&p);
+}
+
+Test(patch, injected_write_failures_end_the_try_and_resume)
+{
+    pair p;
+    make_src(&p, 8 * BS, 13);
+    chunk c[] = {{1 * BS, BS}, {0, BS}, {3 * BS, 5 * BS}};
+    build(&p, c, 3);
+    delta_buf patch = make_patch(&p, NULL, NULL);
+    uint8_t sha[32];
+    delta_sha256(p.tgt, p.tgt_len, sha);
+    uint64_t events;
+    check_in_place(&p, &patch, &events);
+    for (uint64_t n = 1; n <= events; n++) {
+        sim s;
+        sim_init(&s, p.src, p.src_len, p.src_len + BS);
+        s.fail_at = n;
+        s.fail_count = 1;
+        delta_status st = run_in_place(&s, &patch, sha);
+        int code = delta_dfota_code(st);
+        cr_assert((code >= 520 && code <= 530) || (code >= 540 && code <= 546), "failure %llu gave %d (%d)",
+                  (unsigned long long)n, code, st);
+        s.fail_at = 0;
+        sim_reboot(&s); /* the device reboots and retries */
+        st = run_in_place(&s, &patch, sha);
+        cr_assert_eq(st, DELTA_OK, "retry after failure %llu: %s", (unsigned long long)n, delta_last_error());
+        cr_assert(memcmp(s.flash.live, p.tgt, p.tgt_len) == 0);
+        sim_free(&s);
+    }
+    delta_buf_free(&patch);
+    pair_free(&p);
+}
+
+Test(patch, journal_round_trip_and_corruption)
+{
+    delta_journal j, k;
+    memset(&j, 0, sizeof j);
+    for (int i = 0; i < 32; i++) j.package_id[i] = (uint8_t)i;
+    j.image_index = 2;
+    j.flags = DELTA_JOURNAL_PENDING | DELTA_JOURNAL_WRITTEN;
+    j.next_op = 123456789;
+    j.pending_block = 77;
+    j.pending_crc = 0xdeadbeef;
+    j.tries = 3;
+    j.stash_count = 3;
+    j.stash[1] = 9;
+    uint8_t buf[256];
+    size_t len;
+    cr_assert_eq(delta_journal_encode(&j, buf, sizeof buf, &len), DELTA_OK);
+    cr_assert_eq(len, delta_journal_size(3));
+    cr_assert_eq(delta_journal_decode(buf, len, &k), DELTA_OK);
+    cr_assert_eq(k.next_op, 123456789);
+    cr_assert_eq(k.stash[1], 9);
+    cr_assert_eq(k.tries, 3);
+    cr_assert(memcmp(k.package_id, j.package_id, 32) == 0);
+    for (size_t i = 0; i < len; i++) {
+        buf[i] ^= 0x80;
+        cr_assert_eq(delta_journal_decode(buf, len, &k), DELTA_ERR_STATE_CORRUPT, "flip at %zu", i);
+        buf[i] ^= 0x80;
+    }
+    cr_assert_eq(delta_journal_decode(buf, len - 1, &k), DELTA_ERR_STATE_CORRUPT);
+}
