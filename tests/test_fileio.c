@@ -390,3 +390,39 @@ Test(fileio, read_all_reads_whole_files_within_the_limit)
     free(empty);
     free(p);
 }
+
+Test(fileio, a_failed_journal_write_leaves_no_temporary_and_the_old_journal)
+{
+    char *sd = path_in("state");
+    char *journal = path_in("state/journal");
+    char *tmp = path_in("state/journal.tmp");
+    delta_store store;
+    delta_dir_store *s;
+    cr_assert_eq(delta_dir_store_open(sd, 1, &store, &s), DELTA_OK);
+    /* A directory in the journal's place makes the rename fail. */
+    cr_assert_eq(mkdir(journal, 0700), 0);
+    cr_assert_eq(store.journal_write(store.ctx, "new", 3), DELTA_IO_ERROR);
+    cr_assert_not(exists(tmp));
+    struct stat st;
+    cr_assert_eq(stat(journal, &st), 0);
+    cr_assert(S_ISDIR(st.st_mode));
+    cr_assert_eq(delta_dir_store_has_journal(sd), 0, "a directory is not a journal");
+    size_t len = 7;
+    uint8_t buf[8];
+    cr_assert_eq(store.journal_read(store.ctx, buf, sizeof buf, &len), DELTA_IO_ERROR);
+    cr_assert_eq(len, 0);
+    cr_assert_eq(rmdir(journal), 0);
+    delta_dir_store_close(s, 1);
+    free(sd);
+    free(journal);
+    free(tmp);
+}
+
+Test(fileio, a_full_device_is_nospace)
+{
+    delta_sink sink;
+    delta_file *f;
+    cr_assert_eq(delta_file_sink_open("/dev/full", &sink, &f), DELTA_OK);
+    cr_assert_eq(sink.write(sink.ctx, 0, "x", 1), DELTA_IO_NOSPACE);
+    delta_file_close(f);
+}
