@@ -94,6 +94,7 @@ static int f_write(void *ctx, uint64_t off, const void *buf, size_t len)
 {
     sim *s = ctx;
     s->flash_writes++;
+    if (s->flash_broken && !s->dead) return DELTA_IO_ERROR;
     return area_write(s, &s->flash, off, buf, len);
 }
 static int f_sync(void *ctx) { sim *s = ctx; return area_sync(s, &s->flash); }

@@ -1,0 +1,135 @@
+/*
+ * libdelta: packages end to end (formats/package.md).
+ *
+ * A package is a zip holding manifest.json, an optional manifest.sig and
+ * one ldpatch1 member per image. delta_package_open runs every check that
+ * needs no device image, in the contract's order, and stops at the first
+ * fault:
+ *   1. package larger than the device accepts          550
+ *   2. zip, member names, signature (over the raw manifest bytes, before it
+ *      is parsed), manifest, member list, member sizes / CRC / SHA-256,
+ *      patch headers against the manifest, the in-place proof  504
+ *   3. project ID, source version                       505
+ *   4. space the update needs vs the device's free space;
+ *      a target larger than its slot                    511
+ * delta_package_check_source then checks an image        510
+ * Nothing is ever written by these checks.
+ */
+#ifndef LIBDELTA_PACKAGE_H
+#define LIBDELTA_PACKAGE_H
+
+#include "libdelta/diff.h"
+#include "libdelta/manifest.h"
+#include "libdelta/patch.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DELTA_MEMBER_MANIFEST "manifest.json"
+#define DELTA_MEMBER_SIGNATURE "manifest.sig"
+#define DELTA_MAX_TRIES 5
+
+/* What the device says about itself. NULL / UINT64_MAX: not checked. */
+typedef struct delta_check_options {
+    const char *pubkey_pem;   /* with a key, the package must be signed by it */
+    size_t pubkey_len;
+    const char *project;      /* the device's project ID */
+    const char *version;      /* the device's firmware version */
+    uint64_t free_space;      /* free bytes for the update's state and scratch */
+    uint64_t max_package;     /* the largest package the device accepts */
+} delta_check_options;
+
+#define DELTA_CHECK_OPTIONS_INIT {NULL, 0, NULL, NULL, UINT64_MAX, UINT64_MAX}
+
+typedef struct delta_package delta_package;
+
+/* Opens and checks a package (see above). The file must outlive *out. */
+DELTA_API delta_status delta_package_open(const delta_source *file, const delta_check_options *opt,
+                                          delta_package **out);
+DELTA_API void delta_package_free(delta_package *pkg);
+
+DELTA_API const delta_manifest *delta_package_manifest(const delta_package *pkg);
+/* SHA-256 of the manifest bytes: the package's identity. */
+DELTA_API const uint8_t *delta_package_id(const delta_package *pkg);
+/* 1 when the package carries a signature, 2 when it was also verified. */
+DELTA_API int delta_package_signature_state(const delta_package *pkg);
+/* The in-place proof's findings for image i. */
+DELTA_API const delta_plan_report *delta_package_report(const delta_package *pkg, size_t image);
+/* The patch of image i, as a source. */
+DELTA_API void delta_package_patch(const delta_package *pkg, size_t image, delta_source *out);
+/* Index of the image called name, or -1. */
+DELTA_API int delta_package_find_image(const delta_package *pkg, const char *name);
+
+/* 510 unless src has image i's source size and SHA-256. */
+DELTA_API delta_status delta_package_check_source(const delta_package *pkg, size_t image,
+                                                  const delta_source *src);
+
+/* Out of place: writes image i's target through out (random access). */
+DELTA_API delta_status delta_package_apply_out_of_place(const delta_package *pkg, size_t image,
+                                                        const delta_source *src,
+                                                        const delta_sink *out);
+
+/* DELTA_ERR_TARGET unless written has image i's target size and SHA-256. */
+DELTA_API delta_status delta_package_check_target(const delta_package *pkg, size_t image,
+                                                  const delta_source *written);
+
+/* Progress across the whole package, in target blocks. */
+typedef struct delta_package_progress {
+    delta_progress_fn fn;
+    void *ctx;
+} delta_package_progress;
+
+/*
+ * In place, resumable, for every image: flashes[i] is image i's region (in
+ * manifest order), store the update's state. With no journal, each image's
+ * source is checked (510) and its slot (511) before anything is written; a
+ * journal of another package refuses (510); a journal of this package
+ * resumes. A failure while writing counts a try; at DELTA_MAX_TRIES the
+ * update is abandoned: 545 when no image byte was written (the state is
+ * removed, the images are the source), else 546. On success the state is
+ * removed. *resumed tells whether a journal was found.
+ */
+DELTA_API delta_status delta_package_apply_in_place(const delta_package *pkg, delta_flash *const *flashes,
+                                                    delta_store *store,
+                                                    const delta_package_progress *progress,
+                                                    int *resumed);
+
+/* --- Making packages (host side) --- */
+
+typedef struct delta_make_image {
+    const char *name;
+    const uint8_t *source;
+    size_t source_len;
+    const uint8_t *target;
+    size_t target_len;
+    uint64_t slot_size;       /* 0: max(source, target) rounded up to the block size */
+} delta_make_image;
+
+typedef struct delta_make_options {
+    const char *project;
+    const char *source_version;
+    const char *target_version;
+    const char *key_pem;      /* NULL: unsigned package */
+    size_t key_len;
+    delta_patch_options patch;
+    delta_diff_options diff;
+} delta_make_options;
+
+#define DELTA_MAKE_OPTIONS_INIT {NULL, NULL, NULL, NULL, 0, DELTA_PATCH_OPTIONS_INIT, DELTA_DIFF_OPTIONS_INIT}
+
+typedef struct delta_make_report {
+    size_t image_count;
+    delta_patch_stats stats[DELTA_MANIFEST_MAX_IMAGES];
+    uint64_t patch_bytes[DELTA_MANIFEST_MAX_IMAGES];
+    uint64_t package_bytes;
+} delta_make_report;
+
+/* Diffs, plans, encodes, writes the manifest, signs, and zips; appends the package to out. */
+DELTA_API delta_status delta_package_make(const delta_make_options *opt, const delta_make_image *images,
+                                          size_t count, delta_buf *out, delta_make_report *report);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

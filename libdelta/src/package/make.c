@@ -1,0 +1,112 @@
+/* Making a package: diff, plan and encode each image, write the manifest,
+ * sign it, zip it all (formats/package.md). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "libdelta/sign.h"
+#include "package_internal.h"
+
+static delta_status make_image(const delta_make_options *opt, const delta_make_image *in, delta_manifest_image *im,
+                               delta_buf *patch, delta_patch_stats *stats)
+{
+    if (!delta_manifest_image_name_ok(in->name))
+        return delta_fail(DELTA_ERR_ARG, "image name '%s' is not 1..64 of [A-Za-z0-9._-]", in->name);
+    if (in->source_len > DELTA_MAX_IMAGE_SIZE || in->target_len > DELTA_MAX_IMAGE_SIZE)
+        return delta_fail(DELTA_ERR_LIMIT, "image %s: images over 2 GiB are not supported", in->name);
+    delta_op *ops = NULL;
+    size_t nops = 0;
+    delta_status st = delta_diff(in->source, in->source_len, in->target, in->target_len, &opt->diff, &ops, &nops);
+    if (!st) st = delta_patch_make(in->source, in->source_len, in->target, in->target_len, ops, nops, &opt->patch,
+                                   patch, stats);
+    delta_ops_free(ops);
+    if (st) return st;
+
+    /* Prove our own output before anyone ships it. */
+    delta_source ps;
+    delta_source_from_memory(&ps, patch->data, patch->len);
+    delta_patch_info info;
+    delta_plan_report rep;
+    st = delta_patch_read_info(&ps, &info);
+    if (!st) st = delta_patch_prove(&ps, &rep);
+    if (st) return delta_fail(DELTA_ERR_INTERNAL, "image %s: the new patch fails its own proof: %s", in->name,
+                              delta_last_error());
+
+    memset(im, 0, sizeof *im);
+    snprintf(im->name, sizeof im->name, "%s", in->name);
+    im->source_size = in->source_len;
+    delta_sha256(in->source, in->source_len, im->source_sha256);
+    im->target_size = in->target_len;
+    delta_sha256(in->target, in->target_len, im->target_sha256);
+    uint64_t bs = info.block_size, big = in->source_len > in->target_len ? in->source_len : in->target_len;
+    im->slot_size = in->slot_size ? in->slot_size : (big + bs - 1) / bs * bs;
+    snprintf(im->patch_member, sizeof im->patch_member, "%s.ldp", in->name);
+    im->patch_size = patch->len;
+    delta_sha256(patch->data, patch->len, im->patch_sha256);
+    snprintf(im->patch_format, sizeof im->patch_format, "ldpatch1");
+    snprintf(im->compression, sizeof im->compression, "%s",
+             info.compression == DELTA_COMPRESSION_LZMA2 ? "lzma2" : "none");
+    im->block_size = info.block_size;
+    im->scratch_bytes = info.scratch_bytes;
+    im->state_bytes = info.state_bytes;
+    im->decoder_memory = info.decoder_memory;
+    im->operations = info.op_count;
+    im->blocks_written = rep.blocks_written;
+    return DELTA_OK;
+}
+
+delta_status delta_package_make(const delta_make_options *opt, const delta_make_image *images, size_t count,
+                                delta_buf *out, delta_make_report *report)
+{
+    if (!opt || !images || count == 0 || count > DELTA_MANIFEST_MAX_IMAGES)
+        return delta_fail(DELTA_ERR_ARG, "a package holds 1..%d images", DELTA_MANIFEST_MAX_IMAGES);
+    if (!opt->project || !delta_manifest_string_ok(opt->project))
+        return delta_fail(DELTA_ERR_ARG, "project ID must be 1..64 printable characters without spaces or quotes");
+    if (!opt->source_version || !delta_manifest_string_ok(opt->source_version) || !opt->target_version ||
+        !delta_manifest_string_ok(opt->target_version))
+        return delta_fail(DELTA_ERR_ARG, "versions must be 1..64 printable characters without spaces or quotes");
+
+    delta_manifest m;
+    memset(&m, 0, sizeof m);
+    m.format_version = DELTA_MANIFEST_VERSION;
+    snprintf(m.project, sizeof m.project, "%s", opt->project);
+    snprintf(m.source_version, sizeof m.source_version, "%s", opt->source_version);
+    snprintf(m.target_version, sizeof m.target_version, "%s", opt->target_version);
+    snprintf(m.created_by, sizeof m.created_by, "libdelta-%s", DELTA_VERSION_STRING);
+    m.image_count = count;
+    m.images = calloc(count, sizeof *m.images);
+    delta_buf patches[DELTA_MANIFEST_MAX_IMAGES];
+    memset(patches, 0, sizeof patches);
+    delta_make_report rep;
+    memset(&rep, 0, sizeof rep);
+    rep.image_count = count;
+    delta_status st = m.images ? DELTA_OK : delta_fail(DELTA_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < count && !st; i++) {
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(images[k].name, images[i].name) == 0) st = delta_fail(DELTA_ERR_ARG, "image %s given twice", images[i].name);
+        if (!st) st = make_image(opt, &images[i], &m.images[i], &patches[i], &rep.stats[i]);
+        if (st) break;
+        rep.patch_bytes[i] = patches[i].len;
+        uint64_t need = m.images[i].scratch_bytes + m.images[i].state_bytes;
+        if (need > m.space_needed) m.space_needed = need;
+    }
+
+    delta_buf manifest = DELTA_BUF_INIT, sig = DELTA_BUF_INIT;
+    delta_zip_writer *zw = NULL;
+    size_t start = out->len;
+    if (!st) st = delta_manifest_write(&m, &manifest);
+    if (!st && opt->key_pem) st = delta_sign(opt->key_pem, opt->key_len, manifest.data, manifest.len, &sig);
+    if (!st) st = delta_zip_writer_new(&zw);
+    if (!st) st = delta_zip_writer_add(zw, DELTA_MEMBER_MANIFEST, manifest.data, manifest.len);
+    if (!st && opt->key_pem) st = delta_zip_writer_add(zw, DELTA_MEMBER_SIGNATURE, sig.data, sig.len);
+    for (size_t i = 0; i < count && !st; i++)
+        st = delta_zip_writer_add(zw, m.images[i].patch_member, patches[i].data, patches[i].len);
+    if (!st) st = delta_zip_writer_finish(zw, out);
+    if (!st) rep.package_bytes = out->len - start;
+    delta_zip_writer_free(zw);
+    delta_buf_free(&manifest);
+    delta_buf_free(&sig);
+    for (size_t i = 0; i < count; i++) delta_buf_free(&patches[i]);
+    free(m.images);
+    if (!st && report) *report = rep;
+    return st;
+}

@@ -1,0 +1,25 @@
+/* Shared between the package checks and the package applier. */
+#ifndef LIBDELTA_PACKAGE_INTERNAL_H
+#define LIBDELTA_PACKAGE_INTERNAL_H
+
+#include "common/internal.h"
+#include "libdelta/container.h"
+#include "libdelta/package.h"
+
+struct delta_package {
+    const delta_source *file;
+    delta_zip *zip;
+    delta_manifest *manifest;
+    uint8_t id[DELTA_SHA256_LEN];
+    int signature_state;
+    const delta_zip_member *patch[DELTA_MANIFEST_MAX_IMAGES];
+    delta_patch_info info[DELTA_MANIFEST_MAX_IMAGES];
+    delta_plan_report report[DELTA_MANIFEST_MAX_IMAGES];
+};
+
+/* SHA-256 of [0, size) read through a read callback in chunks of buf_len. */
+typedef int (*read_fn)(void *ctx, uint64_t off, void *buf, size_t len);
+delta_status hash_reader(read_fn read, void *ctx, uint64_t size, uint8_t *buf, size_t buf_len,
+                         uint8_t out[DELTA_SHA256_LEN], delta_status on_error);
+
+#endif

@@ -1,0 +1,356 @@
+/*
+ * Packages end to end in the library: make on real firmware, open with the
+ * device's checks (each refusal with its exact status and DFOTA code, in the
+ * contract's order), apply out of place and in place across images, resume
+ * after power cuts, refuse another package mid-update, abandon after five
+ * failed tries.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libdelta/package.h"
+#include "simflash.h"
+#include "testutil.h"
+
+typedef struct fw {
+    uint8_t *a, *b, *c; /* 7.22.0, 7.27.0, 7.28.0 */
+    size_t alen, blen, clen;
+    uint8_t *key, *pub, *other_pub;
+    size_t key_len, pub_len, other_pub_len;
+} fw;
+
+static fw F;
+
+static void load(void)
+{
+    F.a = tu_read_file(DELTA_TEST_DATA "/firmware/cityhub-7.22.0.bin", &F.alen);
+    F.b = tu_read_file(DELTA_TEST_DATA "/firmware/cityhub-7.27.0.bin", &F.blen);
+    F.c = tu_read_file(DELTA_TEST_DATA "/firmware/cityhub-7.28.0.bin", &F.clen);
+    F.key = tu_read_file(DELTA_TEST_DATA "/keys/ec-p256.pem", &F.key_len);
+    F.pub = tu_read_file(DELTA_TEST_DATA "/keys/ec-p256.pub.pem", &F.pub_len);
+    F.other_pub = tu_read_file(DELTA_TEST_DATA "/keys/ec-p256-other.pub.pem", &F.other_pub_len);
+}
+
+static void unload(void)
+{
+    free(F.a); free(F.b); free(F.c); free(F.key); free(F.pub); free(F.other_pub);
+}
+
+TestSuite(package, .init = load, .fini = unload);
+
+static delta_buf make_pkg(const delta_make_image *im, size_t n, int sign)
+{
+    delta_make_options opt = DELTA_MAKE_OPTIONS_INIT;
+    opt.project = "PYBRICKS-CITYHUB";
+    opt.source_version = "v4.0.0b4";
+    opt.target_version = "v4.0.0b5";
+    if (sign) {
+        opt.key_pem = (const char *)F.key;
+        opt.key_len = F.key_len;
+    }
+    delta_buf out = DELTA_BUF_INIT;
+    delta_make_report rep;
+    delta_status st = delta_package_make(&opt, im, n, &out, &rep);
+    cr_assert_eq(st, DELTA_OK, "make: %s", delta_last_error());
+    cr_assert_eq(rep.package_bytes, out.len);
+    return out;
+}
+
+static delta_check_options device(void)
+{
+    delta_check_options o = DELTA_CHECK_OPTIONS_INIT;
+    o.pubkey_pem = (const char *)F.pub;
+    o.pubkey_len = F.pub_len;
+    o.project = "PYBRICKS-CITYHUB";
+    o.version = "v4.0.0b4";
+    return o;
+}
+
+static delta_status open_pkg(const delta_buf *pkg, const delta_check_options *o, delta_package **out)
+{
+    static delta_source src;
+    delta_source_from_memory(&src, pkg->data, pkg->len);
+    return delta_package_open(&src, o, out);
+}
+
+typedef struct memsink { uint8_t *data; size_t cap, len; } memsink;
+
+static int sink_write(void *ctx, uint64_t off, const void *buf, size_t len)
+{
+    memsink *m = ctx;
+    if (off + len > m->cap) return DELTA_IO_NOSPACE;
+    memcpy(m->data + off, buf, len);
+    if (off + len > m->len) m->len = off + len;
+    return DELTA_IO_OK;
+}
+
+Test(package, real_firmware_round_trip_out_of_place)
+{
+    delta_make_image im = {"firmware", F.b, F.blen, F.c, F.clen, 0};
+    delta_buf pkg = make_pkg(&im, 1, 1);
+    delta_check_options o = device();
+    delta_package *p;
+    cr_assert_eq(open_pkg(&pkg, &o, &p), DELTA_OK, "%s", delta_last_error());
+    cr_assert_eq(delta_package_signature_state(p), 2);
+    const delta_manifest *m = delta_package_manifest(p);
+    cr_assert_str_eq(m->project, "PYBRICKS-CITYHUB");
+    cr_assert_eq(m->images[0].target_size, F.clen);
+    cr_assert_gt(delta_package_report(p, 0)->blocks_written, 0);
+    delta_source src, written;
+    delta_source_from_memory(&src, F.b, F.blen);
+    memsink ms = {calloc(F.clen, 1), F.clen, 0};
+    delta_sink sink = {&ms, sink_write};
+    cr_assert_eq(delta_package_apply_out_of_place(p, 0, &src, &sink), DELTA_OK, "%s", delta_last_error());
+    cr_assert(memcmp(ms.data, F.c, F.clen) == 0);
+    delta_source_from_memory(&written, ms.data, ms.len);
+    cr_assert_eq(delta_package_check_target(p, 0, &written), DELTA_OK);
+    ms.data[100] ^= 1;
+    cr_assert_eq(delta_package_check_target(p, 0, &written), DELTA_ERR_TARGET);
+    /* The package is far smaller than the image. */
+    cr_assert_lt(pkg.len, F.clen / 4, "package %zu bytes for a %zu-byte image", pkg.len, F.clen);
+    free(ms.data);
+    delta_package_free(p);
+    delta_buf_free(&pkg);
+}
+
+static delta_status apply_sim(const delta_package *p, sim *sims, size_t n, int *resumed)
+{
+    delta_flash fl[4];
+    delta_flash *fp[4];
+    for (size_t i = 0; i < n; i++) {
+        sim_flash(&sims[i], &fl[i]);
+        fp[i] = &fl[i];
+    }
+    delta_store store;
+    sim_store(&sims[0], &store); /* image 0's sim holds the state */
+    return delta_package_apply_in_place(p, fp, &store, NULL, resumed);
+}
+
+Test(package, two_images_in_place_with_power_cuts)
+{
+    delta_make_image im[2] = {{"modem", F.b, F.blen, F.c, F.clen, 0}, {"boot", F.c, F.clen, F.a, F.alen, 0}};
+    delta_buf pkg = make_pkg(im, 2, 1);
+    delta_check_options o = device();
+    delta_package *p;
+    cr_assert_eq(open_pkg(&pkg, &o, &p), DELTA_OK, "%s", delta_last_error());
+    size_t cap = 256 * 1024;
+    uint64_t e0, e1;
+    {
+        sim s[2];
+        sim_init(&s[0], F.b, F.blen, cap);
+        sim_init(&s[1], F.c, F.clen, cap);
+        int resumed = -1;
+        cr_assert_eq(apply_sim(p, s, 2, &resumed), DELTA_OK, "%s", delta_last_error());
+        cr_assert_eq(resumed, 0);
+        cr_assert(memcmp(s[0].flash.live, F.c, F.clen) == 0 && s[0].flash.size == F.clen);
+        cr_assert(memcmp(s[1].flash.live, F.a, F.alen) == 0 && s[1].flash.size == F.alen);
+        cr_assert_eq(s[0].journal_len, 0, "state removed after success");
+        e0 = s[0].events;
+        e1 = s[1].events;
+        sim_free(&s[0]);
+        sim_free(&s[1]);
+    }
+    /* Power cut at a spread of events over the whole update (both images), then resume. */
+    uint64_t cuts = 0;
+    for (uint64_t n = 1; n <= e0 + e1; n += (e0 + e1) / 60 + 1) {
+        sim s[2];
+        sim_init(&s[0], F.b, F.blen, cap);
+        sim_init(&s[1], F.c, F.clen, cap);
+        /* Events are counted per sim (image 0's also holds the state). */
+        if (n <= e0) s[0].cut_at = n; else s[1].cut_at = n - e0;
+        cr_assert_neq(apply_sim(p, s, 2, NULL), DELTA_OK, "cut %llu not hit", (unsigned long long)n);
+        sim_reboot(&s[0]);
+        sim_reboot(&s[1]);
+        int resumed = 0;
+        delta_status st = apply_sim(p, s, 2, &resumed);
+        cr_assert_eq(st, DELTA_OK, "resume after cut %llu: %s", (unsigned long long)n, delta_last_error());
+        cr_assert(memcmp(s[0].flash.live, F.c, F.clen) == 0, "image 0 after cut %llu", (unsigned long long)n);
+        cr_assert(memcmp(s[1].flash.live, F.a, F.alen) == 0, "image 1 after cut %llu", (unsigned long long)n);
+        sim_free(&s[0]);
+        sim_free(&s[1]);
+        cuts++;
+    }
+    cr_assert_gt(cuts, 50);
+    delta_package_free(p);
+    delta_buf_free(&pkg);
+}
+
+Test(package, another_package_mid_update_is_refused)
+{
+    delta_make_image im = {"firmware", F.b, F.blen, F.c, F.clen, 0};
+    delta_make_image im2 = {"firmware", F.b, F.blen, F.a, F.alen, 0};
+    delta_buf pkg = make_pkg(&im, 1, 1), pkg2 = make_pkg(&im2, 1, 1);
+    delta_check_options o = device();
+    delta_package *p, *p2;
+    cr_assert_eq(open_pkg(&pkg, &o, &p), DELTA_OK);
+    static delta_source src2;
+    delta_source_from_memory(&src2, pkg2.data, pkg2.len);
+    cr_assert_eq(delta_package_open(&src2, &o, &p2), DELTA_OK);
+    sim s;
+    sim_init(&s, F.b, F.blen, 256 * 1024);
+    s.cut_at = 40;
+    apply_sim(p, &s, 1, NULL);
+    sim_reboot(&s);
+    uint8_t *before = malloc(s.flash.size);
+    memcpy(before, s.flash.live, s.flash.size);
+    size_t before_len = s.flash.size, jlen = s.journal_len;
+    uint64_t writes = s.flash_writes;
+    delta_status st = apply_sim(p2, &s, 1, NULL);
+    cr_assert_eq(st, DELTA_ERR_OTHER_UPDATE);
+    cr_assert_eq(delta_dfota_code(st), 510);
+    cr_assert_eq(s.flash_writes, writes, "nothing written");
+    cr_assert(s.flash.size == before_len && memcmp(before, s.flash.live, before_len) == 0);
+    cr_assert_eq(s.journal_len, jlen);
+    /* The right package still finishes. */
+    cr_assert_eq(apply_sim(p, &s, 1, NULL), DELTA_OK, "%s", delta_last_error());
+    cr_assert(memcmp(s.flash.live, F.c, F.clen) == 0);
+    free(before);
+    sim_free(&s);
+    delta_package_free(p);
+    delta_package_free(p2);
+    delta_buf_free(&pkg);
+    delta_buf_free(&pkg2);
+}
+
+Test(package, five_failed_tries_abandon)
+{
+    delta_make_image im = {"firmware", F.b, F.blen, F.c, F.clen, 0};
+    delta_buf pkg = make_pkg(&im, 1, 1);
+    delta_check_options o = device();
+    delta_package *p;
+    cr_assert_eq(open_pkg(&pkg, &o, &p), DELTA_OK);
+
+    /* Failing at the first image write every time: nothing was ever written -> 545, images are the source. */
+    sim s;
+    sim_init(&s, F.b, F.blen, 256 * 1024);
+    delta_status st = DELTA_OK;
+    s.flash_broken = 1;
+    for (int t = 1; t <= DELTA_MAX_TRIES; t++) {
+        st = apply_sim(p, &s, 1, NULL);
+        if (t < DELTA_MAX_TRIES) {
+            int code = delta_dfota_code(st);
+            cr_assert(code >= 520 && code <= 546 && st != DELTA_ERR_ABANDONED, "try %d: %d %s", t, code, delta_last_error());
+        }
+        sim_reboot(&s);
+    }
+    cr_assert_eq(st, DELTA_ERR_ABANDONED, "%s", delta_last_error());
+    cr_assert_eq(delta_dfota_code(st), 545);
+    cr_assert_eq(s.journal_len, 0, "state removed: the image is the source");
+    cr_assert(s.flash.size == F.blen && memcmp(s.flash.live, F.b, F.blen) == 0, "image is the source");
+    s.flash_broken = 0;
+    cr_assert_eq(apply_sim(p, &s, 1, NULL), DELTA_OK, "a fresh update after abandoning: %s", delta_last_error());
+    sim_free(&s);
+
+    /* Failing late (after writes) five times: 546, and it stays 546. */
+    sim_init(&s, F.b, F.blen, 256 * 1024);
+    s.cut_at = 60;
+    apply_sim(p, &s, 1, NULL);
+    sim_reboot(&s);
+    s.flash_broken = 1;
+    for (int t = 1; t <= DELTA_MAX_TRIES; t++) {
+        st = apply_sim(p, &s, 1, NULL);
+        sim_reboot(&s);
+    }
+    cr_assert_eq(st, DELTA_ERR_UNRECOVERABLE, "%s", delta_last_error());
+    cr_assert_eq(delta_dfota_code(st), 546);
+    cr_assert_eq(apply_sim(p, &s, 1, NULL), DELTA_ERR_UNRECOVERABLE, "the same code every time");
+    sim_free(&s);
+    delta_package_free(p);
+    delta_buf_free(&pkg);
+}
+
+/* One refusal: exact status and code from open (or the source check), nothing else. */
+static void expect_open(const delta_buf *pkg, const delta_check_options *o, delta_status want, int code)
+{
+    delta_package *p = (delta_package *)1;
+    delta_status st = open_pkg(pkg, o, &p);
+    cr_assert_eq(st, want, "want %d got %d: %s", want, st, delta_last_error());
+    cr_assert_eq(delta_dfota_code(st), code);
+    cr_assert_null(p);
+}
+
+Test(package, device_mismatches_in_contract_order)
+{
+    delta_make_image im = {"firmware", F.b, F.blen, F.c, F.clen, 0};
+    delta_buf pkg = make_pkg(&im, 1, 1), unsigned_pkg = make_pkg(&im, 1, 0);
+    delta_check_options o = device();
+
+    o.max_package = pkg.len - 1;
+    expect_open(&pkg, &o, DELTA_ERR_TOO_LARGE, 550);
+    o = device();
+    o.project = "EC25EFAR06A";
+    expect_open(&pkg, &o, DELTA_ERR_PROJECT, 505);
+    o = device();
+    o.version = "v3.6.0b5";
+    expect_open(&pkg, &o, DELTA_ERR_VERSION, 505);
+    o = device();
+    o.free_space = 100;
+    expect_open(&pkg, &o, DELTA_ERR_SPACE, 511);
+    o = device();
+    expect_open(&unsigned_pkg, &o, DELTA_ERR_SIGNATURE, 504);
+    o.pubkey_pem = (const char *)F.other_pub;
+    o.pubkey_len = F.other_pub_len;
+    expect_open(&pkg, &o, DELTA_ERR_SIGNATURE, 504);
+
+    /* Order: a corrupt package on a device with too small a limit is 550; wrong project + bad signature is 504. */
+    delta_buf bad = DELTA_BUF_INIT;
+    delta_buf_append(&bad, pkg.data, pkg.len);
+    bad.data[bad.len / 2] ^= 0xff;
+    o = device();
+    o.max_package = 10;
+    expect_open(&bad, &o, DELTA_ERR_TOO_LARGE, 550);
+    o = device();
+    o.project = "OTHER";
+    o.pubkey_pem = (const char *)F.other_pub;
+    o.pubkey_len = F.other_pub_len;
+    expect_open(&pkg, &o, DELTA_ERR_SIGNATURE, 504);
+
+    /* 510: the source check. */
+    o = device();
+    delta_package *p;
+    cr_assert_eq(open_pkg(&pkg, &o, &p), DELTA_OK);
+    delta_source src;
+    delta_source_from_memory(&src, F.a, F.alen);
+    cr_assert_eq(delta_package_check_source(p, 0, &src), DELTA_ERR_SOURCE);
+    delta_source_from_memory(&src, F.b, F.blen - 1);
+    cr_assert_eq(delta_package_check_source(p, 0, &src), DELTA_ERR_SOURCE);
+    delta_source_from_memory(&src, F.b, F.blen);
+    cr_assert_eq(delta_package_check_source(p, 0, &src), DELTA_OK);
+    /* In place: wrong source (510) and too small a region (511), nothing written. */
+    sim s;
+    sim_init(&s, F.a, F.alen, 256 * 1024);
+    cr_assert_eq(apply_sim(p, &s, 1, NULL), DELTA_ERR_SOURCE);
+    cr_assert_eq(s.flash_writes + s.journal_writes + s.scratch_writes, 0);
+    sim_free(&s);
+    sim_init(&s, F.b, F.blen, F.clen - 1);
+    cr_assert_eq(apply_sim(p, &s, 1, NULL), DELTA_ERR_SLOT);
+    cr_assert_eq(s.flash_writes + s.journal_writes + s.scratch_writes, 0);
+    sim_free(&s);
+    delta_package_free(p);
+    delta_buf_free(&bad);
+    delta_buf_free(&pkg);
+    delta_buf_free(&unsigned_pkg);
+}
+
+Test(package, identical_and_empty_images)
+{
+    delta_make_image im[2] = {{"same", F.b, F.blen, F.b, F.blen, 0}, {"fresh", F.b, 0, F.a, F.alen, 0}};
+    delta_buf pkg = make_pkg(im, 2, 0);
+    delta_check_options o = device();
+    o.pubkey_pem = NULL;
+    delta_package *p;
+    cr_assert_eq(open_pkg(&pkg, &o, &p), DELTA_OK, "%s", delta_last_error());
+    cr_assert_eq(delta_package_signature_state(p), 0);
+    cr_assert_eq(delta_package_report(p, 0)->blocks_written, 0);
+    sim s[2];
+    sim_init(&s[0], F.b, F.blen, 256 * 1024);
+    sim_init(&s[1], NULL, 0, 256 * 1024);
+    cr_assert_eq(apply_sim(p, s, 2, NULL), DELTA_OK, "%s", delta_last_error());
+    cr_assert_eq(s[0].flash_writes, 0, "identical image: no write");
+    cr_assert(memcmp(s[1].flash.live, F.a, F.alen) == 0);
+    sim_free(&s[0]);
+    sim_free(&s[1]);
+    delta_package_free(p);
+    delta_buf_free(&pkg);
+}
