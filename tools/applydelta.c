@@ -1,0 +1,502 @@
+/* applydelta: applies a delta package in place (resumably) or out of place,
+ * or a BSDIFF40 patch. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+enum {
+    OPT_PUBKEY = 1, OPT_PROJECT, OPT_FROM, OPT_SOURCE, OPT_OUTPUT, OPT_IMAGE, OPT_STATE_DIR,
+    OPT_SPACE, OPT_SLOT_SIZE, OPT_MAX_SIZE, OPT_URC, OPT_PROGRESS, OPT_FORMAT
+};
+
+static const cli_option options[] = {
+    {OPT_PUBKEY, 0, "pubkey", "PEM", "require a signature by this public key"},
+    {OPT_PROJECT, 0, "project", "ID", "the device's project ID (505 when it differs)"},
+    {OPT_FROM, 0, "from", "VERSION", "the device's firmware version (505 when it differs)"},
+    {OPT_IMAGE, 0, "image", "[NAME=]FILE", "in place: the image to update (repeat per image)"},
+    {OPT_SOURCE, 0, "source", "[NAME=]FILE", "out of place: the source image (repeat per image)"},
+    {OPT_OUTPUT, 'o', "output", "[NAME=]FILE", "out of place: where the target goes (repeat)"},
+    {OPT_STATE_DIR, 0, "state-dir", "DIR", "in place: journal and scratch (<first image>.fota)"},
+    {OPT_SPACE, 0, "space", "BYTES", "free space for state and scratch (default: the state\n"
+     "                               directory's file system free space; 511)"},
+    {OPT_SLOT_SIZE, 0, "slot-size", "[NAME=]BYTES", "the region's capacity (default: no limit; 511)"},
+    {OPT_MAX_SIZE, 0, "max-size", "BYTES", "the largest package the device accepts (550)"},
+    {OPT_URC, 0, "urc", NULL, "print the module's +QIND: \"FOTA\" URCs on stdout"},
+    {OPT_PROGRESS, 0, "progress", NULL, "draw a progress bar on stderr even when not a terminal"},
+    {OPT_FORMAT, 0, "format", "FORMAT", "package (default) or bsdiff40: --source OLD --output NEW PATCH"},
+    CLI_COMMON_OPTIONS
+};
+
+static const char exit_help[] =
+    "  0      the target was written and its SHA-256 checked\n"
+    "  4      504: the package (or patch) is malformed, corrupt or badly signed\n"
+    "  5      505: the package is for another project or version\n"
+    "  10     510: the delta does not match the source image, or another\n"
+    "         package's update is in progress in the state directory\n"
+    "  11     511: not enough space, or a target does not fit its region\n"
+    "  50     550: the package is too large\n"
+    "  2      502: an unknown error while writing (run again to resume)\n"
+    "  20-30  520-530: writing failed (run again to resume)\n"
+    "  40-46  540-546: the state is corrupt or the update was abandoned\n"
+    "  1      any other failure (a file cannot be read, a key cannot be used, ...)\n"
+    "  64     usage error\n"
+    "Nothing is written before every check has passed. In place, a run that was\n"
+    "interrupted (power cut, kill) resumes where it stopped when run again.\n";
+
+typedef struct args {
+    cli *c;
+    const char *pubkey, *project, *from, *state_dir, *format;
+    cli_named_list sources, outputs, images, slots;
+    uint64_t space, max_size;
+    int urc, progress;
+} args;
+
+static int handle(void *ctx, int id, const char *value)
+{
+    args *a = ctx;
+    switch (id) {
+    case OPT_PUBKEY: a->pubkey = value; return 0;
+    case OPT_PROJECT: a->project = value; return 0;
+    case OPT_FROM: a->from = value; return 0;
+    case OPT_SOURCE: return cli_named_add(&a->sources, value);
+    case OPT_OUTPUT: return cli_named_add(&a->outputs, value);
+    case OPT_IMAGE: return cli_named_add(&a->images, value);
+    case OPT_STATE_DIR: a->state_dir = value; return 0;
+    case OPT_SPACE:
+        if (cli_parse_size(value, &a->space) == 0) return 0;
+        cli_usage_error(a->c, "--space: '%s' is not a valid size", value);
+        return -1;
+    case OPT_MAX_SIZE:
+        if (cli_parse_size(value, &a->max_size) == 0) return 0;
+        cli_usage_error(a->c, "--max-size: '%s' is not a valid size", value);
+        return -1;
+    case OPT_SLOT_SIZE: {
+        uint64_t v;
+        if (cli_named_add(&a->slots, value)) return -1;
+        if (cli_parse_size(a->slots.items[a->slots.count - 1].value, &v) == 0) return 0;
+        cli_usage_error(a->c, "--slot-size: '%s' is not [NAME=]BYTES", value);
+        return -1;
+    }
+    case OPT_URC: a->urc = 1; return 0;
+    case OPT_PROGRESS: a->progress = 1; return 0;
+    case OPT_FORMAT:
+        if (strcmp(value, "package") && strcmp(value, "bsdiff40")) {
+            cli_usage_error(a->c, "--format: '%s' is not package or bsdiff40", value);
+            return -1;
+        }
+        a->format = value;
+        return 0;
+    }
+    return -1;
+}
+
+/* ---- URCs and progress ---------------------------------------------------- */
+
+typedef struct reporter {
+    int urc;            /* print URCs */
+    int started;        /* START printed */
+    int percent;        /* last UPDATING percent printed */
+    cli_progress *bar;  /* NULL: no bar */
+} reporter;
+
+static void urc_start(reporter *r)
+{
+    if (!r->urc || r->started) return;
+    r->started = 1;
+    printf("+QIND: \"FOTA\",\"START\"\n");
+    fflush(stdout);
+}
+
+static void urc_percent(reporter *r, int percent)
+{
+    if (!r->urc || percent <= r->percent || percent < 1) return;
+    urc_start(r);
+    r->percent = percent;
+    printf("+QIND: \"FOTA\",\"UPDATING\",%d\n", percent);
+    fflush(stdout);
+}
+
+static int on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    reporter *r = ctx;
+    urc_start(r);
+    int percent = total ? (int)(done >= total ? 100 : done * 100 / total) : 100;
+    urc_percent(r, percent);
+    if (r->bar) cli_progress_fn(r->bar, done, total);
+    return 0;
+}
+
+/* The END URC; a refusal before START prints END alone. */
+static void urc_end(reporter *r, delta_status st)
+{
+    if (!r->urc) return;
+    int code = delta_dfota_code(st);
+    int writing = code == 502 || (code >= 520 && code <= 546);
+    if (st == DELTA_OK || writing) urc_start(r);
+    if (st == DELTA_OK) urc_percent(r, 100);
+    printf("+QIND: \"FOTA\",\"END\",%d\n", code < 0 ? 502 : code);
+    fflush(stdout);
+}
+
+/* ---- helpers --------------------------------------------------------------- */
+
+/* Capacity of image name's region from --slot-size, UINT64_MAX when not given. */
+static uint64_t slot_of(const args *a, const char *name, size_t n)
+{
+    uint64_t v = UINT64_MAX;
+    const char *s = cli_named_find(&a->slots, name, n);
+    if (s) cli_parse_size(s, &v);
+    return v;
+}
+
+/* Resolves one [NAME=]FILE list against the package's images; 0 or a usage exit. */
+static int resolve(cli *c, const delta_manifest *m, const cli_named_list *list, const char *opt,
+                   const char **files)
+{
+    const char *names[DELTA_MANIFEST_MAX_IMAGES];
+    for (size_t i = 0; i < m->image_count; i++) {
+        names[i] = m->images[i].name;
+        files[i] = cli_named_find(list, names[i], m->image_count);
+        if (!files[i]) return cli_usage_error(c, "no --%s for image %s", opt, names[i]);
+    }
+    const cli_named *bad = cli_named_unknown(list, names, m->image_count);
+    if (bad) {
+        if (bad->name) return cli_usage_error(c, "--%s: the package has no image %s", opt, bad->name);
+        return cli_usage_error(c, "--%s: name the image (NAME=FILE): the package has %zu", opt,
+                               m->image_count);
+    }
+    return 0;
+}
+
+/* Free bytes of the file system holding dir, or of its parent when dir does not exist yet. */
+static uint64_t free_space_for(const char *dir)
+{
+    delta_store store;
+    delta_dir_store *ds = NULL;
+    struct stat st;
+    if (stat(dir, &st) == 0 && delta_dir_store_open(dir, 0, &store, &ds) == DELTA_OK) {
+        uint64_t free_bytes = store.free_bytes;
+        delta_dir_store_close(ds, 0);
+        return free_bytes;
+    }
+    char *parent = strdup(dir);
+    if (!parent) return UINT64_MAX;
+    char *slash = strrchr(parent, '/');
+    if (slash == parent) slash[1] = '\0';
+    else if (slash) *slash = '\0';
+    else strcpy(parent, ".");
+    struct statvfs vfs;
+    uint64_t free_bytes = UINT64_MAX;
+    if (statvfs(parent, &vfs) == 0 && vfs.f_frsize && vfs.f_bavail <= UINT64_MAX / vfs.f_frsize)
+        free_bytes = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+    free(parent);
+    return free_bytes;
+}
+
+/* Checks image i's file as a source (510). */
+static delta_status check_source_file(const delta_package *pkg, size_t i, const char *path)
+{
+    delta_source src;
+    delta_file *f = NULL;
+    delta_status st = delta_file_source_open(path, &src, &f);
+    if (!st) st = delta_package_check_source(pkg, i, &src);
+    delta_file_close(f);
+    return st;
+}
+
+/* ---- in place --------------------------------------------------------------- */
+
+static int apply_in_place(cli *c, const args *a, cli_package *p, reporter *rep)
+{
+    const delta_manifest *m = delta_package_manifest(p->pkg);
+    size_t n = m->image_count;
+    const char *files[DELTA_MANIFEST_MAX_IMAGES];
+    int rc = resolve(c, m, &a->images, "image", files);
+    if (rc) return rc;
+
+    char *state_dir = NULL;
+    if (a->state_dir) {
+        state_dir = strdup(a->state_dir);
+    } else {
+        size_t len = strlen(files[0]) + 6;
+        state_dir = malloc(len);
+        if (state_dir) snprintf(state_dir, len, "%s.fota", files[0]);
+    }
+    if (!state_dir) {
+        cli_error(c, "out of memory");
+        return CLI_EXIT_FAILURE;
+    }
+
+    delta_file *ff[DELTA_MANIFEST_MAX_IMAGES] = {0};
+    delta_flash flash[DELTA_MANIFEST_MAX_IMAGES];
+    delta_flash *flashes[DELTA_MANIFEST_MAX_IMAGES];
+    delta_dir_store *ds = NULL;
+    delta_store store;
+    const char *what = "cannot open an image";
+    delta_status st = DELTA_OK;
+    for (size_t i = 0; i < n && !st; i++) {
+        st = delta_file_flash_open(files[i], slot_of(a, m->images[i].name, n), &flash[i], &ff[i]);
+        flashes[i] = &flash[i];
+    }
+    int journal = !st && delta_dir_store_has_journal(state_dir);
+    /* A fresh update: every check before the state directory is created. */
+    for (size_t i = 0; i < n && !st && !journal; i++) {
+        const delta_manifest_image *im = &m->images[i];
+        if (im->target_size > flash[i].capacity) {
+            cli_error(c, "error 511: image %s: target of %llu bytes does not fit the %llu-byte "
+                      "region (--slot-size)", im->name, (unsigned long long)im->target_size,
+                      (unsigned long long)flash[i].capacity);
+            st = DELTA_ERR_SLOT;
+            what = NULL;
+            break;
+        }
+        st = check_source_file(p->pkg, i, files[i]);
+        what = "cannot read the image";
+    }
+    if (!st) {
+        what = "cannot open the state directory";
+        st = delta_dir_store_open(state_dir, !journal, &store, &ds);
+    }
+    if (!st) {
+        if (a->space != UINT64_MAX) store.free_bytes = a->space;
+        if (journal) cli_info(c, "resuming the update recorded in %s", state_dir);
+        delta_package_progress progress = {on_progress, rep};
+        int resumed = 0;
+        what = "update failed";
+        st = delta_package_apply_in_place(p->pkg, flashes, &store, &progress, &resumed);
+        if (rep->bar) cli_progress_end(rep->bar);
+        if (!st) cli_info(c, "%s: updated to %s", files[0], m->target_version);
+    }
+    /* The directory goes when it is empty: after success, or a refusal of a fresh start. */
+    delta_dir_store_close(ds, 1);
+    for (size_t i = 0; i < n; i++) delta_file_close(ff[i]);
+    free(state_dir);
+    urc_end(rep, st);
+    if (st && what) cli_fail(c, st, what);
+    return cli_exit_status(st);
+}
+
+/* ---- out of place ------------------------------------------------------------ */
+
+/* Writes image i's target to a temporary beside out, checks it, renames it into place. */
+static delta_status write_target(cli *c, const delta_package *pkg, size_t i, const char *source,
+                                 const char *out, const char **what, reporter *rep)
+{
+    int fd;
+    char *tmp = cli_temp_beside(out, &fd);
+    if (!tmp) {
+        cli_error(c, "%s: cannot create a temporary file: %s", out, strerror(errno));
+        *what = NULL;
+        return DELTA_ERR_OUTPUT;
+    }
+    close(fd);
+    delta_source src, written;
+    delta_sink sink;
+    delta_file *sf = NULL, *of = NULL, *wf = NULL;
+    *what = "cannot read the source image";
+    delta_status st = delta_file_source_open(source, &src, &sf);
+    if (!st) {
+        *what = "cannot write the target";
+        st = delta_file_sink_open(tmp, &sink, &of);
+    }
+    if (!st) {
+        urc_start(rep);
+        st = delta_package_apply_out_of_place(pkg, i, &src, &sink);
+    }
+    if (!st) st = delta_file_sync(of);
+    delta_file_close(of);
+    delta_file_close(sf);
+    if (!st) st = delta_file_source_open(tmp, &written, &wf);
+    if (!st) st = delta_package_check_target(pkg, i, &written);
+    delta_file_close(wf);
+    if (!st && chmod(tmp, 0644) < 0) {
+        cli_error(c, "%s: cannot set the mode: %s", tmp, strerror(errno));
+        *what = NULL;
+        st = DELTA_ERR_OUTPUT;
+    }
+    if (!st && rename(tmp, out) < 0) {
+        cli_error(c, "%s: cannot rename into place: %s", out, strerror(errno));
+        *what = NULL;
+        st = DELTA_ERR_OUTPUT;
+    }
+    if (st) unlink(tmp);
+    free(tmp);
+    return st;
+}
+
+static int apply_out_of_place(cli *c, const args *a, cli_package *p, reporter *rep)
+{
+    const delta_manifest *m = delta_package_manifest(p->pkg);
+    size_t n = m->image_count;
+    const char *sources[DELTA_MANIFEST_MAX_IMAGES], *outputs[DELTA_MANIFEST_MAX_IMAGES];
+    int rc = resolve(c, m, &a->sources, "source", sources);
+    if (!rc) rc = resolve(c, m, &a->outputs, "output", outputs);
+    if (rc) return rc;
+
+    delta_status st = DELTA_OK;
+    const char *what = "cannot read the source image";
+    /* Every check first: slots (511), then every source (510). */
+    for (size_t i = 0; i < n && !st; i++) {
+        uint64_t slot = slot_of(a, m->images[i].name, n);
+        if (m->images[i].target_size > slot) {
+            cli_error(c, "error 511: image %s: target of %llu bytes does not fit the %llu-byte "
+                      "region (--slot-size)", m->images[i].name,
+                      (unsigned long long)m->images[i].target_size, (unsigned long long)slot);
+            st = DELTA_ERR_SLOT;
+            what = NULL;
+        }
+    }
+    for (size_t i = 0; i < n && !st; i++) st = check_source_file(p->pkg, i, sources[i]);
+    for (size_t i = 0; i < n && !st; i++) {
+        st = write_target(c, p->pkg, i, sources[i], outputs[i], &what, rep);
+        if (!st) on_progress(rep, i + 1, n);
+    }
+    if (rep->bar) cli_progress_end(rep->bar);
+    urc_end(rep, st);
+    if (st && what) cli_fail(c, st, what);
+    return cli_exit_status(st);
+}
+
+/* ---- BSDIFF40 ------------------------------------------------------------------ */
+
+static int apply_bsdiff40(cli *c, const args *a, const char *patch_path)
+{
+    if (a->sources.count != 1 || a->outputs.count != 1 || a->sources.items[0].name ||
+        a->outputs.items[0].name || a->images.count)
+        return cli_usage_error(c, "--format bsdiff40 takes --source OLD --output NEW PATCH");
+    const char *out = a->outputs.items[0].value;
+    delta_source src, patch;
+    delta_sink sink;
+    delta_file *sf = NULL, *pf = NULL, *of = NULL;
+    const char *what = "cannot read the source";
+    delta_status st = delta_file_source_open(a->sources.items[0].value, &src, &sf);
+    if (!st) {
+        what = "cannot read the patch";
+        st = delta_file_source_open(patch_path, &patch, &pf);
+    }
+    int fd = -1;
+    char *tmp = NULL;
+    if (!st) {
+        tmp = cli_temp_beside(out, &fd);
+        if (!tmp) {
+            cli_error(c, "%s: cannot create a temporary file: %s", out, strerror(errno));
+            what = NULL;
+            st = DELTA_ERR_OUTPUT;
+        } else {
+            close(fd);
+        }
+    }
+    if (!st) {
+        what = "cannot write the target";
+        st = delta_file_sink_open(tmp, &sink, &of);
+    }
+    uint64_t len = 0;
+    if (!st) {
+        what = "cannot apply the patch";
+        st = delta_bsdiff40_apply(&src, &patch, &sink, &len);
+    }
+    if (!st) st = delta_file_sync(of);
+    delta_file_close(of);
+    delta_file_close(sf);
+    delta_file_close(pf);
+    if (!st && chmod(tmp, 0644) < 0) {
+        cli_error(c, "%s: cannot set the mode: %s", tmp, strerror(errno));
+        what = NULL;
+        st = DELTA_ERR_OUTPUT;
+    }
+    if (!st && rename(tmp, out) < 0) {
+        cli_error(c, "%s: cannot rename into place: %s", out, strerror(errno));
+        what = NULL;
+        st = DELTA_ERR_OUTPUT;
+    }
+    if (st && tmp) unlink(tmp);
+    free(tmp);
+    if (st && what) cli_fail(c, st, what);
+    if (!st) cli_info(c, "%s: %llu bytes written", out, (unsigned long long)len);
+    return cli_exit_status(st);
+}
+
+int main(int argc, char **argv)
+{
+    cli c = {.tool = "applydelta",
+             .usage = "--pubkey PEM --project ID --from VERSION --image [NAME=]FILE... PKG.zip\n"
+                      "--pubkey PEM --project ID --from VERSION --source [NAME=]OLD... --output [NAME=]NEW... PKG.zip\n"
+                      "--format bsdiff40 --source OLD --output NEW PATCH",
+             .description = "Applies a delta package after every check of verifydelta has passed.\n"
+                            "In place (--image): resumable after a power cut or kill at any instant;\n"
+                            "journal and scratch live in the state directory, which is created only\n"
+                            "after the checks pass and removed on success. Out of place (--source,\n"
+                            "--output): each target is written to a temporary file beside the output,\n"
+                            "its SHA-256 checked, then renamed into place.",
+             .exit_help = exit_help,
+             .options = options};
+    args a = {.c = &c, .format = "package", .space = UINT64_MAX, .max_size = UINT64_MAX};
+    cli_package p;
+    memset(&p, 0, sizeof p);
+    cli_progress bar = {.label = "applying"};
+    int rc = cli_parse(&c, argc, argv, handle, &a);
+    if (rc >= 0) goto done;
+    rc = CLI_EXIT_USAGE;
+    if (c.npos != 1) {
+        cli_usage_error(&c, "expected one package, got %d", c.npos);
+        goto done;
+    }
+    if (strcmp(a.format, "bsdiff40") == 0) {
+        rc = apply_bsdiff40(&c, &a, c.pos[0]);
+        goto done;
+    }
+    int inplace = a.images.count > 0;
+    if (inplace && (a.sources.count || a.outputs.count)) {
+        cli_usage_error(&c, "give either --image (in place) or --source and --output");
+        goto done;
+    }
+    if (!inplace && (!a.sources.count || !a.outputs.count)) {
+        cli_usage_error(&c, "give --image (in place) or --source and --output (out of place)");
+        goto done;
+    }
+    if (!a.pubkey) cli_note(&c, "no --pubkey: the signature is not checked");
+
+    reporter rep = {.urc = a.urc};
+    if (!a.urc && !c.quiet && (a.progress || isatty(2))) rep.bar = &bar;
+
+    delta_check_options opt = DELTA_CHECK_OPTIONS_INIT;
+    opt.project = a.project;
+    opt.version = a.from;
+    opt.max_package = a.max_size;
+    opt.free_space = a.space;
+    if (inplace && a.space == UINT64_MAX) {
+        /* The state directory's file system, without creating anything yet. */
+        const char *first = a.images.items[0].value;
+        if (a.state_dir) {
+            opt.free_space = free_space_for(a.state_dir);
+        } else {
+            size_t len = strlen(first) + 6;
+            char *dir = malloc(len);
+            if (dir) {
+                snprintf(dir, len, "%s.fota", first);
+                opt.free_space = free_space_for(dir);
+                free(dir);
+            }
+        }
+    }
+    delta_status st = cli_package_open(&p, c.pos[0], a.pubkey, &opt);
+    if (st) {
+        urc_end(&rep, st);
+        rc = cli_fail(&c, st, "cannot open the package");
+        goto done;
+    }
+    rc = inplace ? apply_in_place(&c, &a, &p, &rep) : apply_out_of_place(&c, &a, &p, &rep);
+done:
+    cli_package_close(&p);
+    cli_named_free(&a.sources);
+    cli_named_free(&a.outputs);
+    cli_named_free(&a.images);
+    cli_named_free(&a.slots);
+    free(c.pos);
+    return rc;
+}

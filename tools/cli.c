@@ -1,0 +1,489 @@
+/* The tools' shared helper (cli.h). */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "libdelta/manifest.h"
+
+/* ---- messages ---------------------------------------------------------- */
+
+static void vmessage(const cli *c, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s: ", c->tool);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+int cli_usage_error(const cli *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(c, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "Try '%s --help' for more information.\n", c->tool);
+    return CLI_EXIT_USAGE;
+}
+
+void cli_error(const cli *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(c, fmt, ap);
+    va_end(ap);
+}
+
+void cli_note(const cli *c, const char *fmt, ...)
+{
+    if (c->quiet) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(c, fmt, ap);
+    va_end(ap);
+}
+
+void cli_info(const cli *c, const char *fmt, ...)
+{
+    if (!c->verbose || c->quiet) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(c, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- exit statuses ------------------------------------------------------- */
+
+int cli_exit_status(delta_status status)
+{
+    if (status == DELTA_OK) return CLI_EXIT_OK;
+    int code = delta_dfota_code(status);
+    if (code > 500 && code <= 599) return code - 500;
+    return CLI_EXIT_FAILURE;
+}
+
+int cli_fail(const cli *c, delta_status status, const char *what)
+{
+    int code = delta_dfota_code(status);
+    const char *why = delta_last_error();
+    if (!why[0]) why = delta_strerror(status);
+    if (code > 0)
+        cli_error(c, "error %d: %s", code, why);
+    else
+        cli_error(c, "%s: %s", what, why);
+    return cli_exit_status(status);
+}
+
+/* ---- JSON ---------------------------------------------------------------- */
+
+void cli_json_status(json_t *obj, delta_status status)
+{
+    int code = delta_dfota_code(status);
+    json_object_set_new(obj, "code", json_integer(code));
+    json_object_set_new(obj, "exit", json_integer(cli_exit_status(status)));
+    if (status == DELTA_OK) {
+        json_object_set_new(obj, "status", json_string("ok"));
+        return;
+    }
+    json_object_set_new(obj, "status", json_string(delta_strerror(status)));
+    const char *why = delta_last_error();
+    json_object_set_new(obj, "message", json_string(why[0] ? why : delta_strerror(status)));
+}
+
+int cli_json_print(json_t *obj)
+{
+    char *text = obj ? json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(obj);
+    if (!text) return -1;
+    int r = fputs(text, stdout) < 0 || fputc('\n', stdout) == EOF ? -1 : 0;
+    free(text);
+    return r;
+}
+
+/* ---- option parsing ------------------------------------------------------ */
+
+static void print_help(const cli *c)
+{
+    printf("Usage:\n");
+    const char *u = c->usage;
+    while (*u) {
+        const char *nl = strchr(u, '\n');
+        size_t n = nl ? (size_t)(nl - u) : strlen(u);
+        printf("  %s %.*s\n", c->tool, (int)n, u);
+        u += n + (nl ? 1 : 0);
+    }
+    printf("\n%s\n\nOptions:\n", c->description);
+    for (const cli_option *o = c->options; o->id; o++) {
+        char left[64];
+        int n = 0;
+        if (o->short_name)
+            n = snprintf(left, sizeof left, "-%c, --%s", o->short_name, o->name);
+        else
+            n = snprintf(left, sizeof left, "    --%s", o->name);
+        if (o->arg && n >= 0 && (size_t)n < sizeof left)
+            snprintf(left + n, sizeof left - (size_t)n, " %s", o->arg);
+        if (strlen(left) > 28)
+            printf("  %s\n  %-28s %s\n", left, "", o->help);
+        else
+            printf("  %-28s %s\n", left, o->help);
+    }
+    printf("\nBYTES accept a K, M or G suffix (powers of 1024).\n");
+    printf("\nExit status:\n%s", c->exit_help);
+}
+
+static void print_version(const cli *c)
+{
+    printf("%s %s (libdelta %s)\n", c->tool, DELTA_VERSION_STRING, delta_version());
+}
+
+static const cli_option *find_long(const cli *c, const char *name, size_t len)
+{
+    for (const cli_option *o = c->options; o->id; o++)
+        if (strlen(o->name) == len && memcmp(o->name, name, len) == 0) return o;
+    return NULL;
+}
+
+static const cli_option *find_short(const cli *c, char ch)
+{
+    for (const cli_option *o = c->options; o->id; o++)
+        if (o->short_name == ch) return o;
+    return NULL;
+}
+
+/* Runs one option; returns -1 to go on or an exit status. */
+static int run_option(cli *c, const cli_option *o, const char *value, cli_handler handler,
+                      void *ctx)
+{
+    switch (o->id) {
+    case CLI_OPT_HELP: print_help(c); return CLI_EXIT_OK;
+    case CLI_OPT_VERSION: print_version(c); return CLI_EXIT_OK;
+    case CLI_OPT_QUIET: c->quiet = 1; return -1;
+    case CLI_OPT_VERBOSE: c->verbose = 1; return -1;
+    default: return handler(ctx, o->id, value) ? CLI_EXIT_USAGE : -1;
+    }
+}
+
+int cli_parse(cli *c, int argc, char **argv, cli_handler handler, void *ctx)
+{
+    c->pos = calloc((size_t)argc + 1, sizeof *c->pos);
+    c->npos = 0;
+    if (!c->pos) {
+        cli_error(c, "out of memory");
+        return CLI_EXIT_FAILURE;
+    }
+    int only_pos = 0;
+    for (int i = 1; i < argc; i++) {
+        char *a = argv[i];
+        if (only_pos || a[0] != '-' || a[1] == '\0') {
+            c->pos[c->npos++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            only_pos = 1;
+            continue;
+        }
+        const cli_option *o;
+        const char *value = NULL;
+        if (a[1] == '-') {
+            const char *name = a + 2;
+            const char *eq = strchr(name, '=');
+            size_t len = eq ? (size_t)(eq - name) : strlen(name);
+            o = find_long(c, name, len);
+            if (!o) return cli_usage_error(c, "unknown option '--%.*s'", (int)len, name);
+            if (eq) {
+                if (!o->arg) return cli_usage_error(c, "option '--%s' takes no value", o->name);
+                value = eq + 1;
+            } else if (o->arg) {
+                if (i + 1 >= argc)
+                    return cli_usage_error(c, "option '--%s' needs a value (%s)", o->name, o->arg);
+                value = argv[++i];
+            }
+            int r = run_option(c, o, value, handler, ctx);
+            if (r >= 0) return r;
+            continue;
+        }
+        /* Short options, possibly bundled: -qv, -oFILE, -o FILE. */
+        for (const char *s = a + 1; *s; s++) {
+            o = find_short(c, *s);
+            if (!o) return cli_usage_error(c, "unknown option '-%c'", *s);
+            value = NULL;
+            if (o->arg) {
+                if (s[1]) {
+                    value = s + 1;
+                } else {
+                    if (i + 1 >= argc)
+                        return cli_usage_error(c, "option '-%c' needs a value (%s)", *s, o->arg);
+                    value = argv[++i];
+                }
+            }
+            int r = run_option(c, o, value, handler, ctx);
+            if (r >= 0) return r;
+            if (value) break;
+        }
+    }
+    return -1;
+}
+
+/* ---- values -------------------------------------------------------------- */
+
+int cli_parse_size(const char *s, uint64_t *out)
+{
+    if (!s || *s < '0' || *s > '9') return -1;
+    uint64_t v = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10) return -1;
+        v = v * 10 + d;
+    }
+    unsigned shift = 0;
+    switch (*p) {
+    case '\0': break;
+    case 'k': case 'K': shift = 10; p++; break;
+    case 'm': case 'M': shift = 20; p++; break;
+    case 'g': case 'G': shift = 30; p++; break;
+    default: return -1;
+    }
+    if (*p) return -1;
+    if (shift && v > (UINT64_MAX >> shift)) return -1;
+    *out = v << shift;
+    return 0;
+}
+
+int cli_named_add(cli_named_list *list, const char *arg)
+{
+    cli_named *items = realloc(list->items, (list->count + 1) * sizeof *items);
+    if (!items) return -1;
+    list->items = items;
+    cli_named *n = &items[list->count];
+    n->name = NULL;
+    n->value = NULL;
+    const char *eq = strchr(arg, '=');
+    if (eq && eq > arg) {
+        char *name = strndup(arg, (size_t)(eq - arg));
+        if (!name) return -1;
+        if (delta_manifest_image_name_ok(name)) {
+            n->name = name;
+            arg = eq + 1;
+        } else {
+            free(name);
+        }
+    }
+    n->value = strdup(arg);
+    if (!n->value) {
+        free(n->name);
+        return -1;
+    }
+    list->count++;
+    return 0;
+}
+
+void cli_named_free(cli_named_list *list)
+{
+    for (size_t i = 0; i < list->count; i++) {
+        free(list->items[i].name);
+        free(list->items[i].value);
+    }
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+const char *cli_named_find(const cli_named_list *list, const char *name, size_t image_count)
+{
+    for (size_t i = 0; i < list->count; i++)
+        if (list->items[i].name && strcmp(list->items[i].name, name) == 0)
+            return list->items[i].value;
+    if (image_count == 1)
+        for (size_t i = 0; i < list->count; i++)
+            if (!list->items[i].name) return list->items[i].value;
+    return NULL;
+}
+
+const cli_named *cli_named_unknown(const cli_named_list *list, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < list->count; i++) {
+        const cli_named *e = &list->items[i];
+        if (!e->name) {
+            if (n != 1) return e;
+            continue;
+        }
+        size_t k = 0;
+        while (k < n && strcmp(names[k], e->name) != 0) k++;
+        if (k == n) return e;
+    }
+    return NULL;
+}
+
+/* ---- progress bar -------------------------------------------------------- */
+
+int cli_progress_fn(void *ctx, uint64_t done, uint64_t total)
+{
+    cli_progress *p = ctx;
+    int permille = total ? (int)(done >= total ? 1000 : done * 1000 / total) : 1000;
+    if (p->drawn && permille == p->last_permille) return 0;
+    p->last_permille = permille;
+    p->drawn = 1;
+    enum { WIDTH = 40 };
+    char bar[WIDTH + 1];
+    int fill = permille * WIDTH / 1000;
+    for (int i = 0; i < WIDTH; i++) bar[i] = i < fill ? '#' : '.';
+    bar[WIDTH] = '\0';
+    fprintf(stderr, "\r%s [%s] %3d.%d%%", p->label ? p->label : "", bar, permille / 10,
+            permille % 10);
+    fflush(stderr);
+    return 0;
+}
+
+void cli_progress_end(cli_progress *p)
+{
+    if (p->drawn) fputc('\n', stderr);
+    p->drawn = 0;
+}
+
+/* ---- files --------------------------------------------------------------- */
+
+char *cli_temp_beside(const char *path, int *fd)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dirlen = slash ? (size_t)(slash - path + 1) : 0;
+    const char *base = slash ? slash + 1 : path;
+    size_t n = dirlen + 1 + strlen(base) + 8;
+    char *tmp = malloc(n);
+    if (!tmp) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    snprintf(tmp, n, "%.*s.%s.XXXXXX", (int)dirlen, path, base);
+    *fd = mkstemp(tmp);
+    if (*fd < 0) {
+        free(tmp);
+        return NULL;
+    }
+    return tmp;
+}
+
+int cli_write_file_atomic(const cli *c, const char *path, const void *data, size_t len)
+{
+    int fd;
+    char *tmp = cli_temp_beside(path, &fd);
+    if (!tmp) {
+        cli_error(c, "%s: cannot create a temporary file: %s", path, strerror(errno));
+        return -1;
+    }
+    const uint8_t *p = data;
+    size_t left = len;
+    int err = 0;
+    while (left && !err) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0) {
+            if (errno != EINTR) err = errno;
+            continue;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    if (!err && fchmod(fd, 0644) < 0) err = errno;
+    if (!err && fsync(fd) < 0) err = errno;
+    if (close(fd) < 0 && !err && errno != EINTR) err = errno;
+    if (!err && rename(tmp, path) < 0) err = errno;
+    if (err) {
+        unlink(tmp);
+        cli_error(c, "%s: cannot write: %s", path, strerror(err));
+        free(tmp);
+        return -1;
+    }
+    free(tmp);
+    return 0;
+}
+
+/* ---- packages ------------------------------------------------------------ */
+
+delta_status cli_package_open(cli_package *p, const char *path, const char *pubkey_path,
+                              delta_check_options *opt)
+{
+    memset(p, 0, sizeof *p);
+    p->path = path;
+    delta_buf key = DELTA_BUF_INIT;
+    delta_status st = DELTA_OK;
+    if (pubkey_path) {
+        st = delta_file_read_all(pubkey_path, 64 * 1024, &key);
+        if (st) return st;
+        opt->pubkey_pem = (const char *)key.data;
+        opt->pubkey_len = key.len;
+    }
+    st = delta_file_source_open(path, &p->src, &p->file);
+    if (!st) st = delta_package_open(&p->src, opt, &p->pkg);
+    opt->pubkey_pem = NULL;
+    opt->pubkey_len = 0;
+    delta_buf_free(&key);
+    return st;
+}
+
+void cli_package_close(cli_package *p)
+{
+    delta_package_free(p->pkg);
+    delta_file_close(p->file);
+    p->pkg = NULL;
+    p->file = NULL;
+}
+
+const char *cli_signature_text(int state)
+{
+    switch (state) {
+    case 2: return "verified";
+    case 1: return "signed, not verified";
+    default: return "unsigned";
+    }
+}
+
+char *cli_copy_to_temp(const cli *c, const char *src)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir) dir = "/tmp";
+    size_t n = strlen(dir) + 32;
+    char *tmp = malloc(n);
+    if (!tmp) {
+        cli_error(c, "out of memory");
+        return NULL;
+    }
+    snprintf(tmp, n, "%s/%s.XXXXXX", dir, c->tool);
+    int out = mkstemp(tmp);
+    if (out < 0) {
+        cli_error(c, "%s: cannot create a temporary file: %s", tmp, strerror(errno));
+        free(tmp);
+        return NULL;
+    }
+    int in = open(src, O_RDONLY);
+    int err = in < 0 ? errno : 0;
+    char buf[65536];
+    while (!err) {
+        ssize_t r = read(in, buf, sizeof buf);
+        if (r < 0) {
+            if (errno != EINTR) err = errno;
+            continue;
+        }
+        if (r == 0) break;
+        for (ssize_t done = 0; done < r && !err;) {
+            ssize_t w = write(out, buf + done, (size_t)(r - done));
+            if (w < 0) {
+                if (errno != EINTR) err = errno;
+                continue;
+            }
+            done += w;
+        }
+    }
+    if (in >= 0) close(in);
+    if (close(out) < 0 && !err && errno != EINTR) err = errno;
+    if (err) {
+        cli_error(c, "%s: cannot copy to %s: %s", src, tmp, strerror(err));
+        unlink(tmp);
+        free(tmp);
+        return NULL;
+    }
+    return tmp;
+}

@@ -1,0 +1,155 @@
+/*
+ * The tools' shared helper: one option table that drives both parsing and
+ * --help, the messages every tool prints the same way, the exit status map,
+ * JSON output (jansson) and the progress bar. Only the tools print; the
+ * library never does.
+ */
+#ifndef DELTA_TOOLS_CLI_H
+#define DELTA_TOOLS_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "libdelta/fileio.h"
+#include "libdelta/package.h"
+
+/* Exit statuses outside the DFOTA map (DFOTA codes exit with code - 500). */
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAILURE 1
+#define CLI_EXIT_USAGE 64
+
+/* One row of a tool's option table. */
+typedef struct cli_option {
+    int id;               /* handed to the tool's handler; 0 ends the table */
+    char short_name;      /* 'o' for -o, 0 for none */
+    const char *name;     /* long name without "--" */
+    const char *arg;      /* metavariable ("FILE") when the option takes a value, else NULL */
+    const char *help;
+} cli_option;
+
+/* The options every tool has; tools put CLI_COMMON_OPTIONS at the end of their table. */
+enum { CLI_OPT_HELP = 1000, CLI_OPT_VERSION, CLI_OPT_QUIET, CLI_OPT_VERBOSE };
+#define CLI_COMMON_OPTIONS                                                   \
+    {CLI_OPT_QUIET, 'q', "quiet", NULL, "print nothing but errors"},         \
+    {CLI_OPT_VERBOSE, 'v', "verbose", NULL, "say more on stderr"},           \
+    {CLI_OPT_HELP, 'h', "help", NULL, "show this help and exit"},            \
+    {CLI_OPT_VERSION, 0, "version", NULL, "show the version and exit"},      \
+    {0, 0, NULL, NULL, NULL}
+
+typedef struct cli {
+    const char *tool;         /* "mkdelta" */
+    const char *usage;        /* usage lines, without the tool name prefix */
+    const char *description;  /* one paragraph */
+    const char *exit_help;    /* the tool's exit status text for --help */
+    const cli_option *options;
+    int quiet;
+    int verbose;
+    int json;                 /* set by the tool when it was asked for --json */
+    /* positionals collected by cli_parse */
+    int npos;
+    char **pos;
+} cli;
+
+/* Handles one option; returns 0, or nonzero for a usage error (already reported). */
+typedef int (*cli_handler)(void *ctx, int id, const char *value);
+
+/*
+ * Parses argv with c->options: --name, --name=VALUE, --name VALUE, -x, -x VALUE,
+ * -xVALUE, "--" ending the options; options and positionals may mix.
+ * --help and --version are answered here. Returns -1 to go on, or the exit
+ * status the tool must return at once (0 after --help/--version, 64 on a
+ * usage error).
+ */
+int cli_parse(cli *c, int argc, char **argv, cli_handler handler, void *ctx);
+
+/* "tool: message" on stderr; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "tool: message" on stderr (always, even with -q). */
+void cli_error(const cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "tool: message" on stderr unless -q. */
+void cli_note(const cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "tool: message" on stderr with -v only. */
+void cli_info(const cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The exit status of a library status: 0, code - 500 for a DFOTA code, else 1. */
+int cli_exit_status(delta_status status);
+
+/*
+ * Reports a failed library call on stderr and returns its exit status:
+ * "tool: error 510: <delta_last_error()>" for a contract status,
+ * "tool: <what>: <delta_last_error()>" otherwise.
+ */
+int cli_fail(const cli *c, delta_status status, const char *what);
+
+/* Adds "code", "status", "message" (and "exit") for status to a JSON object. */
+void cli_json_status(json_t *obj, delta_status status);
+/* Prints obj on stdout (indented, one trailing newline) and releases it; 0 or -1. */
+int cli_json_print(json_t *obj);
+
+/* Parses BYTES: a decimal integer with an optional K, M or G suffix (powers of 1024). */
+int cli_parse_size(const char *s, uint64_t *out);
+
+/* "NAME=VALUE" when NAME is a valid image name, else a bare VALUE (*name NULL). */
+typedef struct cli_named {
+    char *name;   /* NULL: bare */
+    char *value;
+} cli_named;
+typedef struct cli_named_list {
+    cli_named *items;
+    size_t count;
+} cli_named_list;
+
+int cli_named_add(cli_named_list *list, const char *arg);
+void cli_named_free(cli_named_list *list);
+/*
+ * The value given for image `name` of a package with `image_count` images:
+ * the NAME= entry, or a bare entry when the package has one image. NULL
+ * when none applies.
+ */
+const char *cli_named_find(const cli_named_list *list, const char *name, size_t image_count);
+/* Returns the first entry whose NAME is not among names[0..n), or NULL. */
+const cli_named *cli_named_unknown(const cli_named_list *list, const char *const *names, size_t n);
+
+/* A progress bar on stderr (a delta_progress_fn); ctx is a cli_progress. */
+typedef struct cli_progress {
+    const char *label;
+    int last_permille;
+    int drawn;
+} cli_progress;
+int cli_progress_fn(void *ctx, uint64_t done, uint64_t total);
+/* Ends the bar's line if one was drawn. */
+void cli_progress_end(cli_progress *p);
+
+/* Writes data to path atomically: a temporary beside it, fsync, rename; mode 0644. */
+int cli_write_file_atomic(const cli *c, const char *path, const void *data, size_t len);
+
+/* A temporary path beside path ("dir/.name.XXXXXX"), created with mkstemp; *fd open. */
+char *cli_temp_beside(const char *path, int *fd);
+
+/* ---- packages (verifydelta, applydelta) ---------------------------------- */
+
+/* An open package file and its checked package. */
+typedef struct cli_package {
+    const char *path;
+    delta_file *file;
+    delta_source src;
+    delta_package *pkg;
+} cli_package;
+
+/*
+ * Reads the public key (when pubkey_path is not NULL) into opt and runs
+ * delta_package_open on the file at path. Returns the library's status;
+ * the caller reports it with cli_fail.
+ */
+delta_status cli_package_open(cli_package *p, const char *path, const char *pubkey_path,
+                              delta_check_options *opt);
+void cli_package_close(cli_package *p);
+
+/* "verified", "signed, not verified" or "unsigned". */
+const char *cli_signature_text(int state);
+
+/* Copies the file src to a new temporary file in $TMPDIR (or /tmp); returns its path. */
+char *cli_copy_to_temp(const cli *c, const char *src);
+#endif

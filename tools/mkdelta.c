@@ -1,0 +1,342 @@
+/* mkdelta: makes a delta package (or a BSDIFF40 patch) from two firmware builds. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "libdelta/fileio.h"
+#include "libdelta/package.h"
+
+enum {
+    OPT_PROJECT = 1, OPT_FROM, OPT_TO, OPT_KEY, OPT_OUTPUT, OPT_IMAGE, OPT_FORMAT,
+    OPT_BLOCK_SIZE, OPT_SEGMENT_SIZE, OPT_MAX_STASH, OPT_SLOT_SIZE, OPT_MAX_MEMORY,
+    OPT_NO_INPLACE, OPT_COMPRESSION, OPT_JSON
+};
+
+static const cli_option options[] = {
+    {OPT_PROJECT, 0, "project", "ID", "project ID of the device (package format)"},
+    {OPT_FROM, 0, "from", "VERSION", "source firmware version (package format)"},
+    {OPT_TO, 0, "to", "VERSION", "target firmware version (package format)"},
+    {OPT_KEY, 0, "key", "PEM", "sign with this private key (EC P-256 or RSA 2048..4096)"},
+    {OPT_OUTPUT, 'o', "output", "FILE", "write the package or patch here (required)"},
+    {OPT_IMAGE, 0, "image", "NAME=OLD:NEW", "an image of a multi-image package (repeat)"},
+    {OPT_FORMAT, 0, "format", "FORMAT", "package (default) or bsdiff40 (a standard BSDIFF40 patch)"},
+    {OPT_BLOCK_SIZE, 0, "block-size", "BYTES", "erase block of the device (4096)"},
+    {OPT_SEGMENT_SIZE, 0, "segment-size", "BYTES", "target bytes per compressed segment (1M)"},
+    {OPT_MAX_STASH, 0, "max-stash", "N", "stash slots the in-place plan may use (64)"},
+    {OPT_SLOT_SIZE, 0, "slot-size", "[NAME=]BYTES",
+     "the device region of an image (default: max(old, new) rounded up to the block)"},
+    {OPT_MAX_MEMORY, 0, "max-memory", "BYTES", "cap on the diff's working memory"},
+    {OPT_NO_INPLACE, 0, "no-inplace", NULL,
+     "target-order patch (benchmarks only: applies only out of place)"},
+    {OPT_COMPRESSION, 0, "compression", "lzma2|none", "patch compression (lzma2)"},
+    {OPT_JSON, 0, "json", NULL, "print a JSON report on stdout"},
+    CLI_COMMON_OPTIONS
+};
+
+static const char exit_help[] =
+    "  0   the package was written\n"
+    "  1   a failure (an input cannot be read, a key cannot be used, ...)\n"
+    "  64  usage error\n";
+
+typedef struct args {
+    cli *c;
+    const char *project, *from, *to, *key, *output, *format;
+    cli_named_list images;  /* NAME=OLD:NEW */
+    cli_named_list slots;   /* [NAME=]BYTES */
+    delta_patch_options patch;
+    delta_diff_options diff;
+} args;
+
+static int size_option(args *a, const char *name, const char *value, uint64_t max, uint64_t *out)
+{
+    if (cli_parse_size(value, out) || *out > max) {
+        cli_usage_error(a->c, "--%s: '%s' is not a valid size", name, value);
+        return -1;
+    }
+    return 0;
+}
+
+static int handle(void *ctx, int id, const char *value)
+{
+    args *a = ctx;
+    uint64_t v;
+    switch (id) {
+    case OPT_PROJECT: a->project = value; return 0;
+    case OPT_FROM: a->from = value; return 0;
+    case OPT_TO: a->to = value; return 0;
+    case OPT_KEY: a->key = value; return 0;
+    case OPT_OUTPUT: a->output = value; return 0;
+    case OPT_FORMAT:
+        if (strcmp(value, "package") && strcmp(value, "bsdiff40")) {
+            cli_usage_error(a->c, "--format: '%s' is not package or bsdiff40", value);
+            return -1;
+        }
+        a->format = value;
+        return 0;
+    case OPT_IMAGE: {
+        const char *eq = strchr(value, '=');
+        const char *colon = eq ? strchr(eq + 1, ':') : NULL;
+        if (!eq || !colon || colon == eq + 1 || !colon[1]) {
+            cli_usage_error(a->c, "--image: '%s' is not NAME=OLD:NEW", value);
+            return -1;
+        }
+        if (cli_named_add(&a->images, value) || !a->images.items[a->images.count - 1].name) {
+            cli_usage_error(a->c, "--image: '%s': not a valid image name", value);
+            return -1;
+        }
+        return 0;
+    }
+    case OPT_BLOCK_SIZE:
+        if (size_option(a, "block-size", value, UINT32_MAX, &v)) return -1;
+        a->patch.block_size = (uint32_t)v;
+        return 0;
+    case OPT_SEGMENT_SIZE:
+        if (size_option(a, "segment-size", value, UINT32_MAX, &v)) return -1;
+        a->patch.segment_size = (uint32_t)v;
+        return 0;
+    case OPT_MAX_STASH:
+        if (size_option(a, "max-stash", value, UINT32_MAX, &v)) return -1;
+        a->patch.max_stash = (uint32_t)v;
+        return 0;
+    case OPT_MAX_MEMORY:
+        if (size_option(a, "max-memory", value, UINT64_MAX, &v)) return -1;
+        a->diff.max_memory = v;
+        return 0;
+    case OPT_SLOT_SIZE: {
+        if (cli_named_add(&a->slots, value)) return -1;
+        if (cli_parse_size(a->slots.items[a->slots.count - 1].value, &v)) {
+            cli_usage_error(a->c, "--slot-size: '%s' is not [NAME=]BYTES", value);
+            return -1;
+        }
+        return 0;
+    }
+    case OPT_NO_INPLACE: a->patch.inplace = 0; return 0;
+    case OPT_COMPRESSION:
+        if (strcmp(value, "lzma2") == 0)
+            a->patch.compression = DELTA_COMPRESSION_LZMA2;
+        else if (strcmp(value, "none") == 0)
+            a->patch.compression = DELTA_COMPRESSION_NONE;
+        else {
+            cli_usage_error(a->c, "--compression: '%s' is not lzma2 or none", value);
+            return -1;
+        }
+        return 0;
+    case OPT_JSON: a->c->json = 1; return 0;
+    }
+    return -1;
+}
+
+/* The inputs of one image, mapped. */
+typedef struct input {
+    char *name;
+    const char *old_path, *new_path;
+    delta_file *old_file, *new_file;
+    const uint8_t *old_data, *new_data;
+    size_t old_len, new_len;
+} input;
+
+static int map_input(cli *c, input *in)
+{
+    delta_status st = delta_file_map(in->old_path, &in->old_data, &in->old_len, &in->old_file);
+    if (!st) st = delta_file_map(in->new_path, &in->new_data, &in->new_len, &in->new_file);
+    if (st) return cli_fail(c, st, "cannot read an image");
+    return 0;
+}
+
+static int make_bsdiff40(cli *c, const args *a, input *in)
+{
+    delta_op *ops = NULL;
+    size_t count = 0;
+    delta_buf out = DELTA_BUF_INIT;
+    delta_status st = delta_diff(in->old_data, in->old_len, in->new_data, in->new_len, &a->diff,
+                                 &ops, &count);
+    if (st) return cli_fail(c, st, "diff failed");
+    st = delta_bsdiff40_write(in->old_data, in->old_len, in->new_data, in->new_len, ops, count,
+                              &out);
+    delta_ops_free(ops);
+    if (st) {
+        delta_buf_free(&out);
+        return cli_fail(c, st, "cannot encode the BSDIFF40 patch");
+    }
+    int rc = cli_write_file_atomic(c, a->output, out.data, out.len) ? CLI_EXIT_FAILURE : 0;
+    if (!rc && c->json) {
+        json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I}", "output", a->output, "format",
+                              "bsdiff40", "source_size", (json_int_t)in->old_len, "target_size",
+                              (json_int_t)in->new_len, "patch_bytes", (json_int_t)out.len);
+        if (cli_json_print(o)) rc = CLI_EXIT_FAILURE;
+    } else if (!rc && !c->quiet) {
+        printf("%s: BSDIFF40 patch of %zu bytes (%zu -> %zu bytes)\n", a->output, out.len,
+               in->old_len, in->new_len);
+    }
+    delta_buf_free(&out);
+    return rc;
+}
+
+static json_t *json_report(const args *a, const input *in, size_t n, const delta_make_report *r)
+{
+    json_t *images = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const delta_patch_stats *s = &r->stats[i];
+        json_array_append_new(images, json_pack(
+            "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+            "name", in[i].name, "source_size", (json_int_t)in[i].old_len,
+            "target_size", (json_int_t)in[i].new_len, "patch_bytes", (json_int_t)r->patch_bytes[i],
+            "commands", (json_int_t)s->commands, "blocks", (json_int_t)s->blocks,
+            "stashes", (json_int_t)s->stashes,
+            "literal_conversions", (json_int_t)s->literal_conversions,
+            "copy_bytes", (json_int_t)s->copy_bytes, "extra_bytes", (json_int_t)s->extra_bytes,
+            "ctrl_bytes", (json_int_t)s->ctrl_bytes, "diff_bytes", (json_int_t)s->diff_bytes,
+            "extra_stream_bytes", (json_int_t)s->extra_stream_bytes));
+    }
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:I, s:o}", "output", a->output,
+                          "format", "package", "project", a->project, "source_version", a->from,
+                          "target_version", a->to, "signed", a->key != NULL, "inplace",
+                          a->patch.inplace, "package_bytes", (json_int_t)r->package_bytes,
+                          "images", images);
+    return o;
+}
+
+static int make_package(cli *c, args *a, input *in, size_t n)
+{
+    delta_make_options opt = DELTA_MAKE_OPTIONS_INIT;
+    opt.project = a->project;
+    opt.source_version = a->from;
+    opt.target_version = a->to;
+    opt.patch = a->patch;
+    opt.diff = a->diff;
+    delta_buf key = DELTA_BUF_INIT;
+    if (a->key) {
+        delta_status st = delta_file_read_all(a->key, 64 * 1024, &key);
+        if (st) return cli_fail(c, st, "cannot read the key");
+        opt.key_pem = (const char *)key.data;
+        opt.key_len = key.len;
+    } else {
+        cli_note(c, "warning: no --key given: the package is unsigned");
+    }
+
+    delta_make_image images[DELTA_MANIFEST_MAX_IMAGES];
+    const char *names[DELTA_MANIFEST_MAX_IMAGES];
+    for (size_t i = 0; i < n; i++) {
+        names[i] = in[i].name;
+        images[i] = (delta_make_image){in[i].name, in[i].old_data, in[i].old_len,
+                                       in[i].new_data, in[i].new_len, 0};
+        const char *slot = cli_named_find(&a->slots, in[i].name, n);
+        if (slot) cli_parse_size(slot, &images[i].slot_size);
+    }
+    const cli_named *bad = cli_named_unknown(&a->slots, names, n);
+    if (bad) {
+        delta_buf_free(&key);
+        return cli_usage_error(c, "--slot-size: %s%s is not an image of this package",
+                               bad->name ? bad->name : "a bare size",
+                               bad->name ? "" : " (name the image)");
+    }
+
+    delta_buf out = DELTA_BUF_INIT;
+    delta_make_report report;
+    memset(&report, 0, sizeof report);
+    delta_status st = delta_package_make(&opt, images, n, &out, &report);
+    delta_buf_free(&key);
+    if (st) {
+        delta_buf_free(&out);
+        return cli_fail(c, st, "cannot make the package");
+    }
+    int rc = cli_write_file_atomic(c, a->output, out.data, out.len) ? CLI_EXIT_FAILURE : 0;
+    delta_buf_free(&out);
+    if (rc) return rc;
+    if (c->json) {
+        if (cli_json_print(json_report(a, in, n, &report))) return CLI_EXIT_FAILURE;
+    } else if (!c->quiet) {
+        printf("%s: %llu bytes, %s %s -> %s, %s\n", a->output,
+               (unsigned long long)report.package_bytes, a->project, a->from, a->to,
+               a->key ? "signed" : "unsigned");
+        for (size_t i = 0; i < n; i++)
+            printf("  %s: %zu -> %zu bytes, patch %llu bytes, %llu blocks, %llu stashes\n",
+                   in[i].name, in[i].old_len, in[i].new_len,
+                   (unsigned long long)report.patch_bytes[i],
+                   (unsigned long long)report.stats[i].blocks,
+                   (unsigned long long)report.stats[i].stashes);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    cli c = {.tool = "mkdelta",
+             .usage = "--project ID --from V1 --to V2 [--key PEM] [options] -o PKG.zip OLD NEW\n"
+                      "--project ID --from V1 --to V2 --image NAME=OLD:NEW... [options] -o PKG.zip\n"
+                      "--format bsdiff40 -o OUT.patch OLD NEW",
+             .description = "Makes a delta package: a zip holding a signed manifest and one in-place\n"
+                            "patch per image (a single-image package names its image \"firmware\").\n"
+                            "With --format bsdiff40, writes a standard BSDIFF40 patch instead.\n"
+                            "The output is written atomically (temporary file + rename), mode 0644.",
+             .exit_help = exit_help,
+             .options = options};
+    args a = {.c = &c, .format = "package"};
+    a.patch = (delta_patch_options)DELTA_PATCH_OPTIONS_INIT;
+    a.diff = (delta_diff_options)DELTA_DIFF_OPTIONS_INIT;
+    int rc = cli_parse(&c, argc, argv, handle, &a);
+    if (rc >= 0) goto out;
+    rc = CLI_EXIT_USAGE;
+
+    int bsdiff = strcmp(a.format, "bsdiff40") == 0;
+    if (!a.output) {
+        cli_usage_error(&c, "no output file (-o FILE)");
+        goto out;
+    }
+    input in[DELTA_MANIFEST_MAX_IMAGES];
+    memset(in, 0, sizeof in);
+    size_t n = 0;
+    if (a.images.count) {
+        if (c.npos) {
+            cli_usage_error(&c, "give either OLD NEW or --image, not both");
+            goto out;
+        }
+        if (bsdiff) {
+            cli_usage_error(&c, "--format bsdiff40 takes OLD NEW, not --image");
+            goto out;
+        }
+        if (a.images.count > DELTA_MANIFEST_MAX_IMAGES) {
+            cli_usage_error(&c, "at most %d images", DELTA_MANIFEST_MAX_IMAGES);
+            goto out;
+        }
+        for (size_t i = 0; i < a.images.count; i++, n++) {
+            cli_named *e = &a.images.items[i];
+            char *colon = strchr(e->value, ':');
+            *colon = '\0';
+            in[n].name = e->name;
+            in[n].old_path = e->value;
+            in[n].new_path = colon + 1;
+        }
+    } else {
+        if (c.npos != 2) {
+            cli_usage_error(&c, "expected OLD NEW, got %d file%s", c.npos, c.npos == 1 ? "" : "s");
+            goto out;
+        }
+        in[0].name = "firmware";
+        in[0].old_path = c.pos[0];
+        in[0].new_path = c.pos[1];
+        n = 1;
+    }
+    if (bsdiff) {
+        if (a.key) {
+            cli_usage_error(&c, "--key: a BSDIFF40 patch cannot be signed");
+            goto out;
+        }
+    } else if (!a.project || !a.from || !a.to) {
+        cli_usage_error(&c, "a package needs --project, --from and --to");
+        goto out;
+    }
+
+    rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) rc = map_input(&c, &in[i]);
+    if (!rc) rc = bsdiff ? make_bsdiff40(&c, &a, &in[0]) : make_package(&c, &a, in, n);
+    for (size_t i = 0; i < n; i++) {
+        delta_file_close(in[i].old_file);
+        delta_file_close(in[i].new_file);
+    }
+out:
+    cli_named_free(&a.images);
+    cli_named_free(&a.slots);
+    free(c.pos);
+    return rc;
+}

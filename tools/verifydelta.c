@@ -1,0 +1,286 @@
+/* verifydelta: checks a package against a device before anything is written. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+enum {
+    OPT_PUBKEY = 1, OPT_PROJECT, OPT_FROM, OPT_SOURCE, OPT_NO_SOURCE, OPT_SPACE, OPT_MAX_SIZE,
+    OPT_JSON, OPT_DRY_RUN
+};
+
+static const cli_option options[] = {
+    {OPT_PUBKEY, 0, "pubkey", "PEM", "require a signature by this public key"},
+    {OPT_PROJECT, 0, "project", "ID", "the device's project ID (505 when it differs)"},
+    {OPT_FROM, 0, "from", "VERSION", "the device's firmware version (505 when it differs)"},
+    {OPT_SOURCE, 0, "source", "[NAME=]FILE", "the device's current image (repeat per image; 510)"},
+    {OPT_NO_SOURCE, 0, "no-source", NULL, "check no source image (510 is not tested)"},
+    {OPT_SPACE, 0, "space", "BYTES", "the device's free space for state and scratch (511)"},
+    {OPT_MAX_SIZE, 0, "max-size", "BYTES", "the largest package the device accepts (550)"},
+    {OPT_JSON, 0, "json", NULL, "print the report as one JSON object on stdout"},
+    {OPT_DRY_RUN, 0, "dry-run", NULL,
+     "also rebuild every target in place on a temporary copy of its source"},
+    CLI_COMMON_OPTIONS
+};
+
+static const char exit_help[] =
+    "  0      the package passed every check\n"
+    "  4      504: the package file is malformed, corrupt or badly signed\n"
+    "  5      505: the package is for another project or version\n"
+    "  10     510: the delta does not match the source image\n"
+    "  11     511: not enough space, or a target does not fit its region\n"
+    "  50     550: the package is too large\n"
+    "  2, 20-30, 40-46   502, 520-530, 540-546: the dry run failed while writing\n"
+    "  1      any other failure (a file cannot be read, a key cannot be used, ...)\n"
+    "  64     usage error\n";
+
+typedef struct args {
+    cli *c;
+    const char *pubkey, *project, *from;
+    cli_named_list sources;
+    int no_source, dry_run;
+    uint64_t space, max_size;
+} args;
+
+static int handle(void *ctx, int id, const char *value)
+{
+    args *a = ctx;
+    switch (id) {
+    case OPT_PUBKEY: a->pubkey = value; return 0;
+    case OPT_PROJECT: a->project = value; return 0;
+    case OPT_FROM: a->from = value; return 0;
+    case OPT_SOURCE: return cli_named_add(&a->sources, value);
+    case OPT_NO_SOURCE: a->no_source = 1; return 0;
+    case OPT_SPACE:
+        if (cli_parse_size(value, &a->space) == 0) return 0;
+        cli_usage_error(a->c, "--space: '%s' is not a valid size", value);
+        return -1;
+    case OPT_MAX_SIZE:
+        if (cli_parse_size(value, &a->max_size) == 0) return 0;
+        cli_usage_error(a->c, "--max-size: '%s' is not a valid size", value);
+        return -1;
+    case OPT_JSON: a->c->json = 1; return 0;
+    case OPT_DRY_RUN: a->dry_run = 1; return 0;
+    }
+    return -1;
+}
+
+/* Checks image i's source file (510). */
+static delta_status check_source(const delta_package *pkg, size_t i, const char *path)
+{
+    delta_source src;
+    delta_file *f = NULL;
+    delta_status st = delta_file_source_open(path, &src, &f);
+    if (!st) st = delta_package_check_source(pkg, i, &src);
+    delta_file_close(f);
+    return st;
+}
+
+/*
+ * Rebuilds every target in place on temporary copies of the sources, through
+ * the library's own applier and its SHA-256 check, then deletes the copies.
+ * *failed_what names what failed outside the library.
+ */
+static delta_status dry_run(cli *c, const delta_package *pkg, const char *const *sources,
+                            const char **failed_what)
+{
+    const delta_manifest *m = delta_package_manifest(pkg);
+    size_t n = m->image_count;
+    char *copies[DELTA_MANIFEST_MAX_IMAGES] = {0};
+    delta_file *files[DELTA_MANIFEST_MAX_IMAGES] = {0};
+    delta_flash flash[DELTA_MANIFEST_MAX_IMAGES];
+    delta_flash *flashes[DELTA_MANIFEST_MAX_IMAGES];
+    delta_status st = DELTA_OK;
+    char state[64] = "";
+    delta_dir_store *ds = NULL;
+    *failed_what = "dry run";
+
+    for (size_t i = 0; i < n && !st; i++) {
+        copies[i] = cli_copy_to_temp(c, sources[i]);
+        if (!copies[i]) {
+            *failed_what = NULL; /* already reported */
+            st = DELTA_ERR_OUTPUT;
+            break;
+        }
+        st = delta_file_flash_open(copies[i], UINT64_MAX, &flash[i], &files[i]);
+        flashes[i] = &flash[i];
+    }
+    if (!st) {
+        const char *dir = getenv("TMPDIR");
+        snprintf(state, sizeof state, "%s/verifydelta.XXXXXX", dir && *dir && strlen(dir) < 40 ? dir : "/tmp");
+        if (!mkdtemp(state)) {
+            cli_error(c, "%s: cannot create a temporary state directory", state);
+            *failed_what = NULL;
+            state[0] = '\0';
+            st = DELTA_ERR_OUTPUT;
+        }
+    }
+    delta_store store;
+    if (!st) st = delta_dir_store_open(state, 0, &store, &ds);
+    if (!st) {
+        store.free_bytes = UINT64_MAX; /* the space check was the package check's */
+        cli_progress bar = {.label = "dry run"};
+        delta_package_progress progress = {NULL, NULL};
+        if (!c->quiet && !c->json && isatty(2)) progress = (delta_package_progress){cli_progress_fn, &bar};
+        int resumed = 0;
+        st = delta_package_apply_in_place(pkg, flashes, &store, &progress, &resumed);
+        cli_progress_end(&bar);
+        if (st) store.journal_remove(store.ctx);
+    }
+    delta_dir_store_close(ds, 0);
+    if (state[0]) rmdir(state);
+    for (size_t i = 0; i < n; i++) {
+        delta_file_close(files[i]);
+        if (copies[i]) unlink(copies[i]);
+        free(copies[i]);
+    }
+    return st;
+}
+
+static json_t *json_images(const delta_package *pkg)
+{
+    const delta_manifest *m = delta_package_manifest(pkg);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < m->image_count; i++) {
+        const delta_manifest_image *im = &m->images[i];
+        const delta_plan_report *r = delta_package_report(pkg, i);
+        json_array_append_new(arr, json_pack(
+            "{s:s, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "name", im->name,
+            "source_size", (json_int_t)im->source_size, "target_size", (json_int_t)im->target_size,
+            "slot_size", (json_int_t)im->slot_size, "patch_size", (json_int_t)im->patch_size,
+            "compression", im->compression, "block_size", (json_int_t)im->block_size,
+            "blocks_written", (json_int_t)r->blocks_written, "stashes", (json_int_t)r->stashes,
+            "max_stash_live", (json_int_t)r->max_stash_live,
+            "scratch_bytes", (json_int_t)r->scratch_bytes, "ram_bytes", (json_int_t)r->ram_bytes));
+    }
+    return arr;
+}
+
+static void print_report(const args *a, const cli_package *p, const char *dry)
+{
+    const delta_manifest *m = delta_package_manifest(p->pkg);
+    printf("package:   %s (%llu bytes)\n", p->path, (unsigned long long)p->src.size);
+    printf("project:   %s\n", m->project);
+    printf("versions:  %s -> %s\n", m->source_version, m->target_version);
+    printf("signature: %s\n", cli_signature_text(delta_package_signature_state(p->pkg)));
+    printf("space:     %llu bytes needed\n", (unsigned long long)m->space_needed);
+    for (size_t i = 0; i < m->image_count; i++) {
+        const delta_manifest_image *im = &m->images[i];
+        const delta_plan_report *r = delta_package_report(p->pkg, i);
+        printf("image %s: %llu -> %llu bytes, slot %llu, patch %llu bytes (%s), block %u\n",
+               im->name, (unsigned long long)im->source_size, (unsigned long long)im->target_size,
+               (unsigned long long)im->slot_size, (unsigned long long)im->patch_size,
+               im->compression, im->block_size);
+        printf("  proof: %llu blocks written, %llu stashes, max %u stashes live, "
+               "%llu scratch bytes, %llu RAM bytes\n",
+               (unsigned long long)r->blocks_written, (unsigned long long)r->stashes,
+               r->max_stash_live, (unsigned long long)r->scratch_bytes,
+               (unsigned long long)r->ram_bytes);
+    }
+    printf("source:    %s\n", a->no_source ? "not checked" : "matches");
+    if (dry) printf("dry run:   %s\n", dry);
+}
+
+int main(int argc, char **argv)
+{
+    cli c = {.tool = "verifydelta",
+             .usage = "[--pubkey PEM] [--project ID] [--from VERSION] --source [NAME=]FILE...\n"
+                      "    [--space BYTES] [--max-size BYTES] [--json] [--dry-run] PKG.zip",
+             .description = "Checks a delta package as the device would before writing anything:\n"
+                            "size (550), zip, signature, manifest, members and in-place proof (504),\n"
+                            "project and version (505), space (511), then each source image (510).\n"
+                            "Every image needs a --source unless --no-source. Nothing is written\n"
+                            "(--dry-run works on temporary copies in $TMPDIR).",
+             .exit_help = exit_help,
+             .options = options};
+    args a = {.c = &c, .space = UINT64_MAX, .max_size = UINT64_MAX};
+    cli_package p;
+    memset(&p, 0, sizeof p);
+    json_t *out = NULL;
+    int rc = cli_parse(&c, argc, argv, handle, &a);
+    if (rc >= 0) goto done;
+    rc = CLI_EXIT_USAGE;
+    if (c.npos != 1) {
+        cli_usage_error(&c, "expected one package, got %d", c.npos);
+        goto done;
+    }
+    if (a.no_source && a.sources.count) {
+        cli_usage_error(&c, "--no-source and --source exclude each other");
+        goto done;
+    }
+    if (a.no_source && a.dry_run) {
+        cli_usage_error(&c, "--dry-run needs the source images (--source)");
+        goto done;
+    }
+    if (!a.pubkey) cli_note(&c, "no --pubkey: the signature is not checked");
+    if (a.no_source) cli_note(&c, "--no-source: the source images are not checked (510)");
+
+    out = c.json ? json_pack("{s:s}", "package", c.pos[0]) : NULL;
+    delta_check_options opt = DELTA_CHECK_OPTIONS_INIT;
+    opt.project = a.project;
+    opt.version = a.from;
+    opt.free_space = a.space;
+    opt.max_package = a.max_size;
+    delta_status st = cli_package_open(&p, c.pos[0], a.pubkey, &opt);
+    const char *what = "cannot open the package";
+    const char *dry = NULL;
+    if (!st) {
+        const delta_manifest *m = delta_package_manifest(p.pkg);
+        const char *names[DELTA_MANIFEST_MAX_IMAGES];
+        const char *sources[DELTA_MANIFEST_MAX_IMAGES];
+        for (size_t i = 0; i < m->image_count; i++) {
+            names[i] = m->images[i].name;
+            sources[i] = cli_named_find(&a.sources, names[i], m->image_count);
+            if (!sources[i] && !a.no_source) {
+                cli_usage_error(&c, "no --source for image %s", names[i]);
+                goto done;
+            }
+        }
+        const cli_named *bad = cli_named_unknown(&a.sources, names, m->image_count);
+        if (bad) {
+            if (bad->name)
+                cli_usage_error(&c, "--source: the package has no image %s", bad->name);
+            else
+                cli_usage_error(&c, "--source: name the image (NAME=FILE): the package has %zu",
+                                m->image_count);
+            goto done;
+        }
+        if (out) {
+            json_object_set_new(out, "project", json_string(m->project));
+            json_object_set_new(out, "source_version", json_string(m->source_version));
+            json_object_set_new(out, "target_version", json_string(m->target_version));
+            json_object_set_new(out, "created_by", json_string(m->created_by));
+            json_object_set_new(out, "package_bytes", json_integer((json_int_t)p.src.size));
+            json_object_set_new(out, "signature",
+                                json_string(cli_signature_text(delta_package_signature_state(p.pkg))));
+            json_object_set_new(out, "space_needed", json_integer((json_int_t)m->space_needed));
+            json_object_set_new(out, "images", json_images(p.pkg));
+            json_object_set_new(out, "source_checked", json_boolean(!a.no_source));
+        }
+        for (size_t i = 0; i < m->image_count && !st && !a.no_source; i++) {
+            st = check_source(p.pkg, i, sources[i]);
+            what = "cannot read the source image";
+        }
+        if (!st && a.dry_run) {
+            st = dry_run(&c, p.pkg, sources, &what);
+            dry = st ? "failed" : "every target rebuilt and its SHA-256 checked";
+            if (out) json_object_set_new(out, "dry_run", json_string(dry));
+        }
+    }
+    rc = cli_exit_status(st);
+    if (st && what) cli_fail(&c, st, what);
+    if (out) {
+        cli_json_status(out, st);
+        if (cli_json_print(out) && !rc) rc = CLI_EXIT_FAILURE;
+        out = NULL;
+    } else if (!st && !c.quiet) {
+        print_report(&a, &p, dry);
+    }
+done:
+    json_decref(out);
+    cli_package_close(&p);
+    cli_named_free(&a.sources);
+    free(c.pos);
+    return rc;
+}
