@@ -29,9 +29,15 @@ static delta_status put_svarint(delta_buf *b, int64_t v)
     return put_varint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
 }
 
-/* Appends one raw stream, compressed as the header says, to out. */
-static delta_status compress_stream(const delta_patch_options *opt, const delta_buf *raw, delta_buf *out,
-                                    uint32_t *stored)
+enum { STREAM_CTRL, STREAM_DIFF, STREAM_EXTRA };
+
+/* Appends one raw stream, compressed as the header says, to out. The diff
+ * stream (mostly zeros, bytes unrelated to their neighbours) compresses best
+ * with no literal context and no position bits: lc=0 lp=0 pb=0 (measured:
+ * -1.9% payload on the Pybricks pairs). LZMA2 chunks carry these properties,
+ * so the decoder needs nothing more than the dictionary size. */
+static delta_status compress_stream(const delta_patch_options *opt, int which, const delta_buf *raw,
+                                    delta_buf *out, uint32_t *stored)
 {
     if (opt->compression == DELTA_COMPRESSION_NONE) {
         *stored = (uint32_t)raw->len;
@@ -42,6 +48,7 @@ static delta_status compress_stream(const delta_patch_options *opt, const delta_
     uint32_t dict = opt->dict_size;
     if (raw->len < dict) dict = raw->len < 4096 ? 4096 : (uint32_t)raw->len;
     lz.dict_size = dict;
+    if (which == STREAM_DIFF) lz.lc = lz.lp = lz.pb = 0;
     lzma_filter f[2] = {{LZMA_FILTER_LZMA2, &lz}, {LZMA_VLI_UNKNOWN, NULL}};
     size_t bound = lzma_stream_buffer_bound(raw->len);
     delta_status st = delta_buf_reserve(out, bound);
@@ -156,7 +163,7 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
         size_t start = body.len;
         for (int s = 0; s < 3 && !st; s++) {
             if (segs[i].s[s].len > DELTA_PATCH_MAX_SEGMENT) st = delta_fail(DELTA_ERR_LIMIT, "encode: segment stream too large");
-            if (!st) st = compress_stream(&opt, &segs[i].s[s], &body, &stored[s]);
+            if (!st) st = compress_stream(&opt, s, &segs[i].s[s], &body, &stored[s]);
             if (segs[i].s[s].len > max_stream) max_stream = (uint32_t)segs[i].s[s].len;
         }
         if (st) break;
