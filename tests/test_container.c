@@ -442,6 +442,16 @@ static void craft_local_sizes(delta_buf *a)
     base_zip(a);
     set32(a, local_of(a, 1) + 22, 301);
 }
+static void craft_local_version(delta_buf *a)
+{
+    base_zip(a);
+    set16(a, local_of(a, 1) + 4, 20);
+}
+static void craft_local_time(delta_buf *a)
+{
+    base_zip(a);
+    set16(a, central_of(a, 1) + 12, 0x6a00);
+}
 static void craft_local_crc(delta_buf *a)
 {
     base_zip(a);
@@ -539,6 +549,8 @@ static const zip_case cases[] = {
     {"local-name", craft_local_name, DELTA_ERR_ZIP, AT_OPEN, "local header name differs"},
     {"local-method", craft_local_method, DELTA_ERR_ZIP, AT_OPEN, "local header method differs"},
     {"local-sizes", craft_local_sizes, DELTA_ERR_ZIP, AT_OPEN, "local header sizes differ"},
+    {"local-version", craft_local_version, DELTA_ERR_ZIP, AT_OPEN, "version needed differs"},
+    {"local-time", craft_local_time, DELTA_ERR_ZIP, AT_OPEN, "time or date differs"},
     {"local-crc", craft_local_crc, DELTA_ERR_ZIP, AT_OPEN, "local header crc differs"},
     {"overlap", craft_overlap, DELTA_ERR_ZIP, AT_OPEN, "a.bin and b.bin overlap"},
     {"overlap-cd", craft_overlap_cd, DELTA_ERR_ZIP, AT_OPEN, "overlaps the central directory"},
@@ -652,6 +664,8 @@ CASE(local_signature, "local-signature")
 CASE(local_name, "local-name")
 CASE(local_method, "local-method")
 CASE(local_sizes, "local-sizes")
+CASE(local_version, "local-version")
+CASE(local_time, "local-time")
 CASE(local_crc, "local-crc")
 CASE(overlap, "overlap")
 CASE(overlap_cd, "overlap-cd")

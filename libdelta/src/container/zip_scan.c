@@ -159,10 +159,16 @@ static delta_status check_local(const delta_source *src, const uint8_t *e, size_
     if (delta_le32(lh) != ZIP_SIG_LOCAL)
         return delta_fail(DELTA_ERR_ZIP, "member %s: no local header signature at %llu", m->name,
                           (unsigned long long)header);
+    if (delta_le16(lh + 4) != delta_le16(e + 6))
+        return delta_fail(DELTA_ERR_ZIP, "member %s: local header version needed differs from the central entry",
+                          m->name);
     if (delta_le16(lh + 6) != delta_le16(e + 8))
         return delta_fail(DELTA_ERR_ZIP, "member %s: local header flags differ from the central entry", m->name);
     if (delta_le16(lh + 8) != delta_le16(e + 10))
         return delta_fail(DELTA_ERR_ZIP, "member %s: local header method differs from the central entry", m->name);
+    if (delta_le32(lh + 10) != delta_le32(e + 12))
+        return delta_fail(DELTA_ERR_ZIP, "member %s: local header time or date differs from the central entry",
+                          m->name);
     if (delta_le32(lh + 14) != m->crc32)
         return delta_fail(DELTA_ERR_ZIP, "member %s: local header crc differs from the central entry", m->name);
     if (delta_le32(lh + 18) != m->size || delta_le32(lh + 22) != m->size)
