@@ -1,0 +1,150 @@
+/*
+ * Writes the seed corpora of fuzz_patch, fuzz_verify and fuzz_apply, and the
+ * valid packages the hostile package vectors start from, all made through the
+ * library from the committed firmware (tests/data/firmware/, slices of the
+ * Pybricks City Hub images). Deterministic: running it again gives the same
+ * bytes (ECDSA signatures are RFC 6979 deterministic).
+ *
+ *   build/fuzz/make_seeds <repository root>
+ *
+ * writes fuzz/corpus/{patch,verify,apply}/seed-* and
+ * formats/vectors/valid/package-*.{zip,bin} (see formats/vectors/invalid/pkg-README.md).
+ */
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "fuzz_common.h"
+
+static const char *root;
+static uint8_t *fw22, *fw27, *fw28, *key;
+static size_t fw22_len, fw27_len, fw28_len, key_len;
+
+static void put(const char *dir, const char *name, const void *data, size_t len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", root, dir);
+    if (mkdir(path, 0777) != 0 && errno != EEXIST) { perror(path); exit(1); }
+    snprintf(path, sizeof path, "%s/%s/%s", root, dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) { perror(path); exit(1); }
+    printf("%s/%s: %zu bytes\n", dir, name, len);
+}
+
+static void check(delta_status st, const char *what)
+{
+    if (st) { fprintf(stderr, "make_seeds: %s: %s\n", what, delta_last_error()); exit(1); }
+}
+
+/* A bare ldpatch1 patch between two slices. */
+static void patch_seed(const char *name, const uint8_t *s, size_t slen, const uint8_t *t, size_t tlen,
+                       uint32_t block, uint32_t compression, int inplace)
+{
+    delta_op *ops = NULL;
+    size_t n = 0;
+    delta_diff_options dopt = DELTA_DIFF_OPTIONS_INIT;
+    dopt.threads = 1;
+    check(delta_diff(s, slen, t, tlen, &dopt, &ops, &n), name);
+    delta_patch_options po = DELTA_PATCH_OPTIONS_INIT;
+    po.block_size = block;
+    po.compression = compression;
+    po.dict_size = compression == DELTA_COMPRESSION_LZMA2 ? 65536 : 0;
+    po.segment_size = 8192; /* several segments */
+    po.inplace = inplace;
+    delta_buf out = DELTA_BUF_INIT;
+    check(delta_patch_make(s, slen, t, tlen, ops, n, &po, &out, NULL), name);
+    delta_ops_free(ops);
+    put("fuzz/corpus/patch", name, out.data, out.len);
+    delta_buf_free(&out);
+}
+
+typedef struct pkg_spec {
+    const char *project, *source_version;
+    int sign;
+    uint32_t block, compression;
+    size_t count;
+    delta_make_image images[2];
+} pkg_spec;
+
+static void make_pkg(const pkg_spec *sp, delta_buf *out)
+{
+    delta_make_options opt = DELTA_MAKE_OPTIONS_INIT;
+    opt.project = sp->project ? sp->project : FZ_PROJECT;
+    opt.source_version = sp->source_version ? sp->source_version : FZ_SOURCE_VERSION;
+    opt.target_version = FZ_TARGET_VERSION;
+    if (sp->sign) {
+        opt.key_pem = (const char *)key;
+        opt.key_len = key_len;
+    }
+    opt.patch.block_size = sp->block;
+    opt.patch.compression = sp->compression;
+    opt.patch.dict_size = sp->compression == DELTA_COMPRESSION_LZMA2 ? 65536 : 0;
+    opt.patch.segment_size = 16384;
+    opt.diff.threads = 1;
+    check(delta_package_make(&opt, sp->images, sp->count, out, NULL), "package");
+}
+
+static void pkg_seed(const char *dir, const char *name, const pkg_spec *sp)
+{
+    delta_buf out = DELTA_BUF_INIT;
+    make_pkg(sp, &out);
+    put(dir, name, out.data, out.len);
+    delta_buf_free(&out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) { fprintf(stderr, "usage: make_seeds <repository root>\n"); return 2; }
+    root = argv[1];
+    fw22 = fz_read_file(DELTA_FUZZ_DATA "/firmware/cityhub-7.22.0.bin", &fw22_len);
+    fw27 = fz_read_file(DELTA_FUZZ_DATA "/firmware/cityhub-7.27.0.bin", &fw27_len);
+    fw28 = fz_read_file(DELTA_FUZZ_DATA "/firmware/cityhub-7.28.0.bin", &fw28_len);
+    key = fz_read_file(DELTA_FUZZ_DATA "/keys/ec-p256.pem", &key_len);
+    const size_t S = FZ_SOURCE_LEN;
+
+    /* fuzz_patch: the source is pseudo-random there; the patches are real. */
+    patch_seed("seed-lzma2-inplace-4k", fw27, S, fw28, S, 4096, DELTA_COMPRESSION_LZMA2, 1);
+    patch_seed("seed-none-inplace-1k", fw27, 16384, fw28, 16384, 1024, DELTA_COMPRESSION_NONE, 1);
+    patch_seed("seed-none-targetorder-512", fw27, 8192, fw22, 8192, 512, DELTA_COMPRESSION_NONE, 0);
+    patch_seed("seed-lzma2-grow", fw27, 16384, fw28, 20000, 4096, DELTA_COMPRESSION_LZMA2, 1);
+    patch_seed("seed-lzma2-shrink", fw22, 20000, fw28, 12000, 2048, DELTA_COMPRESSION_LZMA2, 1);
+    patch_seed("seed-none-identical", fw27, 8192, fw27, 8192, 1024, DELTA_COMPRESSION_NONE, 1);
+    patch_seed("seed-none-empty-target", fw27, 4096, fw27, 0, 512, DELTA_COMPRESSION_NONE, 1);
+
+    /* fuzz_verify and fuzz_apply: packages from the fixed source (first 32 KiB of 7.27.0). */
+    pkg_spec one = {NULL, NULL, 1, 4096, DELTA_COMPRESSION_LZMA2, 1, {{"firmware", fw27, S, fw28, S, 0}}};
+    pkg_seed("fuzz/corpus/verify", "seed-signed.zip", &one);
+    pkg_spec none = {NULL, NULL, 1, 1024, DELTA_COMPRESSION_NONE, 1, {{"firmware", fw27, S, fw22, 24576, 0}}};
+    pkg_seed("fuzz/corpus/verify", "seed-signed-none.zip", &none);
+    pkg_spec two = {NULL, NULL, 1, 2048, DELTA_COMPRESSION_LZMA2, 2,
+                    {{"boot", fw27, S, fw22, S, 0}, {"firmware", fw27, S, fw28, 36000, 0}}};
+    pkg_seed("fuzz/corpus/verify", "seed-two-images.zip", &two);
+    pkg_spec unsigned_one = one;
+    unsigned_one.sign = 0;
+    pkg_seed("fuzz/corpus/verify", "seed-unsigned.zip", &unsigned_one);
+    pkg_spec other = one;
+    other.project = "OTHER-PROJECT";
+    pkg_seed("fuzz/corpus/verify", "seed-other-project.zip", &other);
+
+    unsigned_one.block = 1024;
+    pkg_seed("fuzz/corpus/apply", "seed-one-image.zip", &unsigned_one);
+    pkg_spec apply_none = none;
+    apply_none.sign = 0;
+    pkg_seed("fuzz/corpus/apply", "seed-none.zip", &apply_none);
+    pkg_spec apply_two = two;
+    apply_two.sign = 0;
+    pkg_seed("fuzz/corpus/apply", "seed-two-images.zip", &apply_two);
+    pkg_spec shrink = {NULL, NULL, 0, 512, DELTA_COMPRESSION_LZMA2, 1, {{"firmware", fw27, S, fw28, 20000, 0}}};
+    pkg_seed("fuzz/corpus/apply", "seed-shrink-512.zip", &shrink);
+
+    /* The valid packages the hostile vectors (formats/vectors/gen/package_invalid.py) edit:
+     * 8 KiB slices, 1 KiB blocks, signed with ec-p256; one with LZMA2, one with no compression. */
+    const size_t V = 8192;
+    pkg_spec vec = {"PYBRICKS-CITYHUB", "v7.27.0", 1, 1024, DELTA_COMPRESSION_LZMA2, 1, {{"firmware", fw27, V, fw28, V, 0}}};
+    pkg_seed("formats/vectors/valid", "package-lzma2.zip", &vec);
+    vec.compression = DELTA_COMPRESSION_NONE;
+    pkg_seed("formats/vectors/valid", "package-none.zip", &vec);
+    put("formats/vectors/valid", "package-source.bin", fw27, V);
+    put("formats/vectors/valid", "package-target.bin", fw28, V);
+    free(fw22); free(fw27); free(fw28); free(key);
+    return 0;
+}
