@@ -1,6 +1,7 @@
 /* Status texts, the DFOTA code map and the per-thread last error. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -8,10 +9,13 @@ static _Thread_local char last_error[512];
 
 delta_status delta_fail(delta_status status, const char *fmt, ...)
 {
+    /* Formatted apart first: callers may pass delta_last_error() as an argument. */
+    char msg[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(last_error, msg, sizeof msg);
     return status;
 }
 

@@ -39,6 +39,7 @@ typedef struct zip_view {
 struct delta_zip {
     const delta_source *archive;
     zip_t *za; /* libzip's handle on the same source */
+    unsigned read_failures; /* failed reads of the archive source through libzip */
     size_t count;
     delta_zip_member members[DELTA_ZIP_MAX_MEMBERS];   /* central directory order */
     uint64_t header_offset[DELTA_ZIP_MAX_MEMBERS];     /* local header of each member */

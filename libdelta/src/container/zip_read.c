@@ -19,6 +19,7 @@ typedef struct zsrc_ctx {
     const delta_source *src;
     uint64_t pos;
     zip_error_t error;
+    unsigned *read_failures; /* libzip may report a failed read as another error: count them */
 } zsrc_ctx;
 
 static zip_int64_t zsrc_cb(void *ud, void *data, zip_uint64_t len, zip_source_cmd_t cmd)
@@ -32,6 +33,7 @@ static zip_int64_t zsrc_cb(void *ud, void *data, zip_uint64_t len, zip_source_cm
         uint64_t left = c->src->size - c->pos;
         size_t n = len < left ? (size_t)len : (size_t)left;
         if (n > 0 && c->src->read(c->src->ctx, c->pos, data, n) != DELTA_IO_OK) {
+            (*c->read_failures)++;
             zip_error_set(&c->error, ZIP_ER_READ, EIO);
             return -1;
         }
@@ -68,11 +70,12 @@ static zip_int64_t zsrc_cb(void *ud, void *data, zip_uint64_t len, zip_source_cm
 }
 
 /* Opens the archive in libzip with ZIP_CHECKCONS. */
-static delta_status open_libzip(const delta_source *archive, zip_t **out)
+static delta_status open_libzip(const delta_source *archive, delta_zip *zip)
 {
     zsrc_ctx *c = calloc(1, sizeof *c);
     if (!c) return delta_fail(DELTA_ERR_NOMEM, "cannot allocate a libzip source");
     c->src = archive;
+    c->read_failures = &zip->read_failures;
     zip_error_init(&c->error);
     zip_error_t err;
     zip_error_init(&err);
@@ -85,14 +88,14 @@ static delta_status open_libzip(const delta_source *archive, zip_t **out)
     }
     zip_t *za = zip_open_from_source(zs, ZIP_RDONLY | ZIP_CHECKCONS, &err);
     if (!za) {
-        delta_status st = zip_error_code_zip(&err) == ZIP_ER_READ ? DELTA_ERR_INPUT : DELTA_ERR_ZIP;
+        delta_status st = zip_error_code_zip(&err) == ZIP_ER_READ || zip->read_failures ? DELTA_ERR_INPUT : DELTA_ERR_ZIP;
         delta_fail(st, "libzip refuses the archive: %s", zip_error_strerror(&err));
         zip_source_free(zs); /* frees c */
         zip_error_fini(&err);
         return st;
     }
     zip_error_fini(&err);
-    *out = za;
+    zip->za = za;
     return DELTA_OK;
 }
 
@@ -126,7 +129,7 @@ delta_status delta_zip_open(const delta_source *archive, delta_zip **out)
     if (!zip) return delta_fail(DELTA_ERR_NOMEM, "cannot allocate a zip reader");
     zip->archive = archive;
     delta_status st = zip_scan(archive, zip);
-    if (!st) st = open_libzip(archive, &zip->za);
+    if (!st) st = open_libzip(archive, zip);
     if (!st) st = cross_check(zip);
     if (st) {
         delta_zip_free(zip);
@@ -198,11 +201,13 @@ delta_status delta_zip_hash_member(const delta_zip *zip, const delta_zip_member 
         return delta_fail(DELTA_ERR_ARG, "delta_zip_hash_member: not a member of this archive");
     uint8_t *chunk = malloc(HASH_CHUNK);
     if (!chunk) return delta_fail(DELTA_ERR_NOMEM, "cannot allocate %u bytes to hash a member", HASH_CHUNK);
+    unsigned failures = zip->read_failures;
     zip_file_t *zf = zip_fopen_index(zip->za, index, 0);
     if (!zf) {
         free(chunk);
         zip_error_t *err = zip_get_error(zip->za);
-        return delta_fail(zip_error_code_zip(err) == ZIP_ER_READ ? DELTA_ERR_INPUT : DELTA_ERR_MEMBER_DATA,
+        return delta_fail(zip_error_code_zip(err) == ZIP_ER_READ || zip->read_failures != failures
+                              ? DELTA_ERR_INPUT : DELTA_ERR_MEMBER_DATA,
                           "member %s: libzip cannot open it: %s", m->name, zip_error_strerror(err));
     }
     mbedtls_sha256_context ctx;
@@ -217,7 +222,10 @@ delta_status delta_zip_hash_member(const delta_zip *zip, const delta_zip_member 
         zip_int64_t n = zip_fread(zf, chunk, HASH_CHUNK);
         if (n < 0) {
             zip_error_t *err = zip_file_get_error(zf);
-            st = delta_fail(zip_error_code_zip(err) == ZIP_ER_READ ? DELTA_ERR_INPUT : DELTA_ERR_MEMBER_DATA,
+            /* libzip reports a failed read of the archive as a premature end
+             * of file: a failing source is a local input failure, not bad data. */
+            st = delta_fail(zip_error_code_zip(err) == ZIP_ER_READ || zip->read_failures != failures
+                                ? DELTA_ERR_INPUT : DELTA_ERR_MEMBER_DATA,
                             "member %s: reading failed after %llu bytes: %s", m->name, (unsigned long long)total,
                             zip_error_strerror(err));
             break;

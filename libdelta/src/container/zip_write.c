@@ -127,6 +127,7 @@ delta_status delta_zip_writer_finish(delta_zip_writer *w, delta_buf *out)
     rc = delta_zip_open(&check, &zip);
     size_t count = delta_zip_count(zip);
     delta_zip_free(zip);
+    if (rc == DELTA_ERR_NOMEM) return rc;
     if (rc || count != w->count)
         return delta_fail(DELTA_ERR_INTERNAL, "the written archive fails the reader: %s", delta_last_error());
     out->len = start + size;

@@ -117,6 +117,15 @@ static delta_status check_members(delta_package *pkg)
         return delta_fail(DELTA_ERR_MANIFEST, "images[%zu].%s: the manifest says %llu, the patch %llu", i, field, \
                           (unsigned long long)(a), (unsigned long long)(b));
 
+/* The patch readers say DELTA_ERR_PACKAGE_READ (526) when the package cannot
+ * be read: right while applying, but while it is being checked, a package file
+ * that cannot be read is a local input failure (DELTA_ERR_INPUT), as it is for
+ * the zip reader: nothing is known to be wrong with the package. */
+static delta_status unreadable(delta_status st)
+{
+    return st == DELTA_ERR_PACKAGE_READ ? DELTA_ERR_INPUT : st;
+}
+
 /* 504: each patch's bytes, header and plan against the manifest. */
 static delta_status check_patch(delta_package *pkg, size_t i)
 {
@@ -134,7 +143,7 @@ static delta_status check_patch(delta_package *pkg, size_t i)
     delta_package_patch(pkg, i, &ps);
     delta_patch_info *info = &pkg->info[i];
     st = delta_patch_read_info(&ps, info);
-    if (st) return st;
+    if (st) return unreadable(st);
     SAME("source.size", im->source_size, info->source_size);
     SAME("target.size", im->target_size, info->target_size);
     SAME("apply.block_size", im->block_size, info->block_size);
@@ -144,7 +153,7 @@ static delta_status check_patch(delta_package *pkg, size_t i)
     uint32_t comp = strcmp(im->compression, "lzma2") == 0 ? DELTA_COMPRESSION_LZMA2 : DELTA_COMPRESSION_NONE;
     SAME("patch.compression", comp, info->compression);
     st = delta_patch_prove(&ps, &pkg->report[i]);
-    if (st) return st;
+    if (st) return unreadable(st);
     SAME("apply.blocks_written", im->blocks_written, pkg->report[i].blocks_written);
     return DELTA_OK;
 }

@@ -28,6 +28,7 @@ static delta_status make_image(const delta_make_options *opt, const delta_make_i
     delta_plan_report rep;
     st = delta_patch_read_info(&ps, &info);
     if (!st) st = delta_patch_prove(&ps, &rep);
+    if (st == DELTA_ERR_NOMEM) return st;
     if (st) return delta_fail(DELTA_ERR_INTERNAL, "image %s: the new patch fails its own proof: %s", in->name,
                               delta_last_error());
 
