@@ -22,11 +22,13 @@ static const cli_option options[] = {
     {OPT_SOURCE, 0, "source", "[NAME=]FILE", "out of place: the source image (repeat per image)"},
     {OPT_OUTPUT, 'o', "output", "[NAME=]FILE", "out of place: where the target goes (repeat)"},
     {OPT_STATE_DIR, 0, "state-dir", "DIR", "in place: journal and scratch (<first image>.fota)"},
-    {OPT_SPACE, 0, "space", "BYTES", "free space for state and scratch (default: the state\n"
-     "                               directory's file system free space; 511)"},
+    {OPT_SPACE, 0, "space", "BYTES",
+     "free space for state and scratch (default: the state dir's file system; 511)"},
     {OPT_SLOT_SIZE, 0, "slot-size", "[NAME=]BYTES", "the region's capacity (default: no limit; 511)"},
     {OPT_MAX_SIZE, 0, "max-size", "BYTES", "the largest package the device accepts (550)"},
-    {OPT_URC, 0, "urc", NULL, "print the module's +QIND: \"FOTA\" URCs on stdout"},
+    {OPT_URC, 0, "urc", NULL,
+     "print the module's +QIND: \"FOTA\" URCs on stdout (END,502 for a failure outside "
+     "the DFOTA codes)"},
     {OPT_PROGRESS, 0, "progress", NULL, "draw a progress bar on stderr even when not a terminal"},
     {OPT_FORMAT, 0, "format", "FORMAT", "package (default) or bsdiff40: --source OLD --output NEW PATCH"},
     CLI_COMMON_OPTIONS

@@ -106,6 +106,28 @@ int cli_json_print(json_t *obj)
 
 /* ---- option parsing ------------------------------------------------------ */
 
+/* Prints text from column indent, wrapped at width, continuing lines at indent. */
+static void print_wrapped(const char *text, int indent, int width)
+{
+    int col = indent;
+    while (*text) {
+        const char *sp = strchr(text, ' ');
+        int n = sp ? (int)(sp - text) : (int)strlen(text);
+        if (col > indent && col + 1 + n > width) {
+            printf("\n%*s", indent, "");
+            col = indent;
+        } else if (col > indent) {
+            putchar(' ');
+            col++;
+        }
+        printf("%.*s", n, text);
+        col += n;
+        text += n;
+        while (*text == ' ') text++;
+    }
+    putchar('\n');
+}
+
 static void print_help(const cli *c)
 {
     printf("Usage:\n");
@@ -127,9 +149,10 @@ static void print_help(const cli *c)
         if (o->arg && n >= 0 && (size_t)n < sizeof left)
             snprintf(left + n, sizeof left - (size_t)n, " %s", o->arg);
         if (strlen(left) > 28)
-            printf("  %s\n  %-28s %s\n", left, "", o->help);
+            printf("  %s\n  %-28s ", left, "");
         else
-            printf("  %-28s %s\n", left, o->help);
+            printf("  %-28s ", left);
+        print_wrapped(o->help, 31, 79);
     }
     printf("\nBYTES accept a K, M or G suffix (powers of 1024).\n");
     printf("\nExit status:\n%s", c->exit_help);

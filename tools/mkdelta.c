@@ -36,6 +36,7 @@ static const cli_option options[] = {
 static const char exit_help[] =
     "  0   the package was written\n"
     "  1   a failure (an input cannot be read, a key cannot be used, ...)\n"
+    "  2   out of memory (502)\n"
     "  64  usage error\n";
 
 typedef struct args {
