@@ -1002,3 +1002,56 @@ Test(names, accepted_and_refused)
     cr_assert_eq(delta_zip_name_ok(name, DELTA_ZIP_MAX_NAME), 1);
     cr_assert_eq(delta_zip_name_ok(name, DELTA_ZIP_MAX_NAME + 1), 0);
 }
+
+/* ---- limits that need no vector file ------------------------------------ */
+
+static int zeros_read(void *ctx, uint64_t off, void *buf, size_t len)
+{
+    (void)ctx;
+    (void)off;
+    memset(buf, 0, len);
+    return DELTA_IO_OK;
+}
+
+Test(limits, archive_over_4_gib)
+{
+    delta_source src = {NULL, UINT64_C(5) << 30, zeros_read};
+    delta_zip *zip = NULL;
+    cr_assert_eq(delta_zip_open(&src, &zip), DELTA_ERR_ZIP);
+    cr_assert(strstr(delta_last_error(), "zip64") != NULL, "%s", delta_last_error());
+}
+
+Test(limits, central_directory_over_1_mib)
+{
+    /* A 2 MiB "central directory" that exactly fills the space before a
+     * consistent end record: refused by size before it is loaded. */
+    size_t cd = (size_t)2 << 20;
+    uint8_t *a = calloc(cd + 22, 1);
+    delta_put32(a + cd, 0x06054b50);
+    delta_put16(a + cd + 8, 1);
+    delta_put16(a + cd + 10, 1);
+    delta_put32(a + cd + 12, (uint32_t)cd);
+    delta_put32(a + cd + 16, 0);
+    delta_source src;
+    delta_source_from_memory(&src, a, cd + 22);
+    delta_zip *zip = NULL;
+    cr_assert_eq(delta_zip_open(&src, &zip), DELTA_ERR_ZIP);
+    cr_assert(strstr(delta_last_error(), "1 MiB") != NULL, "%s", delta_last_error());
+    free(a);
+}
+
+Test(limits, member_of_exactly_2_gib_is_not_refused_for_size)
+{
+    /* Central entry and local header claim 2^31 bytes: the size limit
+     * allows it, the layout then refuses it (it overlaps the directory). */
+    delta_buf a = DELTA_BUF_INIT;
+    base_zip(&a);
+    set32_both(&a, 1, 20, 18, 0x80000000u);
+    set32_both(&a, 1, 24, 22, 0x80000000u);
+    delta_source src;
+    delta_source_from_memory(&src, a.data, a.len);
+    delta_zip *zip = NULL;
+    cr_assert_eq(delta_zip_open(&src, &zip), DELTA_ERR_ZIP);
+    cr_assert(strstr(delta_last_error(), "overlaps the central directory") != NULL, "%s", delta_last_error());
+    delta_buf_free(&a);
+}
