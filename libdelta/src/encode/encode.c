@@ -1,5 +1,7 @@
 /* The ldpatch1 writer: plan -> segments of control / diff / extra streams. */
+#include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <lzma.h>
 
@@ -63,6 +65,47 @@ static delta_status compress_stream(const delta_patch_options *opt, int which, c
     return DELTA_OK;
 }
 
+/* The compression jobs: one per (segment, stream), taken by worker threads. */
+typedef struct job_set {
+    const delta_patch_options *opt;
+    const segbuf *segs;
+    delta_buf *out;
+    uint32_t *stored;
+    delta_status *status;
+    size_t count, next;
+    pthread_mutex_t lock;
+} job_set;
+
+static void *worker(void *arg)
+{
+    job_set *js = arg;
+    for (;;) {
+        pthread_mutex_lock(&js->lock);
+        size_t j = js->next < js->count ? js->next++ : js->count;
+        pthread_mutex_unlock(&js->lock);
+        if (j == js->count) return NULL;
+        js->status[j] = compress_stream(js->opt, (int)(j % 3), &js->segs[j / 3].s[j % 3], &js->out[j], &js->stored[j]);
+    }
+}
+
+static delta_status run_jobs(job_set *js, int threads)
+{
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (int)(n > 16 ? 16 : n) : 1;
+    }
+    if ((size_t)threads > js->count) threads = js->count ? (int)js->count : 1;
+    pthread_t tid[16];
+    int started = 0;
+    for (; started < threads - 1; started++)
+        if (pthread_create(&tid[started], NULL, worker, js) != 0) break;
+    worker(js); /* this thread works too */
+    for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+    for (size_t j = 0; j < js->count; j++)
+        if (js->status[j]) return js->status[j];
+    return DELTA_OK;
+}
+
 static delta_status check_options(const delta_patch_options *o)
 {
     if (o->block_size < 512 || o->block_size > (1u << 20) || (o->block_size & (o->block_size - 1)))
@@ -100,7 +143,8 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
     /* Cut the commands into segments of about segment_size target bytes. */
     segbuf *segs = NULL;
     size_t nseg = 0, segcap = 0;
-    uint64_t seg_bytes = 0, prev_src = 0;
+    uint64_t seg_bytes = 0;
+    int64_t shift = 0; /* src - dst of the previous COPY */
     for (size_t i = 0; i < p.cmd_count && !st; i++) {
         const plan_cmd *c = &p.cmds[i];
         if (nseg == 0 || (c->type == PLAN_BLOCK && seg_bytes >= opt.segment_size)) {
@@ -115,7 +159,7 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
             segs[nseg].first_op = i;
             nseg++;
             seg_bytes = 0;
-            prev_src = 0;
+            shift = 0;
         }
         segbuf *sg = &segs[nseg - 1];
         uint8_t type = c->type;
@@ -144,8 +188,11 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
                 continue;
             }
             sx.copy_bytes += q->len;
-            st = put_svarint(&sg->s[0], (int64_t)(q->src - prev_src));
-            prev_src = q->src + q->len;
+            /* Predict the source from the previous copy's alignment: pieces of one
+             * match share it whatever order their blocks are written in. */
+            int64_t here = (int64_t)q->src - (int64_t)q->dst;
+            st = put_svarint(&sg->s[0], here - shift);
+            shift = here;
             if (!st) st = delta_buf_reserve(&sg->s[1], q->len);
             if (st) break;
             uint8_t *d = sg->s[1].data + sg->s[1].len;
@@ -154,30 +201,39 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
         }
     }
 
-    /* Compress, then lay out header + table + streams. */
+    /* Compress every (segment, stream) independently, on all cores, then lay
+     * out header + table + streams in order. */
+    size_t njobs = nseg * 3;
+    job_set js = {&opt, segs, calloc(njobs ? njobs : 1, sizeof(delta_buf)),
+                  calloc(njobs ? njobs : 1, sizeof(uint32_t)), calloc(njobs ? njobs : 1, sizeof(delta_status)),
+                  njobs, 0, PTHREAD_MUTEX_INITIALIZER};
+    if (!st && (!js.out || !js.stored || !js.status)) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+    if (!st) st = run_jobs(&js, opt.threads);
     delta_buf body = DELTA_BUF_INIT, table = DELTA_BUF_INIT;
     uint32_t max_stream = 0;
     for (size_t i = 0; i < nseg && !st; i++) {
         uint8_t e[DELTA_PATCH_SEGMENT_ENTRY];
-        uint32_t stored[3];
         size_t start = body.len;
         for (int s = 0; s < 3 && !st; s++) {
-            if (segs[i].s[s].len > DELTA_PATCH_MAX_SEGMENT) st = delta_fail(DELTA_ERR_LIMIT, "encode: segment stream too large");
-            if (!st) st = compress_stream(&opt, s, &segs[i].s[s], &body, &stored[s]);
+            st = delta_buf_append(&body, js.out[3 * i + s].data, js.out[3 * i + s].len);
             if (segs[i].s[s].len > max_stream) max_stream = (uint32_t)segs[i].s[s].len;
         }
         if (st) break;
-        sx.ctrl_bytes += stored[0];
-        sx.diff_bytes += stored[1];
-        sx.extra_stream_bytes += stored[2];
+        sx.ctrl_bytes += js.stored[3 * i];
+        sx.diff_bytes += js.stored[3 * i + 1];
+        sx.extra_stream_bytes += js.stored[3 * i + 2];
         delta_put64(e, segs[i].first_op);
         for (int s = 0; s < 3; s++) {
-            delta_put32(e + 8 + 4 * s, stored[s]);
+            delta_put32(e + 8 + 4 * s, js.stored[3 * i + s]);
             delta_put32(e + 20 + 4 * s, (uint32_t)segs[i].s[s].len);
         }
         delta_put32(e + 32, delta_crc32(0, body.data + start, body.len - start));
         st = delta_buf_append(&table, e, sizeof e);
     }
+    for (size_t i = 0; js.out && i < njobs; i++) delta_buf_free(&js.out[i]);
+    free(js.out);
+    free(js.stored);
+    free(js.status);
     if (!st) {
         uint8_t h[DELTA_PATCH_HEADER_SIZE];
         memset(h, 0, sizeof h);

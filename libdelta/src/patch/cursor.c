@@ -52,7 +52,7 @@ static delta_status open_segment(pcursor *c, uint32_t i)
     c->open = 1;
     c->seg_index = i;
     c->op = c->seg.first_op;
-    c->prev_src = 0;
+    c->shift = 0;
     c->block_len = c->block_done = 0;
     return DELTA_OK;
 }
@@ -158,13 +158,15 @@ delta_status pcursor_piece(pcursor *c, piece *p, int *more)
         uint64_t z;
         st = read_varint(c, &z);
         if (st) return st;
+        /* |d| < 2^62 and |dst|, |shift| < 2^32: no overflow in int64. */
         int64_t d = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
-        uint64_t src = c->prev_src + (uint64_t)d; /* wraps; checked below */
-        if ((d < 0 && (uint64_t)(-(d + 1)) + 1 > c->prev_src) || !delta_range_ok(src, p->len, c->info->source_size))
+        int64_t dst = (int64_t)(c->block * c->info->block_size + c->block_done);
+        int64_t src = dst + c->shift + d;
+        if (src < 0 || !delta_range_ok((uint64_t)src, p->len, c->info->source_size))
             return delta_fail(DELTA_ERR_PATCH, "patch: block %llu: copy from outside the source",
                               (unsigned long long)c->block);
-        p->src = src;
-        c->prev_src = src + p->len;
+        p->src = (uint64_t)src;
+        c->shift = src - dst;
     }
     c->block_done += p->len;
     *more = 1;

@@ -71,7 +71,7 @@ typedef struct pcursor {
     int open;
     pstream st[3];     /* ctrl, diff, extra */
     uint64_t op;       /* index of the next command */
-    uint64_t prev_src; /* end of the previous COPY */
+    int64_t shift;     /* src - dst of the previous COPY */
     /* The current BLOCK: */
     uint64_t block, block_len, block_done;
 } pcursor;
