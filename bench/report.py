@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""Turns scripts/bench's raw runs into bench/RESULTS.md and the chart's data.
+
+    python3 bench/report.py RESULTS_CSV META_TXT OUT_DIR
+
+Medians over the repetitions for times and peak RSS; sizes are deterministic (a size that
+differs between repetitions is reported). The summary compares every tool with bsdiff over
+the pairs where every tool made and applied its patch.
+"""
+import csv
+import math
+import statistics
+import sys
+
+TOOLS = ["libdelta", "libdelta-oop", "bsdiff", "xdelta3", "zstd"]
+NAMES = {
+    "libdelta": "libdelta (in place)",
+    "libdelta-oop": "libdelta --no-inplace",
+    "bsdiff": "bsdiff 4.3",
+    "xdelta3": "xdelta3 -9",
+    "zstd": "zstd -19 --long=31",
+}
+# (tool, step) columns of the apply table, with the command that ran.
+APPLY = [
+    ("libdelta", "apply_inplace", "applydelta --image (in place)"),
+    ("libdelta", "apply", "applydelta out of place"),
+    ("libdelta-oop", "apply", "applydelta, --no-inplace pkg"),
+    ("bsdiff", "apply", "bspatch"),
+    ("xdelta3", "apply", "xdelta3 -d"),
+    ("zstd", "apply", "zstd -d"),
+]
+INPLACE_TARGET = 3.0  # % of the out-of-place payload
+
+
+def main(csv_path, meta_path, out_dir):
+    meta = {}
+    with open(meta_path) as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition("=")
+            meta[k] = v
+    runs = {}  # (tool, pair, step) -> list of rows
+    pairs, sizes = [], {}
+    with open(csv_path) as f:
+        for r in csv.DictReader(f):
+            if r["pair"] not in sizes:
+                pairs.append(r["pair"])
+                sizes[r["pair"]] = (int(r["old_bytes"]), int(r["new_bytes"]))
+            runs.setdefault((r["tool"], r["pair"], r["step"]), []).append(r)
+
+    def result(tool, pair, step):
+        """(status, bytes, seconds, kib) with medians over the repetitions that succeeded."""
+        rows = runs.get((tool, pair, step))
+        if not rows:
+            return ("not run", None, None, None)
+        bad = [r["status"] for r in rows if r["status"] != "ok"]
+        if bad:
+            return (bad[0], None, None, None)
+        sizes_seen = {int(r["bytes"]) for r in rows if r["bytes"]}
+        status = "ok" if len(sizes_seen) <= 1 else "nondeterministic sizes %s" % sorted(sizes_seen)
+        return (
+            status,
+            min(sizes_seen) if sizes_seen else None,
+            statistics.median(float(r["seconds"]) for r in rows),
+            statistics.median(int(r["max_rss_kib"]) for r in rows),
+        )
+
+    def label(pair):
+        name, v1, v2 = pair.rsplit("-", 2)
+        return "%s %s→%s" % (name, v1, v2)
+
+    def mib(kib):
+        return "%.1f" % (kib / 1024.0)
+
+    def secs(s):
+        return "%.2f" % s if s >= 0.1 else "%.3f" % s
+
+    def err(status):
+        return "**%s**" % status.replace("|", "/")
+
+    out = []
+    w = out.append
+    w("# Benchmark results")
+    w("")
+    w("Produced by `scripts/bench` on %s (commit %s). Raw runs: [`results.csv`](results.csv); "
+      "chart: [`sizes.svg`](sizes.svg)." % (meta["date"], meta["commit"]))
+    w("")
+    w("- Machine: %s CPUs (`nproc`), %s, %s RAM, %s; load average at the end %s (a shared, "
+      "noisy machine: compare ratios, not seconds)." % (meta["nproc"], meta["cpu"], meta["memory"],
+                                                        meta["kernel"], meta["load"]))
+    reps = meta["reps"]
+    if meta["large"] == "1" and meta["large_reps"] != reps:
+        reps += " (the large next-swc pair: %s)" % meta["large_reps"]
+    w("- Timings: median of %s runs; wall time from the clock, peak RSS from "
+      "`/usr/bin/time -f %%M`. Sizes are deterministic." % reps)
+    w("- Versions: %s; %s; %s; %s." % (meta["libdelta"], meta["bsdiff"], meta["xdelta3"], meta["zstd"]))
+    w("- Flags:")
+    w("  - `mkdelta %s`; `--no-inplace` added for the out-of-place payload." % meta["mkdelta_flags"])
+    w("  - `applydelta %s`." % meta["applydelta_flags"])
+    w("  - `bsdiff OLD NEW PATCH`; `bspatch OLD NEW PATCH` (Debian's, bzip2).")
+    w("  - `xdelta3 %s` (default 64 MiB source window)." % meta["xdelta3_flags"])
+    w("  - `zstd %s`: `--long=31` enables long-distance matching and raises the decoder's window "
+      "limit, which inputs over 128 MiB need." % meta["zstd_flags"])
+    w("- Payload: the patch libdelta puts in `firmware.ldp` (`.images[0].patch.size` of the "
+      "manifest); the package around it (zip, manifest, ECDSA signature) adds about 1.4 KiB. "
+      "For the peers, the patch file.")
+    w("- Every patch was applied and its result compared with the target (`cmp`); the in-place "
+      "apply ran on a copy of the source.")
+    w("")
+
+    # Which pairs count in the summary: every tool made and applied its patch.
+    complete = [p for p in pairs
+                if all(result(t, p, "diff")[0] == "ok" for t in TOOLS)
+                and all(result(t, p, s)[0] == "ok" for t, s, _ in APPLY)]
+    incomplete = [p for p in pairs if p not in complete]
+
+    # Summary.
+    w("## Summary: ratios against bsdiff")
+    w("")
+    w("Over %d pair%s%s. Size: Σ payload bytes and the geometric mean of the per-pair ratio; "
+      "diff and apply time: median of the per-pair ratios; memory: the largest peak RSS over the "
+      "corpus against bsdiff's largest. Below 1 is better than bsdiff. libdelta's apply columns "
+      "are the in-place apply (what a device runs); the `--no-inplace` row is applied out of place."
+      % (len(complete), "" if len(complete) == 1 else "s",
+         "" if not incomplete else " (excluded, as some tool failed: %s)"
+         % ", ".join(label(p) for p in incomplete)))
+    w("")
+    w("| tool | Σ payload bytes | Σ vs bsdiff | size ratio (geo. mean) | diff time | diff memory "
+      "| apply time | apply memory |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|")
+
+    def apply_step(tool):
+        return "apply_inplace" if tool == "libdelta" else "apply"
+
+    def summary(tool, step):
+        base = [result("bsdiff", p, "diff") for p in complete]
+        mine = [result(tool, p, "diff") for p in complete]
+        base_a = [result("bsdiff", p, "apply") for p in complete]
+        mine_a = [result(tool, p, step) for p in complete]
+        total = sum(m[1] for m in mine)
+        total_b = sum(b[1] for b in base)
+        geo = math.exp(statistics.mean(math.log(m[1] / b[1]) for m, b in zip(mine, base)))
+        dt = statistics.median(m[2] / b[2] for m, b in zip(mine, base))
+        dm = max(m[3] for m in mine) / max(b[3] for b in base)
+        at = statistics.median(m[2] / b[2] for m, b in zip(mine_a, base_a))
+        am = max(m[3] for m in mine_a) / max(b[3] for b in base_a)
+        return total, total / total_b, geo, dt, dm, at, am
+
+    summaries = {}
+    if complete:
+        for t in TOOLS:
+            s = summaries[t] = summary(t, apply_step(t))
+            w("| %s | %s | %.3f | %.3f | %.2f | %.2f | %.2f | %.2f |"
+              % (NAMES[t], format(s[0], ","), *s[1:]))
+        oop = summary("libdelta", "apply")
+        w("")
+        w("Applied out of place instead, libdelta's in-place package has an apply-time ratio of "
+          "%.2f and an apply-memory ratio of %.2f." % (oop[5], oop[6]))
+    else:
+        w("| (no pair completed for every tool) | | | | | | | |")
+    w("")
+
+    # In-place overhead.
+    w("## In-place overhead")
+    w("")
+    w("The in-place payload (an order of writes that never overwrites a block it still reads, "
+      "plus stashes) against the out-of-place payload of the same pair. Target: at most %.0f%%."
+      % INPLACE_TARGET)
+    w("")
+    w("| pair | in place | out of place | overhead | within %.0f%% |" % INPLACE_TARGET)
+    w("|---|---:|---:|---:|:---:|")
+    over = []
+    for p in pairs:
+        a, b = result("libdelta", p, "diff"), result("libdelta-oop", p, "diff")
+        if a[1] is None or b[1] is None:
+            w("| %s | %s | %s | | |" % (label(p), a[1] if a[1] is not None else err(a[0]),
+                                         b[1] if b[1] is not None else err(b[0])))
+            continue
+        o = 100.0 * (a[1] - b[1]) / b[1]
+        over.append(o)
+        w("| %s | %s | %s | %+.2f%% | %s |" % (label(p), format(a[1], ","), format(b[1], ","), o,
+                                               "yes" if o <= INPLACE_TARGET else "**no**"))
+    if over:
+        w("")
+        w("Largest overhead: %+.2f%%." % max(over))
+    w("")
+
+    # Sizes.
+    w("## Payload size")
+    w("")
+    w("Bytes, and in parentheses % of the new image.")
+    w("")
+    w("| pair | old | new | " + " | ".join(NAMES[t] for t in TOOLS) + " |")
+    w("|---|---:|---:|" + "---:|" * len(TOOLS))
+    chart = []
+    for p in pairs:
+        old, new = sizes[p]
+        cells = []
+        for t in TOOLS:
+            r = result(t, p, "diff")
+            cells.append("%s (%.2f%%)" % (format(r[1], ","), 100.0 * r[1] / new)
+                         if r[1] is not None else err(r[0]))
+        w("| %s | %s | %s | %s |" % (label(p), format(old, ","), format(new, ","), " | ".join(cells)))
+        b = result("bsdiff", p, "diff")[1]
+        vals = []
+        for t in ["libdelta", "libdelta-oop", "xdelta3", "zstd"]:
+            r = result(t, p, "diff")[1]
+            vals.append("%.2f" % (100.0 * r / b) if r is not None and b else "?")
+        chart.append('"%s" %s' % (label(p).replace("→", "-"), " ".join(vals)))
+    w("")
+
+    # Diff time and memory.
+    w("## Diff: time and peak memory")
+    w("")
+    w("Seconds / MiB of peak RSS.")
+    w("")
+    w("| pair | " + " | ".join(NAMES[t] for t in TOOLS) + " |")
+    w("|---|" + "---:|" * len(TOOLS))
+    for p in pairs:
+        cells = []
+        for t in TOOLS:
+            r = result(t, p, "diff")
+            cells.append("%s s / %s MiB" % (secs(r[2]), mib(r[3])) if r[2] is not None else err(r[0]))
+        w("| %s | %s |" % (label(p), " | ".join(cells)))
+    w("")
+
+    # Apply time and memory.
+    w("## Apply: time and peak memory")
+    w("")
+    w("Seconds / MiB of peak RSS; each result compared with the target.")
+    w("")
+    w("| pair | " + " | ".join(n for _, _, n in APPLY) + " |")
+    w("|---|" + "---:|" * len(APPLY))
+    for p in pairs:
+        cells = []
+        for t, s, _ in APPLY:
+            r = result(t, p, s)
+            cells.append("%s s / %s MiB" % (secs(r[2]), mib(r[3])) if r[2] is not None else err(r[0]))
+        w("| %s | %s |" % (label(p), " | ".join(cells)))
+    w("")
+
+    failed = sorted({(k[0], k[1], k[2], r["status"]) for k, rows in runs.items() for r in rows
+                     if r["status"] != "ok"})
+    w("## Failures")
+    w("")
+    if failed:
+        for t, p, s, st in failed:
+            w("- %s, %s, %s: %s" % (NAMES.get(t, t), label(p), s, st))
+    else:
+        w("None: every patch was made, applied, and its result equalled the target.")
+    w("")
+
+    with open(out_dir + "/RESULTS.md", "w") as f:
+        f.write("\n".join(out))
+    with open(out_dir + "/work/sizes.dat", "w") as f:
+        f.write("# pair libdelta libdelta-oop xdelta3 zstd (payload, % of bsdiff)\n")
+        f.write("\n".join(chart) + "\n")
+    # The summary row, for the README.
+    with open(out_dir + "/work/summary.txt", "w") as f:
+        for t in TOOLS:
+            if t in summaries:
+                s = summaries[t]
+                f.write("| %s | %.3f | %.3f | %.2f | %.2f | %.2f | %.2f |\n" % (NAMES[t], *s[1:]))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4:
+        sys.exit("usage: report.py RESULTS_CSV META_TXT OUT_DIR")
+    main(*sys.argv[1:])
