@@ -26,8 +26,12 @@ void pcursor_free(pcursor *c)
 /* Opens segment i: checks its CRC, then starts its three streams. */
 static delta_status open_segment(pcursor *c, uint32_t i)
 {
+    /* The next segment in order is found from the current one; any other by a scan. */
+    int next = c->open && i == c->seg_index + 1;
     close_streams(c);
-    delta_status st = patch_segment(c->patch, c->info, i, &c->seg);
+    seg_entry prev = c->seg;
+    delta_status st = next ? patch_segment_after(c->patch, c->info, c->seg_index, &prev, &c->seg)
+                           : patch_segment(c->patch, c->info, i, &c->seg);
     if (st) return st;
     /* CRC of the stored bytes, read through the first stream buffer. */
     uint8_t *tmp = arena_take(&c->ar, STREAM_INBUF);
@@ -190,10 +194,10 @@ delta_status pcursor_seek(pcursor *c, uint64_t op)
     /* Find the segment holding op (segments are few; a linear scan is fine). */
     uint32_t lo = 0;
     for (uint32_t i = 1; i < c->info->segment_count; i++) {
-        seg_entry e;
-        delta_status st = patch_segment(c->patch, c->info, i, &e);
+        uint64_t first;
+        delta_status st = patch_segment_first_op(c->patch, i, &first);
         if (st) return st;
-        if (e.first_op > op) break;
+        if (first > op) break;
         lo = i;
     }
     delta_status st = open_segment(c, lo);

@@ -140,6 +140,42 @@ delta_status patch_segment(const delta_source *patch, const delta_patch_info *in
     return DELTA_OK;
 }
 
+delta_status patch_segment_after(const delta_source *patch, const delta_patch_info *info, uint32_t prev_index,
+                                 const seg_entry *prev, seg_entry *seg)
+{
+    uint32_t i = prev_index + 1;
+    uint8_t e[DELTA_PATCH_SEGMENT_ENTRY];
+    delta_status st = delta_read_source(patch, DELTA_PATCH_HEADER_SIZE + (uint64_t)i * sizeof e, e, sizeof e,
+                                        DELTA_ERR_PACKAGE_READ);
+    if (st) return st;
+    seg->first_op = delta_le64(e);
+    for (int s = 0; s < 3; s++) {
+        seg->size[s] = delta_le32(e + 8 + 4 * s);
+        seg->raw[s] = delta_le32(e + 20 + 4 * s);
+    }
+    seg->crc = delta_le32(e + 32);
+    /* The sizes were summed without overflow to the patch's end by delta_patch_read_info. */
+    seg->data_offset = prev->data_offset + prev->size[0] + prev->size[1] + prev->size[2];
+    if (i + 1 < info->segment_count) {
+        uint64_t next;
+        st = patch_segment_first_op(patch, i + 1, &next);
+        if (st) return st;
+        seg->end_op = next;
+    } else {
+        seg->end_op = info->op_count;
+    }
+    return DELTA_OK;
+}
+
+delta_status patch_segment_first_op(const delta_source *patch, uint32_t i, uint64_t *first_op)
+{
+    uint8_t e[8];
+    delta_status st = delta_read_source(patch, DELTA_PATCH_HEADER_SIZE + (uint64_t)i * DELTA_PATCH_SEGMENT_ENTRY, e,
+                                        sizeof e, DELTA_ERR_PACKAGE_READ);
+    if (!st) *first_op = delta_le64(e);
+    return st;
+}
+
 static uint64_t lzma_need(uint32_t dict)
 {
     lzma_options_lzma opt;

@@ -19,10 +19,15 @@ typedef struct seg_entry {
     uint64_t data_offset;      /* offset of the ctrl stream in the patch */
 } seg_entry;
 
-/* Reads entry i (and derives data_offset by summing earlier entries when
- * data_offset_hint is UINT64_MAX; otherwise uses the hint). */
+/* Reads entry i; derives data_offset by summing the earlier entries (O(i)). */
 delta_status patch_segment(const delta_source *patch, const delta_patch_info *info, uint32_t i,
                            seg_entry *seg);
+/* Reads entry prev_index + 1 given entry prev_index (O(1)): walking the
+ * segments in order must not cost O(segments^2) reads on hostile patches. */
+delta_status patch_segment_after(const delta_source *patch, const delta_patch_info *info, uint32_t prev_index,
+                                 const seg_entry *prev, seg_entry *seg);
+/* first_op of entry i only (O(1)). */
+delta_status patch_segment_first_op(const delta_source *patch, uint32_t i, uint64_t *first_op);
 
 /* A bump allocator over caller memory, reset per segment. */
 typedef struct arena {
