@@ -221,11 +221,11 @@ Test(package, five_failed_tries_abandon)
     delta_package *p;
     cr_assert_eq(open_pkg(&pkg, &o, &p), DELTA_OK);
 
-    /* Failing at the first image write every time: nothing was ever written -> 545, images are the source. */
+    /* The state area fails every time, before any image write: 545, the image is the source. */
     sim s;
     sim_init(&s, F.b, F.blen, 256 * 1024);
     delta_status st = DELTA_OK;
-    s.flash_broken = 1;
+    s.scratch_broken = 1;
     for (int t = 1; t <= DELTA_MAX_TRIES; t++) {
         st = apply_sim(p, &s, 1, NULL);
         if (t < DELTA_MAX_TRIES) {
@@ -238,11 +238,12 @@ Test(package, five_failed_tries_abandon)
     cr_assert_eq(delta_dfota_code(st), 545);
     cr_assert_eq(s.journal_len, 0, "state removed: the image is the source");
     cr_assert(s.flash.size == F.blen && memcmp(s.flash.live, F.b, F.blen) == 0, "image is the source");
-    s.flash_broken = 0;
+    cr_assert_eq(s.flash_writes, 0);
+    s.scratch_broken = 0;
     cr_assert_eq(apply_sim(p, &s, 1, NULL), DELTA_OK, "a fresh update after abandoning: %s", delta_last_error());
     sim_free(&s);
 
-    /* Failing late (after writes) five times: 546, and it stays 546. */
+    /* Image writes failing (a failed write may have torn its block) five times: 546, and it stays 546. */
     sim_init(&s, F.b, F.blen, 256 * 1024);
     s.cut_at = 60;
     apply_sim(p, &s, 1, NULL);

@@ -192,9 +192,12 @@ Test(patch, swapped_blocks_need_stash)
     build(&p, c, 8);
     delta_patch_options opt = DELTA_PATCH_OPTIONS_INIT;
     delta_patch_stats stats;
-    full_check(&p, &opt, &stats);
-    cr_assert_eq(stats.stashes, 3, "one stash per cycle, got %llu", (unsigned long long)stats.stashes);
-    cr_assert_eq(stats.literal_conversions, 0);
+    for (uint32_t batch = 1; batch <= 8; batch *= 2) {
+        opt.batch_blocks = batch;
+        full_check(&p, &opt, &stats);
+        cr_assert_eq(stats.stashes, 3, "one stash per cycle, got %llu", (unsigned long long)stats.stashes);
+        cr_assert_eq(stats.literal_conversions, 0);
+    }
     pair_free(&p);
 }
 
@@ -315,6 +318,7 @@ Test(patch, random_tilings_many_cycles)
         opt.max_stash = (uint32_t)(seed % 3) * 2; /* 0, 2, 4 slots: conversions and stashes */
         opt.segment_size = 8 * BS;                /* several segments: resume across them */
         opt.compression = seed % 2 ? DELTA_COMPRESSION_NONE : DELTA_COMPRESSION_LZMA2;
+        opt.batch_blocks = (uint32_t[]){1, 3, 32}[seed % 3]; /* commit every block, a few, many */
         full_check(&p, &opt, NULL);
         pair_free(&p);
     }
@@ -442,17 +446,21 @@ Test(patch, journal_round_trip_and_corruption)
     j.image_index = 2;
     j.flags = DELTA_JOURNAL_PENDING | DELTA_JOURNAL_WRITTEN;
     j.next_op = 123456789;
-    j.pending_block = 77;
-    j.pending_crc = 0xdeadbeef;
+    j.pending_count = 2;
+    j.pending_block[1] = 77;
+    j.pending_crc[1] = 0xdeadbeef;
     j.tries = 3;
     j.stash_count = 3;
     j.stash[1] = 9;
     uint8_t buf[256];
     size_t len;
     cr_assert_eq(delta_journal_encode(&j, buf, sizeof buf, &len), DELTA_OK);
-    cr_assert_eq(len, delta_journal_size(3));
+    cr_assert_eq(len, delta_journal_size(3, 2));
     cr_assert_eq(delta_journal_decode(buf, len, &k), DELTA_OK);
     cr_assert_eq(k.next_op, 123456789);
+    cr_assert_eq(k.pending_count, 2);
+    cr_assert_eq(k.pending_block[1], 77);
+    cr_assert_eq(k.pending_crc[1], 0xdeadbeef);
     cr_assert_eq(k.stash[1], 9);
     cr_assert_eq(k.tries, 3);
     cr_assert(memcmp(k.package_id, j.package_id, 32) == 0);

@@ -8,7 +8,8 @@
 
 enum {
     OPT_PROJECT = 1, OPT_FROM, OPT_TO, OPT_KEY, OPT_OUTPUT, OPT_IMAGE, OPT_FORMAT,
-    OPT_BLOCK_SIZE, OPT_SEGMENT_SIZE, OPT_MAX_STASH, OPT_SLOT_SIZE, OPT_MAX_MEMORY,
+    OPT_BLOCK_SIZE, OPT_SEGMENT_SIZE, OPT_MAX_STASH,
+    OPT_BATCH_BLOCKS, OPT_SLOT_SIZE, OPT_MAX_MEMORY,
     OPT_NO_INPLACE, OPT_COMPRESSION, OPT_JSON
 };
 
@@ -21,8 +22,9 @@ static const cli_option options[] = {
     {OPT_IMAGE, 0, "image", "NAME=OLD:NEW", "an image of a multi-image package (repeat)"},
     {OPT_FORMAT, 0, "format", "FORMAT", "package (default) or bsdiff40 (a standard BSDIFF40 patch)"},
     {OPT_BLOCK_SIZE, 0, "block-size", "BYTES", "erase block of the device (4096)"},
-    {OPT_SEGMENT_SIZE, 0, "segment-size", "BYTES", "target bytes per compressed segment (1M)"},
+    {OPT_SEGMENT_SIZE, 0, "segment-size", "BYTES", "target bytes per compressed segment (8M)"},
     {OPT_MAX_STASH, 0, "max-stash", "N", "stash slots the in-place plan may use (64)"},
+    {OPT_BATCH_BLOCKS, 0, "batch-blocks", "N", "blocks the device commits at once in place (128; 1..256)"},
     {OPT_SLOT_SIZE, 0, "slot-size", "[NAME=]BYTES",
      "the device region of an image (default: max(old, new) rounded up to the block)"},
     {OPT_MAX_MEMORY, 0, "max-memory", "BYTES", "cap on the diff's working memory"},
@@ -98,6 +100,10 @@ static int handle(void *ctx, int id, const char *value)
     case OPT_MAX_STASH:
         if (size_option(a, "max-stash", value, UINT32_MAX, &v)) return -1;
         a->patch.max_stash = (uint32_t)v;
+        return 0;
+    case OPT_BATCH_BLOCKS:
+        if (size_option(a, "batch-blocks", value, UINT32_MAX, &v)) return -1;
+        a->patch.batch_blocks = (uint32_t)v;
         return 0;
     case OPT_MAX_MEMORY:
         if (size_option(a, "max-memory", value, UINT64_MAX, &v)) return -1;

@@ -145,6 +145,7 @@ static int s_write(void *ctx, uint64_t off, const void *buf, size_t len)
 {
     sim *s = ctx;
     s->scratch_writes++;
+    if (s->scratch_broken && !s->dead) return DELTA_IO_ERROR;
     return area_write(s, &s->scratch, off, buf, len);
 }
 static int s_sync(void *ctx) { sim *s = ctx; return area_sync(s, &s->scratch); }

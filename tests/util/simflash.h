@@ -24,6 +24,7 @@ typedef struct sim {
     uint64_t fail_at;    /* this event fails with EIO, power stays (0: never) */
     uint64_t fail_count; /* with fail_at: how many consecutive events fail */
     int flash_broken;    /* every image write fails with EIO (the rest works) */
+    int scratch_broken;  /* every scratch write fails with EIO */
     int dead;
     uint64_t flash_writes, scratch_writes, journal_writes;
 } sim;

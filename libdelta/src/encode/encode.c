@@ -115,6 +115,8 @@ static delta_status check_options(const delta_patch_options *o)
     if (o->compression > DELTA_COMPRESSION_LZMA2) return delta_fail(DELTA_ERR_ARG, "unknown compression");
     if (o->compression == DELTA_COMPRESSION_LZMA2 && (o->dict_size < 4096 || o->dict_size > DELTA_PATCH_MAX_DICT))
         return delta_fail(DELTA_ERR_ARG, "dictionary size %u outside 4096..8 MiB", o->dict_size);
+    if (o->batch_blocks < 1 || o->batch_blocks > DELTA_PATCH_MAX_BATCH)
+        return delta_fail(DELTA_ERR_ARG, "batch of %u blocks outside 1..%u", o->batch_blocks, DELTA_PATCH_MAX_BATCH);
     if (o->max_stash > DELTA_PATCH_MAX_STASH) return delta_fail(DELTA_ERR_ARG, "more than %u stash slots", DELTA_PATCH_MAX_STASH);
     return DELTA_OK;
 }
@@ -248,6 +250,7 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
         delta_put32(h + 40, p.stash_slots);
         delta_put32(h + 44, max_stream);
         delta_put64(h + 48, p.cmd_count);
+        delta_put32(h + 56, opt.batch_blocks);
         uint32_t crc = delta_crc32(0, h, 60);
         crc = delta_crc32(crc, table.data, table.len);
         delta_put32(h + 60, crc);

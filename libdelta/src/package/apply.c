@@ -26,7 +26,7 @@ typedef struct run {
 
 static delta_status save(run *r)
 {
-    uint8_t buf[DELTA_JOURNAL_FIXED + 8 * DELTA_PATCH_MAX_STASH + 4];
+    uint8_t buf[DELTA_JOURNAL_FIXED + 8 * DELTA_PATCH_MAX_STASH + 12 * DELTA_PATCH_MAX_BATCH + 4];
     size_t len;
     delta_status st = delta_journal_encode(&r->j, buf, sizeof buf, &len);
     if (st) return st;
@@ -64,12 +64,14 @@ static delta_status check_fresh(run *r)
     return DELTA_OK;
 }
 
+/* The core counts commands of one image; the package counts blocks of all. */
 static int on_progress(void *ctx, uint64_t done, uint64_t total)
 {
     run *r = ctx;
-    (void)total;
     if (!r->progress || !r->progress->fn) return 0;
-    return r->progress->fn(r->progress->ctx, r->done_before + done, r->total);
+    uint64_t blocks = r->pkg->report[r->j.image_index].blocks_written;
+    uint64_t part = total ? blocks * done / total : blocks;
+    return r->progress->fn(r->progress->ctx, r->done_before + part, r->total);
 }
 
 /* A failure while writing ends this try; the fifth in a row abandons. */
@@ -108,7 +110,7 @@ delta_status delta_package_apply_in_place(const delta_package *pkg, delta_flash 
     const delta_manifest *m = pkg->manifest;
     if (resumed) *resumed = 0;
 
-    uint8_t buf[DELTA_JOURNAL_FIXED + 8 * DELTA_PATCH_MAX_STASH + 4];
+    uint8_t buf[DELTA_JOURNAL_FIXED + 8 * DELTA_PATCH_MAX_STASH + 12 * DELTA_PATCH_MAX_BATCH + 4];
     size_t len = 0;
     if (store->journal_read(store->ctx, buf, sizeof buf, &len) != DELTA_IO_OK)
         return delta_fail(DELTA_ERR_STATE_CORRUPT, "the update state cannot be read");
@@ -151,6 +153,7 @@ delta_status delta_package_apply_in_place(const delta_package *pkg, delta_flash 
         r.j.next_op = 0;
         r.j.flags &= DELTA_JOURNAL_WRITTEN;
         r.j.tries = 0;
+        r.j.pending_count = 0;
         memset(r.j.stash, 0, sizeof r.j.stash);
         if (r.j.image_index < m->image_count) {
             st = save(&r);

@@ -94,6 +94,17 @@ delta_status delta_apply_out_of_place(const delta_source *patch, const delta_sou
 
 /* ---------------------------------------------------------------- in place */
 
+/*
+ * Commands run in batches of up to batch_blocks BLOCKs. First every command
+ * of the batch is computed: STASHes copy source blocks into their scratch
+ * slots, BLOCKs compute their new content into the scratch's pending slots.
+ * Nothing of the image is written yet, so every read sees the image as it
+ * was before the batch. One scratch sync, one journal write (the pending
+ * list), then the blocks go to the image, one image sync, one journal write.
+ * A power cut during the compute phase redoes the batch from its start; one
+ * during the write phase rewrites the pending blocks from scratch.
+ */
+
 typedef struct inplace {
     const delta_apply_params *p;
     delta_patch_info info;
@@ -105,7 +116,7 @@ typedef struct inplace {
 
 static delta_status journal_save(inplace *a)
 {
-    uint8_t buf[DELTA_JOURNAL_FIXED + 8 * DELTA_PATCH_MAX_STASH + 4];
+    uint8_t buf[DELTA_JOURNAL_FIXED + 8 * DELTA_PATCH_MAX_STASH + 12 * DELTA_PATCH_MAX_BATCH + 4];
     size_t len;
     delta_status st = delta_journal_encode(a->j, buf, sizeof buf, &len);
     if (st) return st;
@@ -122,8 +133,13 @@ static delta_status flash_write(inplace *a, uint64_t off, const uint8_t *buf, si
         return delta_fail(DELTA_ERR_WRITE_NOSPACE, "apply: no space writing %zu bytes at %llu", len, (unsigned long long)off);
     if (r != DELTA_IO_OK)
         return delta_fail(DELTA_ERR_WRITE, "apply: writing %zu bytes at %llu failed", len, (unsigned long long)off);
-    if (f->sync(f->ctx) != DELTA_IO_OK) return delta_fail(DELTA_ERR_SYNC, "apply: syncing the image failed");
     if (off + len > a->cur_size) a->cur_size = off + len;
+    return DELTA_OK;
+}
+
+static delta_status flash_sync(inplace *a)
+{
+    if (a->p->flash->sync(a->p->flash->ctx) != DELTA_IO_OK) return delta_fail(DELTA_ERR_SYNC, "apply: syncing the image failed");
     return DELTA_OK;
 }
 
@@ -139,8 +155,15 @@ static delta_status flash_read(inplace *a, uint64_t off, uint8_t *buf, size_t le
 static delta_status scratch_write(inplace *a, uint64_t off, const uint8_t *buf, size_t len)
 {
     delta_store *s = a->p->store;
-    if (s->scratch_write(s->ctx, off, buf, len) != DELTA_IO_OK || s->scratch_sync(s->ctx) != DELTA_IO_OK)
+    if (s->scratch_write(s->ctx, off, buf, len) != DELTA_IO_OK)
         return delta_fail(DELTA_ERR_STATE_WRITE, "apply: writing %zu bytes of scratch failed", len);
+    return DELTA_OK;
+}
+
+static delta_status scratch_sync(inplace *a)
+{
+    delta_store *s = a->p->store;
+    if (s->scratch_sync(s->ctx) != DELTA_IO_OK) return delta_fail(DELTA_ERR_STATE_WRITE, "apply: syncing scratch failed");
     return DELTA_OK;
 }
 
@@ -152,6 +175,11 @@ static delta_status scratch_read(inplace *a, uint64_t off, uint8_t *buf, size_t 
     return DELTA_OK;
 }
 
+static uint64_t stash_offset(const inplace *a, uint64_t slot)
+{
+    return (a->info.batch_blocks + slot) * a->info.block_size;
+}
+
 static int stash_slot_of(const delta_journal *j, uint64_t block)
 {
     for (uint32_t s = 0; s < j->stash_count; s++)
@@ -161,20 +189,15 @@ static int stash_slot_of(const delta_journal *j, uint64_t block)
 
 /* Reads source bytes [src, src+len) as they were before the update: from the
  * stash where the block was stashed, otherwise from the image. */
-static delta_status read_old(inplace *a, uint64_t k, uint64_t src, uint8_t *dst, uint64_t len, int *self)
+static delta_status read_old(inplace *a, uint64_t src, uint8_t *dst, uint64_t len)
 {
     uint32_t bs = a->info.block_size;
     while (len > 0) {
         uint64_t j = src / bs, in = src % bs;
         uint64_t n = bs - in < len ? bs - in : len;
         int slot = stash_slot_of(a->j, j);
-        delta_status st;
-        if (slot >= 0) {
-            st = scratch_read(a, (uint64_t)(1 + slot) * bs + in, dst, (size_t)n);
-        } else {
-            if (j == k) *self = 1;
-            st = flash_read(a, src, dst, (size_t)n);
-        }
+        delta_status st = slot >= 0 ? scratch_read(a, stash_offset(a, (uint64_t)slot) + in, dst, (size_t)n)
+                                    : flash_read(a, src, dst, (size_t)n);
         if (st) return st;
         src += n;
         dst += n;
@@ -183,28 +206,26 @@ static delta_status read_old(inplace *a, uint64_t k, uint64_t src, uint8_t *dst,
     return DELTA_OK;
 }
 
-static delta_status do_stash(inplace *a, uint64_t op, uint64_t k, uint64_t slot)
+static delta_status do_stash(inplace *a, uint64_t k, uint64_t slot)
 {
     uint32_t bs = a->info.block_size;
     uint64_t len = a->info.source_size - k * bs < bs ? a->info.source_size - k * bs : bs;
     delta_status st = flash_read(a, k * bs, a->w.old, (size_t)len);
-    if (!st) st = scratch_write(a, (1 + slot) * bs, a->w.old, (size_t)len);
-    if (st) return st;
-    a->j->stash[slot] = k + 1;
-    a->j->next_op = op + 1;
-    return journal_save(a);
+    if (!st) st = scratch_write(a, stash_offset(a, slot), a->w.old, (size_t)len);
+    if (!st) a->j->stash[slot] = k + 1;
+    return st;
 }
 
-static delta_status do_block(inplace *a, uint64_t op, uint64_t k)
+/* Computes block k into pending slot n; *queued = 0 when the image already holds it. */
+static delta_status compute_block(inplace *a, uint64_t k, uint32_t n, int *queued)
 {
-    uint32_t bs = a->info.block_size;
     uint64_t pos = 0;
-    int self = 0, more;
+    int more;
     piece p;
     delta_status st;
     while (!(st = pcursor_piece(&a->c, &p, &more)) && more) {
         if (p.kind == PIECE_COPY) {
-            st = read_old(a, k, p.src, a->w.block + pos, p.len, &self);
+            st = read_old(a, p.src, a->w.block + pos, p.len);
             if (!st) st = add_diff(&a->c, &p, a->w.block + pos, a->w.old);
         } else {
             st = pcursor_data(&a->c, &p, a->w.block + pos, (size_t)p.len);
@@ -213,50 +234,99 @@ static delta_status do_block(inplace *a, uint64_t op, uint64_t k)
         pos += p.len;
     }
     if (st) return st;
-    uint64_t off = k * bs;
-    /* Already there (the write finished before a power cut)? Then nothing to write. */
-    int same = 0;
+    uint64_t off = k * a->info.block_size;
+    *queued = 1;
     if (off + pos <= a->cur_size) {
         st = flash_read(a, off, a->w.old, (size_t)pos);
         if (st) return st;
-        same = memcmp(a->w.old, a->w.block, (size_t)pos) == 0;
+        *queued = memcmp(a->w.old, a->w.block, (size_t)pos) != 0;
     }
-    if (!same) {
-        if (self) { /* the block reads itself: keep its new content safe first */
-            st = scratch_write(a, 0, a->w.block, (size_t)pos);
-            if (st) return st;
-            a->j->flags |= DELTA_JOURNAL_PENDING;
-            a->j->pending_block = k;
-            a->j->pending_crc = delta_crc32(0, a->w.block, (size_t)pos);
-            a->j->next_op = op;
-            st = journal_save(a);
-            if (st) return st;
-        }
-        st = flash_write(a, off, a->w.block, (size_t)pos);
+    if (!*queued) return DELTA_OK;
+    a->j->pending_block[n] = k;
+    a->j->pending_crc[n] = delta_crc32(0, a->w.block, (size_t)pos);
+    return scratch_write(a, (uint64_t)n * a->info.block_size, a->w.block, (size_t)pos);
+}
+
+/* The write phase: pending blocks from scratch to the image, CRC checked. */
+static delta_status write_pending(inplace *a)
+{
+    uint64_t blocks = patch_block_count(a->info.target_size, a->info.block_size);
+    for (uint32_t i = 0; i < a->j->pending_count; i++) {
+        uint64_t k = a->j->pending_block[i];
+        if (k >= blocks)
+            return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: pending block %llu is past the target", (unsigned long long)k);
+        size_t len = (size_t)patch_block_len(&a->info, k);
+        delta_status st = scratch_read(a, (uint64_t)i * a->info.block_size, a->w.block, len);
         if (st) return st;
-        a->j->flags |= DELTA_JOURNAL_WRITTEN;
+        if (delta_crc32(0, a->w.block, len) != a->j->pending_crc[i])
+            return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: pending block %llu does not match its CRC",
+                              (unsigned long long)k);
+        st = flash_write(a, k * a->info.block_size, a->w.block, len);
+        if (st) return st;
     }
+    delta_status st = flash_sync(a);
+    if (st) return st;
     a->j->flags &= ~(uint32_t)DELTA_JOURNAL_PENDING;
-    a->j->next_op = op + 1;
+    a->j->pending_count = 0;
     return journal_save(a);
 }
 
-/* A block whose new content was kept in scratch before a power cut. */
-static delta_status finish_pending(inplace *a)
+static delta_status run_batches(inplace *a)
 {
-    uint64_t k = a->j->pending_block;
-    if (k >= patch_block_count(a->info.target_size, a->info.block_size))
-        return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: pending block %llu is past the target", (unsigned long long)k);
-    size_t len = (size_t)patch_block_len(&a->info, k);
-    delta_status st = scratch_read(a, 0, a->w.block, len);
-    if (st) return st;
-    if (delta_crc32(0, a->w.block, len) != a->j->pending_crc)
-        return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: pending block %llu does not match its CRC", (unsigned long long)k);
-    st = flash_write(a, k * a->info.block_size, a->w.block, len);
-    if (st) return st;
-    a->j->flags = (a->j->flags & ~(uint32_t)DELTA_JOURNAL_PENDING) | DELTA_JOURNAL_WRITTEN;
-    a->j->next_op++;
-    return journal_save(a);
+    const delta_apply_params *p = a->p;
+    delta_journal *j = a->j;
+    pcmd held;
+    int have_held = 0;
+    uint64_t op = j->next_op;
+    while (op < a->info.op_count) {
+        uint32_t n = 0;
+        int freed = 0, dirty = 0;
+        delta_status st = DELTA_OK;
+        while (op < a->info.op_count && n < a->info.batch_blocks) {
+            pcmd cmd;
+            if (have_held) {
+                cmd = held;
+                have_held = 0;
+            } else {
+                st = pcursor_next(&a->c, &cmd);
+                if (st) return st;
+            }
+            /* A slot freed in this batch may not be refilled before the batch is
+             * committed: a redo of the batch would read the overwritten slot. */
+            if (cmd.type == CMD_STASH && freed) {
+                held = cmd;
+                have_held = 1;
+                break;
+            }
+            if (cmd.type == CMD_STASH) {
+                st = do_stash(a, cmd.a, cmd.b);
+                dirty = 1;
+            } else if (cmd.type == CMD_FREE) {
+                j->stash[cmd.a] = 0;
+                freed = 1;
+            } else {
+                int queued;
+                st = compute_block(a, cmd.a, n, &queued);
+                n += (uint32_t)queued;
+                dirty |= queued;
+                if (!st && p->progress && p->progress(p->progress_ctx, op + 1, a->info.op_count))
+                    return delta_fail(DELTA_ERR_ARG, "apply: stopped by the caller");
+            }
+            if (st) return st;
+            op++;
+        }
+        if (dirty) {
+            st = scratch_sync(a);
+            if (st) return st;
+        }
+        j->next_op = op;
+        j->pending_count = n;
+        if (n) j->flags |= DELTA_JOURNAL_PENDING | DELTA_JOURNAL_WRITTEN;
+        st = journal_save(a);
+        if (!st && n) st = write_pending(a);
+        if (st) return st;
+    }
+    return DELTA_OK;
 }
 
 static delta_status verify_target(inplace *a)
@@ -284,7 +354,6 @@ static delta_status run_in_place(inplace *a)
 {
     const delta_apply_params *p = a->p;
     delta_journal *j = a->j;
-    uint64_t blocks = patch_block_count(a->info.target_size, a->info.block_size), done = 0;
     if (!(a->info.flags & DELTA_PATCH_INPLACE))
         return delta_fail(DELTA_ERR_PLAN, "apply: the patch has no in-place plan");
     if (a->info.target_size > p->flash->capacity)
@@ -293,7 +362,8 @@ static delta_status run_in_place(inplace *a)
     if (j->next_op == 0 && !(j->flags & DELTA_JOURNAL_PENDING)) {
         j->stash_count = a->info.stash_slots;
         memset(j->stash, 0, sizeof j->stash);
-    } else if (j->stash_count != a->info.stash_slots || j->next_op > a->info.op_count) {
+    } else if (j->stash_count != a->info.stash_slots || j->next_op > a->info.op_count ||
+               j->pending_count > a->info.batch_blocks) {
         return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: does not fit this patch");
     } else {
         for (uint32_t s = 0; s < j->stash_count; s++)
@@ -302,27 +372,12 @@ static delta_status run_in_place(inplace *a)
     }
     delta_status st;
     if (j->flags & DELTA_JOURNAL_PENDING) {
-        st = finish_pending(a);
+        st = write_pending(a);
         if (st) return st;
     }
     st = pcursor_seek(&a->c, j->next_op);
+    if (!st) st = run_batches(a);
     if (st) return st;
-    for (uint64_t op = j->next_op; op < a->info.op_count; op++) {
-        pcmd cmd;
-        st = pcursor_next(&a->c, &cmd);
-        if (st) return st;
-        if (cmd.type == CMD_STASH) {
-            st = do_stash(a, op, cmd.a, cmd.b);
-        } else if (cmd.type == CMD_FREE) {
-            j->stash[cmd.a] = 0; /* recorded with the next journal write */
-            j->next_op = op + 1;
-        } else {
-            st = do_block(a, op, cmd.a);
-            if (p->progress && p->progress(p->progress_ctx, ++done, blocks))
-                return delta_fail(DELTA_ERR_ARG, "apply: stopped by the caller");
-        }
-        if (st) return st;
-    }
     if (a->info.op_count) {
         st = pcursor_close_segment(&a->c);
         if (st) return st;
@@ -331,15 +386,15 @@ static delta_status run_in_place(inplace *a)
         if (p->flash->resize(p->flash->ctx, a->info.target_size) != DELTA_IO_OK)
             return delta_fail(DELTA_ERR_WRITE, "apply: setting the image size to %llu failed",
                               (unsigned long long)a->info.target_size);
-        if (p->flash->sync(p->flash->ctx) != DELTA_IO_OK) return delta_fail(DELTA_ERR_SYNC, "apply: syncing the image failed");
+        st = flash_sync(a);
+        if (st) return st;
         a->cur_size = a->info.target_size;
     }
     st = verify_target(a);
     if (st) return st;
     j->flags |= DELTA_JOURNAL_IMAGE_DONE;
-    j->flags &= ~(uint32_t)DELTA_JOURNAL_PENDING;
     j->next_op = a->info.op_count;
-    if (p->progress) p->progress(p->progress_ctx, blocks, blocks);
+    if (p->progress) p->progress(p->progress_ctx, a->info.op_count, a->info.op_count);
     return journal_save(a);
 }
 

@@ -47,7 +47,11 @@ delta_status delta_patch_read_info(const delta_source *patch, delta_patch_info *
         return delta_fail(DELTA_ERR_PATCH, "patch: unknown compression %u", info->compression);
     if (info->flags & ~(uint32_t)DELTA_PATCH_INPLACE)
         return delta_fail(DELTA_ERR_PATCH, "patch: unknown flags 0x%x", info->flags);
-    if (delta_le16(h + 30) != 0 || delta_le32(h + 56) != 0)
+    info->batch_blocks = delta_le32(h + 56);
+    if (info->batch_blocks < 1 || info->batch_blocks > DELTA_PATCH_MAX_BATCH)
+        return delta_fail(DELTA_ERR_PATCH, "patch: batch of %u blocks outside 1..%u", info->batch_blocks,
+                          DELTA_PATCH_MAX_BATCH);
+    if (delta_le16(h + 30) != 0)
         return delta_fail(DELTA_ERR_PATCH, "patch: reserved header fields are not zero");
     if (info->compression == DELTA_COMPRESSION_LZMA2) {
         if (info->dict_size < 4096 || info->dict_size > DELTA_PATCH_MAX_DICT)
@@ -103,8 +107,8 @@ delta_status delta_patch_read_info(const delta_source *patch, delta_patch_info *
         return delta_fail(DELTA_ERR_PATCH, "patch: segments end at %llu but the patch has %llu bytes",
                           (unsigned long long)data, (unsigned long long)patch->size);
 
-    info->scratch_bytes = (uint64_t)(1 + info->stash_slots) * info->block_size;
-    uint64_t jsize = delta_journal_size(info->stash_slots);
+    info->scratch_bytes = (uint64_t)(info->batch_blocks + info->stash_slots) * info->block_size;
+    uint64_t jsize = delta_journal_size(info->stash_slots, info->batch_blocks);
     info->state_bytes = (2 * jsize + 4095) / 4096 * 4096;
     info->decoder_memory = delta_apply_workspace_size(info);
     return DELTA_OK;
