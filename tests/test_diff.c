@@ -276,11 +276,35 @@ Test(diff, memory_cap_and_formula)
     size_t n = 0;
     cr_assert_eq(delta_diff(a, len, a, len, &opt, &ops, &n), DELTA_ERR_LIMIT);
     cr_assert_null(ops);
-    cr_assert(strstr(delta_last_error(), "suffix array") != NULL, "%s", delta_last_error());
+    cr_assert(strstr(delta_last_error(), "too small") != NULL, "%s", delta_last_error());
     opt.max_memory = need;
     cr_assert_eq(delta_diff(a, len, a, len, &opt, &ops, &n), DELTA_OK);
     delta_ops_free(ops);
     free(a);
+}
+
+/* Under a memory cap below the suffix array's size, matching runs in source
+ * windows: still a valid cover, still few literals for a locally edited image. */
+Test(diff, windowed_under_a_memory_cap, .timeout = 300)
+{
+    size_t len = 4u << 20;
+    uint8_t *a = random_image(len, 21), *b = malloc(len + 8192);
+    memcpy(b, a, 1000000);
+    tu_fill_random(b + 1000000, 5000, 5);           /* an insertion */
+    memcpy(b + 1005000, a + 1000000, len - 1000000 - 3000); /* a deletion at the end */
+    size_t blen = len + 5000 - 3000;
+    for (int i = 0; i < 300; i++) b[(size_t)i * 13331 + 5] ^= 0x40;
+    delta_diff_options opt = DELTA_DIFF_OPTIONS_INIT;
+    opt.max_memory = 3u << 20; /* the whole suffix array needs 16 MiB */
+    delta_op *ops = NULL;
+    size_t n = 0;
+    cr_assert_eq(delta_diff(a, len, b, blen, &opt, &ops, &n), DELTA_OK, "%s", delta_last_error());
+    diff_stats s = check_ops(a, len, b, blen, ops, n);
+    cr_assert(s.extra < blen / 100, "windowed: %llu literal bytes", (unsigned long long)s.extra);
+    cr_assert(s.agree > blen - blen / 50);
+    delta_ops_free(ops);
+    free(a);
+    free(b);
 }
 
 Test(diff, bad_arguments)

@@ -33,7 +33,8 @@ typedef struct delta_op {
 } delta_op;
 
 typedef struct delta_diff_options {
-    uint64_t max_memory; /* cap on the diff's working memory (0: no cap) */
+    uint64_t max_memory; /* cap on the diff's working memory, inputs aside (0: no cap);
+                            below the suffix array's size, matching runs in source windows */
     int threads;         /* 0: pick; 1: single-threaded */
 } delta_diff_options;
 

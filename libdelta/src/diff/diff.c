@@ -28,6 +28,12 @@
  *     point that keeps the most agreeing bytes wins. What neither covers is
  *     literal "extra". Each anchor yields one op.
  *
+ * Under a memory cap (delta_diff_options.max_memory) smaller than the suffix
+ * array, phase 1 runs in windows: the target is cut into slices, each
+ * matched against the source window around its proportional place (windows
+ * overlap by half; one suffix array exists at a time, 3/4 of the cap). The
+ * extensions of phase 2 still see the whole source.
+ *
  * Memory: the suffix array takes 4 bytes per source byte (int32, the source
  * is limited to < 2 GiB), plus libdivsufsort's fixed buckets; the anchors
  * and the op list are small in practice and bounded by the target size
@@ -52,6 +58,8 @@
 /* libdivsufsort's bucket arrays (256 + 256*256 ints), plus slack; after the
  * sort, our two-byte bucket table (65537 ints) reuses that room. */
 #define SORT_WORKSPACE ((uint64_t)(256 + 256 * 256) * 4 + 4096)
+/* The smallest source window a memory cap may force (windowed matching). */
+#define WINDOW_MIN ((size_t)64 << 10)
 /* Sources of 2 GiB and more would need the 64-bit suffix array. */
 #define SOURCE_MAX ((size_t)INT32_MAX)
 
@@ -131,7 +139,9 @@ static bool query_le(const matcher *m, const uint8_t *q, size_t ql, size_t sp, s
  * skips the first ~16 steps, the ones that miss the cache). Returns the
  * length; *pos receives the source position.
  */
-static size_t longest_match(const matcher *m, size_t at, size_t *pos)
+static size_t nearest_equal(const matcher *m, const uint8_t *q, size_t ql, size_t idx, size_t len, size_t want);
+
+static size_t longest_match(const matcher *m, size_t at, size_t want, size_t *pos)
 {
     const uint8_t *q = m->dst + at;
     size_t ql = m->dst_len - at;
@@ -170,12 +180,38 @@ static size_t longest_match(const matcher *m, size_t at, size_t *pos)
             lo_lcp = l;
         }
     }
-    if (lo_lcp >= hi_lcp) {
-        *pos = (size_t)m->sa[lo];
-        return lo_lcp;
+    size_t idx = lo_lcp >= hi_lcp ? lo : hi, len = lo_lcp >= hi_lcp ? lo_lcp : hi_lcp;
+    *pos = nearest_equal(m, q, ql, idx, len, want);
+    return len;
+}
+
+/*
+ * Equally long matches sit next to each other in the suffix array. Among a
+ * few of them, take the one nearest `want` (where the current alignment
+ * would read): nearby matches keep later copies aligned, and their diff
+ * bytes compress better (esbuild 0.24.0->0.24.1: -1.9% payload).
+ */
+#define NEAR_SCAN 32
+static size_t nearest_equal(const matcher *m, const uint8_t *q, size_t ql, size_t idx, size_t len, size_t want)
+{
+    size_t best = (size_t)m->sa[idx];
+    if (len < SWITCH_MARGIN) return best;
+    size_t best_d = best > want ? best - want : want - best;
+    for (int dir = -1; dir <= 1; dir += 2) {
+        size_t i = idx;
+        for (int n = 0; n < NEAR_SCAN; n++) {
+            if (dir < 0 ? i == 0 : i + 1 >= m->src_len) break;
+            i = dir < 0 ? i - 1 : i + 1;
+            size_t sp = (size_t)m->sa[i];
+            if (lcp_from(m, q, ql, sp, 0) < len) break;
+            size_t d = sp > want ? sp - want : want - sp;
+            if (d < best_d) {
+                best = sp;
+                best_d = d;
+            }
+        }
     }
-    *pos = (size_t)m->sa[hi];
-    return hi_lcp;
+    return best;
 }
 
 /* Fills the two-byte bucket table of a suffix array. */
@@ -239,7 +275,8 @@ static bool find_anchors(const matcher *m, size_t begin, size_t end, anchor_list
         size_t seen = scan;
         bool take = false;
         for (; scan < end; scan++) {
-            len = longest_match(m, scan, &pos);
+            ptrdiff_t want = (ptrdiff_t)scan + offset;
+            len = longest_match(m, scan, want > 0 ? (size_t)want : 0, &pos);
             for (; seen < scan + len; seen++) score += (size_t)agrees(m, seen, offset);
             if (len == score && len != 0) break;
             if (len > score + SWITCH_MARGIN) {
@@ -262,15 +299,16 @@ static bool find_anchors(const matcher *m, size_t begin, size_t end, anchor_list
 /* A slice of the target, scanned by whichever worker claims it. */
 typedef struct slice_job {
     const matcher *m;
+    size_t begin, end; /* the target range cut into slices */
     size_t nslices;
     atomic_size_t next; /* next unclaimed slice */
     anchor_list *lists; /* one per slice */
     atomic_bool failed;
 } slice_job;
 
-static size_t slice_start(const matcher *m, size_t nslices, size_t i)
+static size_t slice_start(const slice_job *job, size_t i)
 {
-    return (size_t)((uint64_t)m->dst_len * i / nslices);
+    return job->begin + (size_t)((uint64_t)(job->end - job->begin) * i / job->nslices);
 }
 
 static void *slice_worker(void *arg)
@@ -279,8 +317,8 @@ static void *slice_worker(void *arg)
     for (;;) {
         size_t i = atomic_fetch_add(&job->next, 1);
         if (i >= job->nslices || atomic_load(&job->failed)) break;
-        size_t b = slice_start(job->m, job->nslices, i);
-        size_t e = slice_start(job->m, job->nslices, i + 1);
+        size_t b = slice_start(job, i);
+        size_t e = slice_start(job, i + 1);
         if (!find_anchors(job->m, b, e, &job->lists[i])) atomic_store(&job->failed, true);
     }
     return NULL;
@@ -296,15 +334,19 @@ static int pick_threads(const delta_diff_options *opt)
     return t > SLICE_MAX ? SLICE_MAX : t;
 }
 
-/* Runs phase 1 over all slices; the result is the concatenated anchor list. */
-static delta_status collect_anchors(const matcher *m, int threads, anchor_list *all)
+/* Runs phase 1 over target positions [begin, end), cut into slices; the
+ * anchors found are appended to all, their source positions moved by shift. */
+static delta_status collect_anchors(const matcher *m, size_t begin, size_t end, size_t shift, int threads,
+                                    anchor_list *all)
 {
-    size_t nslices = m->dst_len / SLICE_MIN;
+    size_t nslices = (end - begin) / SLICE_MIN;
     if (nslices < 1) nslices = 1;
     if (nslices > SLICE_MAX) nslices = SLICE_MAX;
 
     slice_job job;
     job.m = m;
+    job.begin = begin;
+    job.end = end;
     job.nslices = nslices;
     atomic_init(&job.next, 0);
     atomic_init(&job.failed, false);
@@ -325,7 +367,7 @@ static delta_status collect_anchors(const matcher *m, int threads, anchor_list *
     if (atomic_load(&job.failed)) st = delta_fail(DELTA_ERR_NOMEM, "out of memory recording matches");
     for (size_t i = 0; i < nslices && st == DELTA_OK; i++) {
         for (size_t k = 0; k < job.lists[i].len; k++) {
-            if (!anchor_push(all, job.lists[i].items[k].scan, job.lists[i].items[k].pos)) {
+            if (!anchor_push(all, job.lists[i].items[k].scan, job.lists[i].items[k].pos + shift)) {
                 st = delta_fail(DELTA_ERR_NOMEM, "out of memory recording matches");
                 break;
             }
@@ -420,6 +462,33 @@ static size_t build_ops(const matcher *m, const anchor_list *anchors, delta_op *
     return n;
 }
 
+/* ---- windows ---- */
+
+/* Builds the suffix array of source[ws, ws+wl) and collects the anchors of
+ * target[tb, te) against it. */
+static delta_status window_anchors(const matcher *whole, size_t ws, size_t wl, size_t tb, size_t te, int threads,
+                                   anchor_list *anchors)
+{
+    saidx_t *sa = malloc(wl * sizeof *sa);
+    if (!sa) return delta_fail(DELTA_ERR_NOMEM, "cannot allocate a suffix array for %zu bytes", wl);
+    if (divsufsort(whole->src + ws, sa, (saidx_t)wl) != 0) {
+        free(sa);
+        return delta_fail(DELTA_ERR_INTERNAL, "suffix sorting of the source failed");
+    }
+    /* allocated after the sort, in the space its buckets used */
+    uint32_t *bucket = malloc(65537 * sizeof *bucket);
+    if (!bucket) {
+        free(sa);
+        return delta_fail(DELTA_ERR_NOMEM, "cannot allocate the match index");
+    }
+    build_buckets(whole->src + ws, wl, sa, bucket);
+    matcher m = {whole->src + ws, wl, whole->dst, whole->dst_len, sa, bucket};
+    delta_status st = collect_anchors(&m, tb, te, ws, threads, anchors);
+    free(bucket);
+    free(sa);
+    return st;
+}
+
 /* ---- public API ---- */
 
 uint64_t delta_diff_memory(size_t source_len, size_t target_len)
@@ -448,38 +517,33 @@ delta_status delta_diff(const uint8_t *source, size_t source_len, const uint8_t 
 
     uint64_t cap = opt ? opt->max_memory : 0;
     uint64_t sa_bytes = (uint64_t)source_len * sizeof(saidx_t) + SORT_WORKSPACE;
-    if (cap && sa_bytes > cap)
-        return delta_fail(DELTA_ERR_LIMIT,
-                          "the suffix array of a %zu-byte source needs %llu bytes, over the "
-                          "memory cap of %llu",
-                          source_len, (unsigned long long)sa_bytes, (unsigned long long)cap);
+    size_t window = source_len;
+    if (cap && sa_bytes > cap) {
+        /* Windowed matching: a quarter of the cap for anchors and ops, the rest
+         * for one window's suffix array at a time. */
+        uint64_t room = cap - cap / 4;
+        window = room > SORT_WORKSPACE ? (size_t)((room - SORT_WORKSPACE) / sizeof(saidx_t)) : 0;
+        if (window < WINDOW_MIN)
+            return delta_fail(DELTA_ERR_LIMIT, "a memory cap of %llu bytes is too small (at least %llu)",
+                              (unsigned long long)cap,
+                              (unsigned long long)(((uint64_t)WINDOW_MIN * sizeof(saidx_t) + SORT_WORKSPACE) * 4 / 3 + 1));
+    }
 
     matcher m = {source, source_len, target, target_len, NULL, NULL};
     anchor_list anchors = {NULL, 0, 0};
     delta_status st = DELTA_OK;
-
-    if (source_len > 0) {
-        saidx_t *sa = malloc(source_len * sizeof *sa);
-        if (!sa) return delta_fail(DELTA_ERR_NOMEM, "cannot allocate a suffix array for %zu bytes", source_len);
-        if (divsufsort(source, sa, (saidx_t)source_len) != 0) {
-            free(sa);
-            return delta_fail(DELTA_ERR_INTERNAL, "suffix sorting of the source failed");
+    size_t nwin = window >= source_len ? 1 : (2 * source_len + window - 1) / window - 1;
+    for (size_t w = 0; w < nwin && source_len > 0 && !st; w++) {
+        size_t tb = (size_t)((uint64_t)target_len * w / nwin), te = (size_t)((uint64_t)target_len * (w + 1) / nwin);
+        size_t ws = 0;
+        if (nwin > 1) { /* the window around the slice's proportional place in the source */
+            uint64_t center = ((uint64_t)tb + te) / 2 * source_len / target_len;
+            ws = center > window / 2 ? (size_t)center - window / 2 : 0;
+            if (ws > source_len - window) ws = source_len - window;
         }
-        /* allocated after the sort, in the space its buckets used */
-        uint32_t *bucket = malloc(65537 * sizeof *bucket);
-        if (!bucket) {
-            free(sa);
-            return delta_fail(DELTA_ERR_NOMEM, "cannot allocate the match index");
-        }
-        build_buckets(source, source_len, sa, bucket);
-        m.sa = sa;
-        m.bucket = bucket;
-        st = collect_anchors(&m, pick_threads(opt), &anchors);
-        free(bucket);
-        free(sa);
-        m.sa = NULL;
-        if (st) goto out;
+        st = window_anchors(&m, ws, window < source_len ? window : source_len, tb, te, pick_threads(opt), &anchors);
     }
+    if (st) goto out;
 
     uint64_t used = (anchors.cap * sizeof(anchor)) + (anchors.len + 1) * sizeof(delta_op);
     if (cap && used > cap) {
