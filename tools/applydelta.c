@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -97,51 +96,12 @@ static int handle(void *ctx, int id, const char *value)
     return -1;
 }
 
-/* ---- URCs and progress ---------------------------------------------------- */
+/* ---- URCs ------------------------------------------------------------------ */
 
-typedef struct reporter {
-    int urc;            /* print URCs */
-    int started;        /* START printed */
-    int percent;        /* last UPDATING percent printed */
-    cli_progress *bar;  /* NULL: no bar */
-} reporter;
-
-static void urc_start(reporter *r)
+/* applydelta's URCs: one per line on stdout, flushed at once. */
+static void print_urc(void *ctx, const char *line)
 {
-    if (!r->urc || r->started) return;
-    r->started = 1;
-    printf("+QIND: \"FOTA\",\"START\"\n");
-    fflush(stdout);
-}
-
-static void urc_percent(reporter *r, int percent)
-{
-    if (!r->urc || percent <= r->percent || percent < 1) return;
-    urc_start(r);
-    r->percent = percent;
-    printf("+QIND: \"FOTA\",\"UPDATING\",%d\n", percent);
-    fflush(stdout);
-}
-
-static int on_progress(void *ctx, uint64_t done, uint64_t total)
-{
-    reporter *r = ctx;
-    urc_start(r);
-    int percent = total ? (int)(done >= total ? 100 : done * 100 / total) : 100;
-    urc_percent(r, percent);
-    if (r->bar) cli_progress_fn(r->bar, done, total);
-    return 0;
-}
-
-/* The END URC; a refusal before START prints END alone. */
-static void urc_end(reporter *r, delta_status st)
-{
-    if (!r->urc) return;
-    int code = delta_dfota_code(st);
-    int writing = code == 502 || (code >= 520 && code <= 546);
-    if (st == DELTA_OK || writing) urc_start(r);
-    if (st == DELTA_OK) urc_percent(r, 100);
-    printf("+QIND: \"FOTA\",\"END\",%d\n", code < 0 ? 502 : code);
+    printf("%s\n", line);
     fflush(stdout);
 }
 
@@ -175,51 +135,17 @@ static int resolve(cli *c, const delta_manifest *m, const cli_named_list *list, 
     return 0;
 }
 
-/* Free bytes of the file system holding dir, or of its parent when dir does not exist yet. */
-static uint64_t free_space_for(const char *dir)
-{
-    delta_store store;
-    delta_dir_store *ds = NULL;
-    struct stat st;
-    if (stat(dir, &st) == 0 && delta_dir_store_open(dir, 0, &store, &ds) == DELTA_OK) {
-        uint64_t free_bytes = store.free_bytes;
-        delta_dir_store_close(ds, 0);
-        return free_bytes;
-    }
-    char *parent = strdup(dir);
-    if (!parent) return UINT64_MAX;
-    char *slash = strrchr(parent, '/');
-    if (slash == parent) slash[1] = '\0';
-    else if (slash) *slash = '\0';
-    else strcpy(parent, ".");
-    struct statvfs vfs;
-    uint64_t free_bytes = UINT64_MAX;
-    if (statvfs(parent, &vfs) == 0 && vfs.f_frsize && vfs.f_bavail <= UINT64_MAX / vfs.f_frsize)
-        free_bytes = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-    free(parent);
-    return free_bytes;
-}
-
-/* Checks image i's file as a source (510). */
-static delta_status check_source_file(const delta_package *pkg, size_t i, const char *path)
-{
-    delta_source src;
-    delta_file *f = NULL;
-    delta_status st = delta_file_source_open(path, &src, &f);
-    if (!st) st = delta_package_check_source(pkg, i, &src);
-    delta_file_close(f);
-    return st;
-}
-
 /* ---- in place --------------------------------------------------------------- */
 
-static int apply_in_place(cli *c, const args *a, cli_package *p, reporter *rep)
+static int apply_in_place(cli *c, const args *a, cli_package *p, cli_urc *rep)
 {
     const delta_manifest *m = delta_package_manifest(p->pkg);
     size_t n = m->image_count;
     const char *files[DELTA_MANIFEST_MAX_IMAGES];
+    uint64_t slots[DELTA_MANIFEST_MAX_IMAGES];
     int rc = resolve(c, m, &a->images, "image", files);
     if (rc) return rc;
+    for (size_t i = 0; i < n; i++) slots[i] = slot_of(a, m->images[i].name, n);
 
     char *state_dir = NULL;
     if (a->state_dir) {
@@ -233,52 +159,10 @@ static int apply_in_place(cli *c, const args *a, cli_package *p, reporter *rep)
         cli_error(c, "out of memory");
         return CLI_EXIT_FAILURE;
     }
-
-    delta_file *ff[DELTA_MANIFEST_MAX_IMAGES] = {0};
-    delta_flash flash[DELTA_MANIFEST_MAX_IMAGES];
-    delta_flash *flashes[DELTA_MANIFEST_MAX_IMAGES];
-    delta_dir_store *ds = NULL;
-    delta_store store;
-    const char *what = "cannot open an image";
-    delta_status st = DELTA_OK;
-    for (size_t i = 0; i < n && !st; i++) {
-        st = delta_file_flash_open(files[i], slot_of(a, m->images[i].name, n), &flash[i], &ff[i]);
-        flashes[i] = &flash[i];
-    }
-    int journal = !st && delta_dir_store_has_journal(state_dir);
-    /* A fresh update: every check before the state directory is created. */
-    for (size_t i = 0; i < n && !st && !journal; i++) {
-        const delta_manifest_image *im = &m->images[i];
-        if (im->target_size > flash[i].capacity) {
-            cli_error(c, "error 511: image %s: target of %llu bytes does not fit the %llu-byte "
-                      "region (--slot-size)", im->name, (unsigned long long)im->target_size,
-                      (unsigned long long)flash[i].capacity);
-            st = DELTA_ERR_SLOT;
-            what = NULL;
-            break;
-        }
-        st = check_source_file(p->pkg, i, files[i]);
-        what = "cannot read the image";
-    }
-    if (!st) {
-        what = "cannot open the state directory";
-        st = delta_dir_store_open(state_dir, !journal, &store, &ds);
-    }
-    if (!st) {
-        if (a->space != UINT64_MAX) store.free_bytes = a->space;
-        if (journal) cli_info(c, "resuming the update recorded in %s", state_dir);
-        delta_package_progress progress = {on_progress, rep};
-        int resumed = 0;
-        what = "update failed";
-        st = delta_package_apply_in_place(p->pkg, flashes, &store, &progress, &resumed);
-        if (rep->bar) cli_progress_end(rep->bar);
-        if (!st) cli_info(c, "%s: updated to %s", files[0], m->target_version);
-    }
-    /* The directory goes when it is empty: after success, or a refusal of a fresh start. */
-    delta_dir_store_close(ds, 1);
-    for (size_t i = 0; i < n; i++) delta_file_close(ff[i]);
+    const char *what = NULL;
+    delta_status st = cli_apply_in_place(c, p->pkg, files, slots, state_dir, a->space, rep, &what);
     free(state_dir);
-    urc_end(rep, st);
+    cli_urc_end(rep, st);
     if (st && what) cli_fail(c, st, what);
     return cli_exit_status(st);
 }
@@ -287,7 +171,7 @@ static int apply_in_place(cli *c, const args *a, cli_package *p, reporter *rep)
 
 /* Writes image i's target to a temporary beside out, checks it, renames it into place. */
 static delta_status write_target(cli *c, const delta_package *pkg, size_t i, const char *source,
-                                 const char *out, const char **what, reporter *rep)
+                                 const char *out, const char **what, cli_urc *rep)
 {
     int fd;
     char *tmp = cli_temp_beside(out, &fd);
@@ -307,7 +191,7 @@ static delta_status write_target(cli *c, const delta_package *pkg, size_t i, con
         st = delta_file_sink_open(tmp, &sink, &of);
     }
     if (!st) {
-        urc_start(rep);
+        cli_urc_start(rep);
         st = delta_package_apply_out_of_place(pkg, i, &src, &sink);
     }
     if (!st) st = delta_file_sync(of);
@@ -331,7 +215,7 @@ static delta_status write_target(cli *c, const delta_package *pkg, size_t i, con
     return st;
 }
 
-static int apply_out_of_place(cli *c, const args *a, cli_package *p, reporter *rep)
+static int apply_out_of_place(cli *c, const args *a, cli_package *p, cli_urc *rep)
 {
     const delta_manifest *m = delta_package_manifest(p->pkg);
     size_t n = m->image_count;
@@ -353,13 +237,13 @@ static int apply_out_of_place(cli *c, const args *a, cli_package *p, reporter *r
             what = NULL;
         }
     }
-    for (size_t i = 0; i < n && !st; i++) st = check_source_file(p->pkg, i, sources[i]);
+    for (size_t i = 0; i < n && !st; i++) st = cli_check_source_file(p->pkg, i, sources[i]);
     for (size_t i = 0; i < n && !st; i++) {
         st = write_target(c, p->pkg, i, sources[i], outputs[i], &what, rep);
-        if (!st) on_progress(rep, i + 1, n);
+        if (!st) cli_urc_progress(rep, i + 1, n);
     }
     if (rep->bar) cli_progress_end(rep->bar);
-    urc_end(rep, st);
+    cli_urc_end(rep, st);
     if (st && what) cli_fail(c, st, what);
     return cli_exit_status(st);
 }
@@ -463,7 +347,7 @@ int main(int argc, char **argv)
     }
     if (!a.pubkey) cli_note(&c, "no --pubkey: the signature is not checked");
 
-    reporter rep = {.urc = a.urc};
+    cli_urc rep = {.emit = a.urc ? print_urc : NULL};
     if (!a.urc && !c.quiet && (a.progress || isatty(2))) rep.bar = &bar;
 
     delta_check_options opt = DELTA_CHECK_OPTIONS_INIT;
@@ -475,20 +359,20 @@ int main(int argc, char **argv)
         /* The state directory's file system, without creating anything yet. */
         const char *first = a.images.items[0].value;
         if (a.state_dir) {
-            opt.free_space = free_space_for(a.state_dir);
+            opt.free_space = cli_free_space_for(a.state_dir);
         } else {
             size_t len = strlen(first) + 6;
             char *dir = malloc(len);
             if (dir) {
                 snprintf(dir, len, "%s.fota", first);
-                opt.free_space = free_space_for(dir);
+                opt.free_space = cli_free_space_for(dir);
                 free(dir);
             }
         }
     }
     delta_status st = cli_package_open(&p, c.pos[0], a.pubkey, &opt);
     if (st) {
-        urc_end(&rep, st);
+        cli_urc_end(&rep, st);
         rc = cli_fail(&c, st, "cannot open the package");
         goto done;
     }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "libdelta/manifest.h"
@@ -509,4 +511,139 @@ char *cli_copy_to_temp(const cli *c, const char *src)
         return NULL;
     }
     return tmp;
+}
+
+/* ---- in place and URCs ------------------------------------------------------ */
+
+static void urc_emit(cli_urc *r, const char *line)
+{
+    if (r->emit) r->emit(r->ctx, line);
+}
+
+void cli_urc_start(cli_urc *r)
+{
+    if (r->started) return;
+    r->started = 1;
+    urc_emit(r, "+QIND: \"FOTA\",\"START\"");
+}
+
+void cli_urc_percent(cli_urc *r, int percent)
+{
+    if (percent <= r->percent || percent < 1) return;
+    cli_urc_start(r);
+    r->percent = percent;
+    char line[48];
+    snprintf(line, sizeof line, "+QIND: \"FOTA\",\"UPDATING\",%d", percent);
+    urc_emit(r, line);
+    if (r->pause_ms && r->emit) {
+        struct timespec ts = {r->pause_ms / 1000, (long)(r->pause_ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+    }
+}
+
+int cli_urc_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    cli_urc *r = ctx;
+    cli_urc_start(r);
+    int percent = total ? (int)(done >= total ? 100 : done * 100 / total) : 100;
+    cli_urc_percent(r, percent);
+    if (r->bar) cli_progress_fn(r->bar, done, total);
+    return 0;
+}
+
+void cli_urc_end(cli_urc *r, delta_status status)
+{
+    int code = delta_dfota_code(status);
+    int writing = code == 502 || (code >= 520 && code <= 546);
+    if (status == DELTA_OK || writing) cli_urc_start(r);
+    if (status == DELTA_OK) cli_urc_percent(r, 100);
+    char line[48];
+    snprintf(line, sizeof line, "+QIND: \"FOTA\",\"END\",%d", code < 0 ? 502 : code);
+    urc_emit(r, line);
+}
+
+uint64_t cli_free_space_for(const char *dir)
+{
+    delta_store store;
+    delta_dir_store *ds = NULL;
+    struct stat st;
+    if (stat(dir, &st) == 0 && delta_dir_store_open(dir, 0, &store, &ds) == DELTA_OK) {
+        uint64_t free_bytes = store.free_bytes;
+        delta_dir_store_close(ds, 0);
+        return free_bytes;
+    }
+    char *parent = strdup(dir);
+    if (!parent) return UINT64_MAX;
+    char *slash = strrchr(parent, '/');
+    if (slash == parent) slash[1] = '\0';
+    else if (slash) *slash = '\0';
+    else strcpy(parent, ".");
+    struct statvfs vfs;
+    uint64_t free_bytes = UINT64_MAX;
+    if (statvfs(parent, &vfs) == 0 && vfs.f_frsize && vfs.f_bavail <= UINT64_MAX / vfs.f_frsize)
+        free_bytes = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+    free(parent);
+    return free_bytes;
+}
+
+delta_status cli_check_source_file(const delta_package *pkg, size_t image, const char *path)
+{
+    delta_source src;
+    delta_file *f = NULL;
+    delta_status st = delta_file_source_open(path, &src, &f);
+    if (!st) st = delta_package_check_source(pkg, image, &src);
+    delta_file_close(f);
+    return st;
+}
+
+delta_status cli_apply_in_place(const cli *c, const delta_package *pkg, const char *const *files,
+                                const uint64_t *slots, const char *state_dir, uint64_t space,
+                                cli_urc *rep, const char **what)
+{
+    const delta_manifest *m = delta_package_manifest(pkg);
+    size_t n = m->image_count;
+    delta_file *ff[DELTA_MANIFEST_MAX_IMAGES] = {0};
+    delta_flash flash[DELTA_MANIFEST_MAX_IMAGES];
+    delta_flash *flashes[DELTA_MANIFEST_MAX_IMAGES];
+    delta_dir_store *ds = NULL;
+    delta_store store;
+    *what = "cannot open an image";
+    delta_status st = DELTA_OK;
+    for (size_t i = 0; i < n && !st; i++) {
+        st = delta_file_flash_open(files[i], slots[i], &flash[i], &ff[i]);
+        flashes[i] = &flash[i];
+    }
+    int journal = !st && delta_dir_store_has_journal(state_dir);
+    /* A fresh update: every check before the state directory is created. */
+    for (size_t i = 0; i < n && !st && !journal; i++) {
+        const delta_manifest_image *im = &m->images[i];
+        if (im->target_size > flash[i].capacity) {
+            cli_error(c, "error 511: image %s: target of %llu bytes does not fit the %llu-byte "
+                      "region (--slot-size)", im->name, (unsigned long long)im->target_size,
+                      (unsigned long long)flash[i].capacity);
+            st = DELTA_ERR_SLOT;
+            *what = NULL;
+            break;
+        }
+        st = cli_check_source_file(pkg, i, files[i]);
+        *what = "cannot read the image";
+    }
+    if (!st) {
+        *what = "cannot open the state directory";
+        st = delta_dir_store_open(state_dir, !journal, &store, &ds);
+    }
+    if (!st) {
+        if (space != UINT64_MAX) store.free_bytes = space;
+        if (journal) cli_info(c, "resuming the update recorded in %s", state_dir);
+        delta_package_progress progress = {cli_urc_progress, rep};
+        int resumed = 0;
+        *what = "update failed";
+        st = delta_package_apply_in_place(pkg, flashes, &store, &progress, &resumed);
+        if (rep->bar) cli_progress_end(rep->bar);
+        if (!st) cli_info(c, "%s: updated to %s", files[0], m->target_version);
+    }
+    /* The directory goes when it is empty: after success, or a refusal of a fresh start. */
+    delta_dir_store_close(ds, 1);
+    for (size_t i = 0; i < n; i++) delta_file_close(ff[i]);
+    return st;
 }

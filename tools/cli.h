@@ -152,4 +152,50 @@ const char *cli_signature_text(int state);
 
 /* Copies the file src to a new temporary file in $TMPDIR (or /tmp); returns its path. */
 char *cli_copy_to_temp(const cli *c, const char *src);
+
+/* ---- in place and URCs (applydelta, fotamodem) ---------------------------- */
+
+/*
+ * The module's +QIND: "FOTA" URCs of an update: START once before the first
+ * UPDATING, UPDATING,<percent> only when the percent rises, END,<code> last.
+ * emit receives each line without its line end; NULL emits nothing.
+ */
+typedef struct cli_urc {
+    void (*emit)(void *ctx, const char *line);
+    void *ctx;
+    int started;          /* START emitted */
+    int percent;          /* last UPDATING percent emitted */
+    unsigned pause_ms;    /* sleep after each UPDATING: a slow flash (fotamodem --flash-delay) */
+    cli_progress *bar;    /* NULL: no progress bar */
+} cli_urc;
+
+void cli_urc_start(cli_urc *r);
+void cli_urc_percent(cli_urc *r, int percent);
+/* A delta_progress_fn (ctx is a cli_urc): UPDATING URCs and the bar. */
+int cli_urc_progress(void *ctx, uint64_t done, uint64_t total);
+/*
+ * The END URC of status (502 for a failure outside the DFOTA codes). Success
+ * and write failures come after START (and success after UPDATING,100); a
+ * refusal before any write is END alone unless START was already emitted.
+ */
+void cli_urc_end(cli_urc *r, delta_status status);
+
+/* Free bytes of the file system holding dir, or of its parent when dir does not exist yet. */
+uint64_t cli_free_space_for(const char *dir);
+
+/* Checks the file at path as image i's source (510). */
+delta_status cli_check_source_file(const delta_package *pkg, size_t image, const char *path);
+
+/*
+ * Applies pkg in place on files[i] (image i, manifest order; slots[i] its
+ * region's capacity, UINT64_MAX for none) with the journal and scratch in
+ * state_dir. A fresh update checks every slot (511) and source (510) before
+ * the state directory is created; a journal there resumes (or refuses
+ * another package, 510). space overrides the state file system's free bytes
+ * unless UINT64_MAX. The state directory is removed when it ends up empty.
+ * On failure *what is what to tell cli_fail, or NULL when already reported.
+ */
+delta_status cli_apply_in_place(const cli *c, const delta_package *pkg, const char *const *files,
+                                const uint64_t *slots, const char *state_dir, uint64_t space,
+                                cli_urc *rep, const char **what);
 #endif
