@@ -248,6 +248,7 @@ Test(vectors, many_segments_prove_in_linear_reads)
     le32(p + 40, 1); /* one stash slot */
     le32(p + 44, 3);
     le64(p + 48, n);
+    le32(p + 56, 1); /* batch_blocks */
     size_t data = table;
     for (uint32_t i = 0; i < n; i++) {
         static const uint8_t stash[3] = {2, 0, 0}, fr[2] = {3, 0};

@@ -105,7 +105,7 @@ def ldpatch(source_size, target_size, block, flags, stash, op_count, ctrl, diff,
     nseg = len(seg) // 36
     max_stream = max(len(ctrl), len(diff), len(extra))
     head = b"LDPATCH1" + struct.pack("<QQIBBHIIIIQI", source_size, target_size, block, 0, flags, 0, 0, nseg, stash,
-                                     max_stream, op_count, 0)
+                                     max_stream, op_count, NONE_BATCH)
     return head + struct.pack("<I", zlib.crc32(head + seg)) + seg + streams
 
 # ---- the bases ----
@@ -124,6 +124,7 @@ NONE_DOC = json.loads(NONE_MEMBERS[b"manifest.json"])
 NONE_LDP = NONE_MEMBERS[b"firmware.ldp"]
 assert NONE_LDP[:8] == b"LDPATCH1"
 NONE_STASH = struct.unpack_from("<I", NONE_LDP, 40)[0]
+NONE_BATCH = struct.unpack_from("<I", NONE_LDP, 56)[0]  # batch_blocks: the manifest's scratch/state follow it
 
 DEV = "key=ec-p256.pub project=PYBRICKS-CITYHUB version=v7.27.0"
 SRC = DEV + " source=valid/package-source.bin"
