@@ -75,30 +75,39 @@ typedef struct modem {
     size_t outq_len, outq_cap;
     char version[128];
     int busy;                   /* a download or an update is running */
+    char final[64];             /* the job thread's last URC, held until the job is done */
 } modem;
 
-/* Queues one line (CR LF appended) for the host. */
-static void say(modem *m, const char *line)
+/* Queues one line (CR LF appended) for the host; the caller holds m->lock. */
+static void queue_locked(modem *m, const char *line)
 {
     size_t n = strlen(line);
-    pthread_mutex_lock(&m->lock);
     if (m->outq_len + n + 2 > m->outq_cap) {
         size_t cap = (m->outq_cap ? m->outq_cap * 2 : 1024) + n + 2;
         char *q = realloc(m->outq, cap);
-        if (!q) {
-            pthread_mutex_unlock(&m->lock);
-            return;
-        }
+        if (!q) return;
         m->outq = q;
         m->outq_cap = cap;
     }
     memcpy(m->outq + m->outq_len, line, n);
     memcpy(m->outq + m->outq_len + n, "\r\n", 2);
     m->outq_len += n + 2;
-    pthread_mutex_unlock(&m->lock);
-    cli_info(m->c, "< %s", line);
+}
+
+static void wake_line(modem *m)
+{
     ssize_t w;
     do w = write(m->wake[1], "", 1); while (w < 0 && errno == EINTR);
+}
+
+/* Queues one line for the host. */
+static void say(modem *m, const char *line)
+{
+    pthread_mutex_lock(&m->lock);
+    queue_locked(m, line);
+    pthread_mutex_unlock(&m->lock);
+    cli_info(m->c, "< %s", line);
+    wake_line(m);
 }
 
 static void sayf(modem *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -112,7 +121,39 @@ static void sayf(modem *m, const char *fmt, ...)
     say(m, line);
 }
 
-static void emit_urc(void *ctx, const char *line) { say(ctx, line); }
+/* A line that may end a session: END,<err>, or a download's failure. */
+static int is_final(const char *line)
+{
+    return strstr(line, "\"END\",") || strstr(line, "END\",601") || strstr(line, "END\",701");
+}
+
+/*
+ * A URC of the job thread. A line that may end the session is held until
+ * the next URC, or until the job has cleaned up and is no longer busy
+ * (job_main): a host that sends AT+QFOTADL at once after END is answered.
+ */
+static void urc(modem *m, const char *line)
+{
+    if (m->final[0]) {
+        say(m, m->final);
+        m->final[0] = '\0';
+    }
+    if (is_final(line)) snprintf(m->final, sizeof m->final, "%s", line);
+    else say(m, line);
+}
+
+static void urcf(modem *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void urcf(modem *m, const char *fmt, ...)
+{
+    char line[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    urc(m, line);
+}
+
+static void emit_urc(void *ctx, const char *line) { urc(ctx, line); }
 
 static void pause_seconds(double s)
 {
@@ -307,7 +348,7 @@ static int on_transfer(void *ctx, curl_off_t total, curl_off_t now, curl_off_t u
     download *d = ctx;
     while (total > 0 && d->tenths < 10 && now * 10 >= total * (d->tenths + 1)) {
         d->tenths++;
-        sayf(d->m, "+QIND: \"FOTA\",\"DOWNLOADING\",%d", d->tenths * 10);
+        urcf(d->m, "+QIND: \"FOTA\",\"DOWNLOADING\",%d", d->tenths * 10);
     }
     return 0;
 }
@@ -371,7 +412,7 @@ static int fetch(modem *m, const fota_source *s)
     if (result == DL_OK) {
         while (d.tenths > 0 && d.tenths < 10) {     /* the last callback may not have run */
             d.tenths++;
-            sayf(m, "+QIND: \"FOTA\",\"DOWNLOADING\",%d", d.tenths * 10);
+            urcf(m, "+QIND: \"FOTA\",\"DOWNLOADING\",%d", d.tenths * 10);
         }
     } else {
         unlink(part);
@@ -498,8 +539,8 @@ static void fota(modem *m, const fota_source *s)
 {
     if (mkdir(m->download_dir, 0700) < 0 && errno != EEXIST) {
         cli_error(m->c, "%s: cannot create: %s", m->download_dir, strerror(errno));
-        s->kind == SRC_LOCAL ? say(m, "+QIND: \"FOTA\",\"END\",502")
-                             : sayf(m, "+QIND: \"FOTA\",\"%s\",%d", s->kind == SRC_FTP ? "FTPEND"
+        s->kind == SRC_LOCAL ? urc(m, "+QIND: \"FOTA\",\"END\",502")
+                             : urcf(m, "+QIND: \"FOTA\",\"%s\",%d", s->kind == SRC_FTP ? "FTPEND"
                                     : "HTTPEND", s->kind == SRC_FTP ? 601 : 701);
         return;
     }
@@ -508,9 +549,9 @@ static void fota(modem *m, const fota_source *s)
         st = take_local(m, s->path);
     } else {
         const char *proto = s->kind == SRC_FTP ? "FTP" : "HTTP";
-        sayf(m, "+QIND: \"FOTA\",\"%sSTART\"", proto);
+        urcf(m, "+QIND: \"FOTA\",\"%sSTART\"", proto);
         int r = fetch(m, s);
-        sayf(m, "+QIND: \"FOTA\",\"%sEND\",%d", proto,
+        urcf(m, "+QIND: \"FOTA\",\"%sEND\",%d", proto,
              r == DL_FAILED ? (s->kind == SRC_FTP ? 601 : 701) : 0);
         if (r == DL_FAILED) {
             remove_package(m);
@@ -574,10 +615,12 @@ static void *job_main(void *arg)
     else fota(m, &j->src);
     free(j);
     pthread_mutex_lock(&m->lock);
+    if (m->final[0]) queue_locked(m, m->final);
     m->busy = 0;
     pthread_mutex_unlock(&m->lock);
-    ssize_t w;
-    do w = write(m->wake[1], "", 1); while (w < 0 && errno == EINTR);
+    if (m->final[0]) cli_info(m->c, "< %s", m->final);
+    m->final[0] = '\0';
+    wake_line(m);
     return NULL;
 }
 
