@@ -100,7 +100,8 @@ typedef struct delta_patch_options {
 
 /* Statistics of a made patch. */
 typedef struct delta_patch_stats {
-    uint64_t commands, blocks, stashes, literal_conversions;
+    uint64_t commands, blocks, stashes;
+    uint64_t literal_conversions, converted_bytes; /* plan edges broken by literals, and their bytes */
     uint64_t copy_bytes, extra_bytes;
     uint64_t ctrl_bytes, diff_bytes, extra_stream_bytes; /* compressed */
 } delta_patch_stats;

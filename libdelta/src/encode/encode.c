@@ -141,6 +141,12 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
     sx.commands = p.cmd_count;
     sx.stashes = p.stashes;
     sx.literal_conversions = p.conversions;
+    sx.converted_bytes = p.converted_bytes;
+    size_t most = 1;
+    for (uint64_t k = 0; k < p.blocks; k++)
+        if (p.first[k + 1] - p.first[k] > most) most = p.first[k + 1] - p.first[k];
+    plan_piece *pieces = malloc(3 * most * sizeof *pieces);
+    if (!pieces) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
 
     /* Cut the commands into segments of about segment_size target bytes. */
     segbuf *segs = NULL;
@@ -179,8 +185,9 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
         uint64_t k = c->a;
         sx.blocks++;
         st = put_varint(&sg->s[0], k);
-        for (uint64_t pi = p.first[k]; pi < p.first[k + 1] && !st; pi++) {
-            const plan_piece *q = &p.pieces[pi];
+        size_t np = plan_block_pieces(&p, k, pieces);
+        for (size_t pi = 0; pi < np && !st; pi++) {
+            const plan_piece *q = &pieces[pi];
             st = put_varint(&sg->s[0], q->len << 1 | q->kind);
             if (st) break;
             seg_bytes += q->len;
@@ -202,6 +209,7 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
             sg->s[1].len += q->len;
         }
     }
+    free(pieces);
 
     /* Compress every (segment, stream) independently, on all cores, then lay
      * out header + table + streams in order. */

@@ -4,13 +4,17 @@
  *
  * Nodes are the target blocks that change. Block j must be written before
  * block k when j copies from source block k (writing k destroys what j
- * needs): an edge j -> k. Blocks are emitted in topological order, smallest
- * block first among those ready (Kahn). When no block is ready, the rest
- * hold cycles: one is found by walking back along readers, and the node of
- * that cycle with the fewest waiting readers is released, by stashing its
- * source block when a scratch slot is free, else by turning its readers'
- * copies from it into literals. A block reading its own source block is no
- * edge: the applier protects it with a pending copy in scratch.
+ * needs): an edge j -> k, whose cost is the number of bytes j copies from
+ * source block k. Blocks are emitted in topological order, smallest block
+ * first among those ready (Kahn). When no block is ready, the rest hold
+ * cycles: one is found by walking back along readers, and it is broken at
+ * its cheapest point. An edge costing at most CHEAP_EDGE bytes is removed by
+ * turning exactly those copied bytes into literals (the paper's locally
+ * minimum choice); otherwise the node of the cycle with the fewest waiting
+ * readers has its source block stashed, when a scratch slot is free, and
+ * else the cheapest edge is turned into literals anyway. A block reading its
+ * own source block is no edge: the applier computes a batch of blocks before
+ * writing any.
  */
 #include <stdlib.h>
 
@@ -45,7 +49,7 @@ static delta_status push_piece(plan *p, size_t *cap, size_t *n, uint8_t kind, ui
         p->pieces = np;
         *cap = c;
     }
-    p->pieces[(*n)++] = (plan_piece){kind, dst, src, len};
+    p->pieces[(*n)++] = (plan_piece){kind, 0, 0, dst, src, len};
     return DELTA_OK;
 }
 
@@ -94,12 +98,25 @@ static delta_status cut_pieces(plan *p, const delta_op *ops, size_t op_count, si
 
 /* ---- ordering ---- */
 
+/* Edges cheaper than this many literal bytes are broken by conversion. */
+#define CHEAP_EDGE 64
+
+/* The copy range of a piece that is still a copy. */
+static void copy_range(const plan_piece *q, uint64_t *src, uint64_t *len)
+{
+    *src = q->src + q->lit_head;
+    *len = q->len - q->lit_head - q->lit_tail;
+}
+
 typedef struct graph {
-    uint64_t n;            /* blocks */
+    uint64_t n;               /* blocks */
     uint8_t *changed;
-    uint64_t *succ_at, *succ; /* j -> blocks k it reads (CSR) */
-    uint64_t *pred_at, *pred; /* k -> blocks j reading it (CSR) */
-    uint64_t *indeg;          /* readers not yet emitted */
+    uint64_t *succ_at;        /* edges of reader j: [succ_at[j], succ_at[j+1]) */
+    uint64_t *to;             /* edge -> the block k it reads */
+    uint64_t *from;           /* edge -> the reader j */
+    uint8_t *dead;            /* edge removed (converted) */
+    uint64_t *pred_at, *pred; /* k -> its edges (ids) */
+    uint64_t *indeg;          /* live edges into k from readers not yet emitted */
     uint8_t *emitted, *released;
     int32_t *slot_of;         /* stash slot held for block k, -1 */
     uint64_t *stash_wait;     /* readers still to come for a stashed block */
@@ -107,16 +124,19 @@ typedef struct graph {
 
 static void graph_free(graph *g)
 {
-    free(g->changed); free(g->succ_at); free(g->succ); free(g->pred_at); free(g->pred);
-    free(g->indeg); free(g->emitted); free(g->released); free(g->slot_of); free(g->stash_wait);
+    free(g->changed); free(g->succ_at); free(g->to); free(g->from); free(g->dead); free(g->pred_at);
+    free(g->pred); free(g->indeg); free(g->emitted); free(g->released); free(g->slot_of); free(g->stash_wait);
 }
 
-/* Calls fn for each distinct changed source block k != j that block j copies from. */
+/* Calls BODY for each distinct changed source block k != j that block j copies from. */
 #define FOR_EACH_READ(p, g, j, mark, BODY)                                                   \
     for (uint64_t _i = (p)->first[j]; _i < (p)->first[(j) + 1]; _i++) {                     \
         const plan_piece *_q = &(p)->pieces[_i];                                            \
+        uint64_t _s, _l;                                                                    \
         if (_q->kind != 0) continue;                                                        \
-        for (uint64_t k = _q->src / (p)->block_size; k <= (_q->src + _q->len - 1) / (p)->block_size; k++) { \
+        copy_range(_q, &_s, &_l);                                                           \
+        if (_l == 0) continue;                                                              \
+        for (uint64_t k = _s / (p)->block_size; k <= (_s + _l - 1) / (p)->block_size; k++) { \
             if (k == (j) || k >= (g)->n || !(g)->changed[k] || (mark)[k] == (j) + 1) continue; \
             (mark)[k] = (j) + 1;                                                           \
             BODY                                                                            \
@@ -147,7 +167,7 @@ static delta_status graph_build(plan *p, graph *g, const uint8_t *src, size_t sr
         g->changed[k] = !(off + len <= src_len && memcmp(src + off, tgt + off, len) == 0);
         g->slot_of[k] = -1;
     }
-    /* Count, then fill, both adjacency lists. */
+    /* Count, then fill: edges in reader order, and per block the ids of its edges. */
     for (uint64_t j = 0; j < n; j++) {
         if (!g->changed[j]) continue;
         FOR_EACH_READ(p, g, j, mark, { g->succ_at[j + 1]++; g->pred_at[k + 1]++; })
@@ -157,10 +177,12 @@ static delta_status graph_build(plan *p, graph *g, const uint8_t *src, size_t sr
         g->pred_at[i + 1] += g->pred_at[i];
     }
     uint64_t edges = g->succ_at[n];
-    g->succ = malloc((edges + 1) * sizeof *g->succ);
+    g->to = malloc((edges + 1) * sizeof *g->to);
+    g->from = malloc((edges + 1) * sizeof *g->from);
+    g->dead = calloc(edges + 1, 1);
     g->pred = malloc((edges + 1) * sizeof *g->pred);
     uint64_t *fill = calloc(n + 1, sizeof *fill);
-    if (!g->succ || !g->pred || !fill) {
+    if (!g->to || !g->from || !g->dead || !g->pred || !fill) {
         free(mark);
         free(fill);
         return delta_fail(DELTA_ERR_NOMEM, "plan: out of memory for %llu edges", (unsigned long long)edges);
@@ -168,11 +190,13 @@ static delta_status graph_build(plan *p, graph *g, const uint8_t *src, size_t sr
     memset(mark, 0, (n + 1) * sizeof *mark);
     for (uint64_t j = 0; j < n; j++) {
         if (!g->changed[j]) continue;
-        uint64_t s = g->succ_at[j];
+        uint64_t e = g->succ_at[j];
         FOR_EACH_READ(p, g, j, mark, {
-            g->succ[s++] = k;
-            g->pred[g->pred_at[k] + fill[k]++] = j;
+            g->to[e] = k;
+            g->from[e] = j;
+            g->pred[g->pred_at[k] + fill[k]++] = e;
             g->indeg[k]++;
+            e++;
         })
     }
     free(mark);
@@ -219,36 +243,79 @@ static delta_status push_cmd(plan *p, size_t *cap, uint8_t type, uint64_t a, uin
     return DELTA_OK;
 }
 
-/* Finds a cycle among the blocks not yet emitted, walking back along readers
- * from start, and returns its node with the fewest waiting readers. */
-static uint64_t pick_victim(const graph *g, uint64_t start, uint64_t *seen, uint64_t stamp)
+/* A live edge into v from a reader not yet emitted (UINT64_MAX: none). */
+static uint64_t live_pred(const graph *g, uint64_t v)
+{
+    for (uint64_t i = g->pred_at[v]; i < g->pred_at[v + 1]; i++) {
+        uint64_t e = g->pred[i];
+        if (!g->dead[e] && !g->emitted[g->from[e]]) return e;
+    }
+    return UINT64_MAX;
+}
+
+/* Bytes block j copies from source block k (the literal cost of edge j -> k). */
+static uint64_t edge_cost(const plan *p, uint64_t j, uint64_t k)
+{
+    uint64_t bs = p->block_size, lo = k * bs, hi = lo + bs, cost = 0;
+    for (uint64_t i = p->first[j]; i < p->first[j + 1]; i++) {
+        const plan_piece *q = &p->pieces[i];
+        uint64_t s, l;
+        if (q->kind != 0) continue;
+        copy_range(q, &s, &l);
+        uint64_t a = s > lo ? s : lo, b = s + l < hi ? s + l : hi;
+        if (a < b) cost += b - a;
+    }
+    return cost;
+}
+
+/* Turns block j's copies from source block k into literals: a piece reads at
+ * most two source blocks, so the part in k is its head, its tail, or all. */
+static void convert_edge(plan *p, uint64_t j, uint64_t k)
+{
+    uint64_t bs = p->block_size, lo = k * bs, hi = lo + bs;
+    for (uint64_t i = p->first[j]; i < p->first[j + 1]; i++) {
+        plan_piece *q = &p->pieces[i];
+        uint64_t s, l;
+        if (q->kind != 0) continue;
+        copy_range(q, &s, &l);
+        if (l == 0 || s + l <= lo || s >= hi) continue;
+        if (s >= lo && s + l <= hi) {
+            q->lit_head += (uint32_t)l; /* wholly inside: all literal */
+            p->converted_bytes += l;
+        } else if (s < lo) {
+            q->lit_tail += (uint32_t)(s + l - lo); /* runs into k: the tail */
+            p->converted_bytes += s + l - lo;
+        } else {
+            q->lit_head += (uint32_t)(hi - s); /* starts in k: the head */
+            p->converted_bytes += hi - s;
+        }
+    }
+}
+
+/* The cycle through start's waiting readers: walks back until a block
+ * repeats, then returns the cycle's cheapest edge and the node with the
+ * fewest waiting readers. */
+static void find_cycle(const plan *p, const graph *g, uint64_t start, uint64_t *seen, uint64_t stamp,
+                       uint64_t *cheap_edge, uint64_t *cheap_cost, uint64_t *node)
 {
     uint64_t v = start;
     while (seen[v] != stamp) {
         seen[v] = stamp;
-        uint64_t next = v;
-        for (uint64_t e = g->pred_at[v]; e < g->pred_at[v + 1]; e++)
-            if (!g->emitted[g->pred[e]]) { next = g->pred[e]; break; }
-        v = next; /* stuck nodes always have a waiting reader */
+        v = g->from[live_pred(g, v)]; /* stuck blocks always have a waiting reader */
     }
-    /* v is on the cycle: walk it once more to choose. */
-    uint64_t best = v, u = v;
+    *node = v;
+    *cheap_cost = UINT64_MAX;
+    uint64_t u = v;
     do {
-        if (g->indeg[u] < g->indeg[best] || (g->indeg[u] == g->indeg[best] && u < best)) best = u;
-        for (uint64_t e = g->pred_at[u]; e < g->pred_at[u + 1]; e++)
-            if (!g->emitted[g->pred[e]]) { u = g->pred[e]; break; }
+        uint64_t e = live_pred(g, u);
+        uint64_t c = edge_cost(p, g->from[e], u);
+        if (c < *cheap_cost) {
+            *cheap_cost = c;
+            *cheap_edge = e;
+        }
+        if (g->indeg[u] < g->indeg[*node] || (g->indeg[u] == g->indeg[*node] && u < *node)) *node = u;
+        u = g->from[e];
     } while (u != v);
-    return best;
-}
-
-/* Turns the copies of block j that read source block k into literals. */
-static void make_literal(plan *p, uint64_t j, uint64_t k)
-{
-    uint64_t bs = p->block_size;
-    for (uint64_t i = p->first[j]; i < p->first[j + 1]; i++) {
-        plan_piece *q = &p->pieces[i];
-        if (q->kind == 0 && q->src / bs <= k && (q->src + q->len - 1) / bs >= k) q->kind = 1;
-    }
 }
 
 static delta_status order_inplace(plan *p, graph *g, uint32_t max_stash)
@@ -271,20 +338,23 @@ static delta_status order_inplace(plan *p, graph *g, uint32_t max_stash)
     while (remaining > 0) {
         if (h.n == 0) {
             while (!g->changed[scan] || g->emitted[scan]) scan++;
-            uint64_t v = pick_victim(g, scan, seen, ++stamp);
-            if (nfree > 0) {
-                int32_t s = free_slots[--nfree];
-                st = push_cmd(p, &cap, PLAN_STASH, v, (uint64_t)s);
-                if (st) goto out;
-                g->slot_of[v] = s;
-                g->stash_wait[v] = g->indeg[v];
-                p->stashes++;
-                if (++live > p->stash_slots) p->stash_slots = live;
-            } else {
-                for (uint64_t e = g->pred_at[v]; e < g->pred_at[v + 1]; e++)
-                    if (!g->emitted[g->pred[e]]) make_literal(p, g->pred[e], v);
+            uint64_t e = 0, cost, v;
+            find_cycle(p, g, scan, seen, ++stamp, &e, &cost, &v);
+            if (cost <= CHEAP_EDGE || nfree == 0) {
+                uint64_t k = g->to[e];
+                convert_edge(p, g->from[e], k);
+                g->dead[e] = 1;
                 p->conversions++;
+                if (--g->indeg[k] == 0) heap_push(&h, k);
+                continue;
             }
+            int32_t s = free_slots[--nfree];
+            st = push_cmd(p, &cap, PLAN_STASH, v, (uint64_t)s);
+            if (st) goto out;
+            g->slot_of[v] = s;
+            g->stash_wait[v] = g->indeg[v];
+            p->stashes++;
+            if (++live > p->stash_slots) p->stash_slots = live;
             g->released[v] = 1;
             g->indeg[v] = 0;
             heap_push(&h, v);
@@ -296,7 +366,8 @@ static delta_status order_inplace(plan *p, graph *g, uint32_t max_stash)
         g->emitted[j] = 1;
         remaining--;
         for (uint64_t e = g->succ_at[j]; e < g->succ_at[j + 1]; e++) {
-            uint64_t k = g->succ[e];
+            if (g->dead[e]) continue;
+            uint64_t k = g->to[e];
             if (g->slot_of[k] >= 0 && --g->stash_wait[k] == 0) { /* last reader of a stash */
                 st = push_cmd(p, &cap, PLAN_FREE, (uint64_t)g->slot_of[k], 0);
                 if (st) goto out;
@@ -313,6 +384,33 @@ out:
     free(seen);
     free(free_slots);
     return st;
+}
+
+size_t plan_block_pieces(const plan *p, uint64_t k, plan_piece *out)
+{
+    size_t n = 0;
+    for (uint64_t i = p->first[k]; i < p->first[k + 1]; i++) {
+        const plan_piece *q = &p->pieces[i];
+        plan_piece part[3];
+        size_t m = 0;
+        if (q->kind == 1) {
+            part[m++] = *q;
+        } else {
+            uint64_t s, l;
+            copy_range(q, &s, &l);
+            if (q->lit_head) part[m++] = (plan_piece){1, 0, 0, q->dst, 0, q->lit_head};
+            if (l) part[m++] = (plan_piece){0, 0, 0, q->dst + q->lit_head, s, l};
+            if (q->lit_tail) part[m++] = (plan_piece){1, 0, 0, q->dst + q->len - q->lit_tail, 0, q->lit_tail};
+        }
+        for (size_t x = 0; x < m; x++) {
+            if (n > 0 && out[n - 1].kind == 1 && part[x].kind == 1) {
+                out[n - 1].len += part[x].len; /* adjacent literals merge */
+                continue;
+            }
+            out[n++] = part[x];
+        }
+    }
+    return n;
 }
 
 delta_status plan_build(const uint8_t *src, size_t src_len, const uint8_t *tgt, size_t tgt_len,

@@ -7,6 +7,7 @@
 
 typedef struct plan_piece {
     uint8_t kind;   /* 0 copy (+diff), 1 literal */
+    uint32_t lit_head, lit_tail; /* copy only: leading / trailing bytes turned into literals */
     uint64_t dst, src, len;
 } plan_piece;
 
@@ -25,7 +26,8 @@ typedef struct plan {
     plan_cmd *cmds;
     size_t cmd_count;
     uint32_t stash_slots;   /* most slots held at once */
-    uint64_t stashes, conversions;
+    uint64_t stashes, conversions;  /* stashed blocks; edges broken by literals */
+    uint64_t converted_bytes;        /* copy bytes turned into literals */
 } plan;
 
 /* Cuts ops into per-block pieces and orders the changed blocks. With
@@ -36,5 +38,10 @@ delta_status plan_build(const uint8_t *src, size_t src_len, const uint8_t *tgt, 
                         const delta_op *ops, size_t op_count, uint32_t block_size, int inplace,
                         uint32_t max_stash, plan *out);
 void plan_free(plan *p);
+
+/* The pieces block k is encoded with: heads and tails turned into literals
+ * split off, adjacent literals merged. out has room for 3 * (first[k+1] -
+ * first[k]) pieces; returns how many it holds. */
+size_t plan_block_pieces(const plan *p, uint64_t k, plan_piece *out);
 
 #endif
