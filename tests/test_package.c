@@ -45,6 +45,7 @@ static delta_buf make_pkg(const delta_make_image *im, size_t n, int sign)
     opt.project = "PYBRICKS-CITYHUB";
     opt.source_version = "v4.0.0b4";
     opt.target_version = "v4.0.0b5";
+    opt.patch.batch_blocks = 4; /* many commits per image: power cuts land between and inside them */
     if (sign) {
         opt.key_pem = (const char *)F.key;
         opt.key_len = F.key_len;
