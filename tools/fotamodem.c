@@ -714,7 +714,7 @@ static int flush_out(modem *m)
         char buf[4096];
         pthread_mutex_lock(&m->lock);
         size_t n = m->outq_len < sizeof buf ? m->outq_len : sizeof buf;
-        memcpy(buf, m->outq, n);
+        if (n) memcpy(buf, m->outq, n);
         pthread_mutex_unlock(&m->lock);
         if (n == 0) return 0;
         ssize_t w = write(m->out_fd, buf, n);
