@@ -392,7 +392,9 @@ char *cli_temp_beside(const char *path, int *fd)
     return tmp;
 }
 
-int cli_write_file_atomic(const cli *c, const char *path, const void *data, size_t len)
+/* Writes a whole file through a temporary beside it and a rename, so no
+ * reader ever sees a partial file; with durable, fsynced before the rename. */
+static int write_file(const cli *c, const char *path, const void *data, size_t len, int durable)
 {
     int fd;
     char *tmp = cli_temp_beside(path, &fd);
@@ -413,7 +415,7 @@ int cli_write_file_atomic(const cli *c, const char *path, const void *data, size
         left -= (size_t)n;
     }
     if (!err && fchmod(fd, 0644) < 0) err = errno;
-    if (!err && fsync(fd) < 0) err = errno;
+    if (!err && durable && fsync(fd) < 0) err = errno;
     if (close(fd) < 0 && !err && errno != EINTR) err = errno;
     if (!err && rename(tmp, path) < 0) err = errno;
     if (err) {
@@ -424,6 +426,16 @@ int cli_write_file_atomic(const cli *c, const char *path, const void *data, size
     }
     free(tmp);
     return 0;
+}
+
+int cli_write_file_atomic(const cli *c, const char *path, const void *data, size_t len)
+{
+    return write_file(c, path, data, len, 1);
+}
+
+int cli_write_output(const cli *c, const char *path, const void *data, size_t len)
+{
+    return write_file(c, path, data, len, 0);
 }
 
 /* ---- packages ------------------------------------------------------------ */

@@ -124,6 +124,9 @@ void cli_progress_end(cli_progress *p);
 
 /* Writes data to path atomically: a temporary beside it, fsync, rename; mode 0644. */
 int cli_write_file_atomic(const cli *c, const char *path, const void *data, size_t len);
+/* The same without the fsync: for build artifacts (mkdelta), where a power
+ * cut may lose the file but never leaves a partial one. */
+int cli_write_output(const cli *c, const char *path, const void *data, size_t len);
 
 /* A temporary path beside path ("dir/.name.XXXXXX"), created with mkstemp; *fd open. */
 char *cli_temp_beside(const char *path, int *fd);

@@ -139,13 +139,12 @@ static bool query_le(const matcher *m, const uint8_t *q, size_t ql, size_t sp, s
  * skips the first ~16 steps, the ones that miss the cache). Returns the
  * length; *pos receives the source position.
  */
-static size_t nearest_equal(const matcher *m, const uint8_t *q, size_t ql, size_t idx, size_t len, size_t want);
-
-static size_t longest_match(const matcher *m, size_t at, size_t want, size_t *pos)
+/* Longest match of the target at `at`; *idx receives its suffix-array index. */
+static size_t longest_match(const matcher *m, size_t at, size_t *idx)
 {
     const uint8_t *q = m->dst + at;
     size_t ql = m->dst_len - at;
-    *pos = 0;
+    *idx = 0;
     if (m->src_len == 0 || ql == 0) return 0;
 
     size_t lo = 0, hi = m->src_len - 1;
@@ -159,12 +158,12 @@ static size_t longest_match(const matcher *m, size_t at, size_t want, size_t *po
     size_t lo_sp = (size_t)m->sa[lo], hi_sp = (size_t)m->sa[hi];
     size_t lo_lcp = lcp_from(m, q, ql, lo_sp, 0);
     if (query_le(m, q, ql, lo_sp, lo_lcp)) {
-        *pos = lo_sp;
+        *idx = lo;
         return lo_lcp;
     }
     size_t hi_lcp = lcp_from(m, q, ql, hi_sp, 0);
     if (!query_le(m, q, ql, hi_sp, hi_lcp)) {
-        *pos = hi_sp;
+        *idx = hi;
         return hi_lcp;
     }
     /* Invariant: suffix[lo] < q <= suffix[hi]. */
@@ -180,9 +179,8 @@ static size_t longest_match(const matcher *m, size_t at, size_t want, size_t *po
             lo_lcp = l;
         }
     }
-    size_t idx = lo_lcp >= hi_lcp ? lo : hi, len = lo_lcp >= hi_lcp ? lo_lcp : hi_lcp;
-    *pos = nearest_equal(m, q, ql, idx, len, want);
-    return len;
+    *idx = lo_lcp >= hi_lcp ? lo : hi;
+    return lo_lcp >= hi_lcp ? lo_lcp : hi_lcp;
 }
 
 /*
@@ -192,8 +190,10 @@ static size_t longest_match(const matcher *m, size_t at, size_t want, size_t *po
  * bytes compress better (esbuild 0.24.0->0.24.1: -1.9% payload).
  */
 #define NEAR_SCAN 32
-static size_t nearest_equal(const matcher *m, const uint8_t *q, size_t ql, size_t idx, size_t len, size_t want)
+static size_t nearest_equal(const matcher *m, size_t at, size_t idx, size_t len, size_t want)
 {
+    const uint8_t *q = m->dst + at;
+    size_t ql = m->dst_len - at;
     size_t best = (size_t)m->sa[idx];
     if (len < SWITCH_MARGIN) return best;
     size_t best_d = best > want ? best - want : want - best;
@@ -267,7 +267,7 @@ static int agrees(const matcher *m, size_t t, ptrdiff_t offset)
 static bool find_anchors(const matcher *m, size_t begin, size_t end, anchor_list *out)
 {
     ptrdiff_t offset = 0; /* alignment of the last match taken */
-    size_t scan = begin, len = 0, pos = 0;
+    size_t scan = begin, len = 0, pos = 0, idx = 0;
 
     while (scan < end) {
         size_t score = 0;
@@ -275,8 +275,7 @@ static bool find_anchors(const matcher *m, size_t begin, size_t end, anchor_list
         size_t seen = scan;
         bool take = false;
         for (; scan < end; scan++) {
-            ptrdiff_t want = (ptrdiff_t)scan + offset;
-            len = longest_match(m, scan, want > 0 ? (size_t)want : 0, &pos);
+            len = longest_match(m, scan, &idx);
             for (; seen < scan + len; seen++) score += (size_t)agrees(m, seen, offset);
             if (len == score && len != 0) break;
             if (len > score + SWITCH_MARGIN) {
@@ -290,6 +289,9 @@ static bool find_anchors(const matcher *m, size_t begin, size_t end, anchor_list
                 seen = scan + 1;
         }
         if (!take) continue; /* rode along an existing match, or reached the end */
+        /* Only a match taken needs its position: the nearest of the equal ones. */
+        ptrdiff_t want = (ptrdiff_t)scan + offset;
+        pos = nearest_equal(m, scan, idx, len, want > 0 ? (size_t)want : 0);
         if (!anchor_push(out, scan, pos)) return false;
         offset = (ptrdiff_t)pos - (ptrdiff_t)scan;
     }

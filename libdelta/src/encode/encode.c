@@ -148,14 +148,23 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
     plan_piece *pieces = malloc(3 * most * sizeof *pieces);
     if (!pieces) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
 
-    /* Cut the commands into segments of about segment_size target bytes. */
+    /* Cut the commands into segments of at most about segment_size target
+     * bytes, all about the same size, so the cores finish together. */
+    uint64_t written = 0;
+    for (size_t i = 0; i < p.cmd_count; i++)
+        if (p.cmds[i].type == PLAN_BLOCK) {
+            uint64_t off = p.cmds[i].a * opt.block_size;
+            written += target_len - off < opt.block_size ? target_len - off : opt.block_size;
+        }
+    uint64_t parts = (written + opt.segment_size - 1) / opt.segment_size;
+    uint64_t seg_limit = parts > 1 ? (written + parts - 1) / parts : opt.segment_size;
     segbuf *segs = NULL;
     size_t nseg = 0, segcap = 0;
     uint64_t seg_bytes = 0;
     int64_t shift = 0; /* src - dst of the previous COPY */
     for (size_t i = 0; i < p.cmd_count && !st; i++) {
         const plan_cmd *c = &p.cmds[i];
-        if (nseg == 0 || (c->type == PLAN_BLOCK && seg_bytes >= opt.segment_size)) {
+        if (nseg == 0 || (c->type == PLAN_BLOCK && seg_bytes >= seg_limit)) {
             if (nseg == segcap) {
                 size_t nc = segcap ? segcap * 2 : 16;
                 segbuf *ns = realloc(segs, nc * sizeof *ns);
