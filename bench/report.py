@@ -33,11 +33,14 @@ INPLACE_TARGET = 3.0  # % of the out-of-place payload
 
 
 def main(csv_path, meta_path, out_dir):
-    meta = {}
+    meta, notes = {}, []
     with open(meta_path) as f:
         for line in f:
             k, _, v = line.rstrip("\n").partition("=")
-            meta[k] = v
+            if k == "note":
+                notes.append(v)
+            else:
+                meta[k] = v
     runs = {}  # (tool, pair, step) -> list of rows
     pairs, sizes = [], {}
     with open(csv_path) as f:
@@ -94,8 +97,10 @@ def main(csv_path, meta_path, out_dir):
       "`/usr/bin/time -f %%M`. Sizes are deterministic." % reps)
     w("- Versions: %s; %s; %s; %s." % (meta["libdelta"], meta["bsdiff"], meta["xdelta3"], meta["zstd"]))
     w("- Flags:")
-    w("  - `mkdelta %s`; `--no-inplace` added for the out-of-place payload." % meta["mkdelta_flags"])
-    w("  - `applydelta %s`." % meta["applydelta_flags"])
+    w("  - `mkdelta %s` (in place, the default: lzma2, 4096-byte blocks, 1 MiB segments, "
+      "at most 64 stashes); `--no-inplace` added for the out-of-place payload." % meta["mkdelta_flags"])
+    w("  - `applydelta %s`, then `--source OLD --output NEW` or `--image FLASH`."
+      % meta["applydelta_flags"])
     w("  - `bsdiff OLD NEW PATCH`; `bspatch OLD NEW PATCH` (Debian's, bzip2).")
     w("  - `xdelta3 %s` (default 64 MiB source window)." % meta["xdelta3_flags"])
     w("  - `zstd %s`: `--long=31` enables long-distance matching and raises the decoder's window "
@@ -105,6 +110,8 @@ def main(csv_path, meta_path, out_dir):
       "For the peers, the patch file.")
     w("- Every patch was applied and its result compared with the target (`cmp`); the in-place "
       "apply ran on a copy of the source.")
+    for n in notes:
+        w("- " + n)
     w("")
 
     # Which pairs count in the summary: every tool made and applied its patch.
@@ -205,7 +212,8 @@ def main(csv_path, meta_path, out_dir):
         for t in ["libdelta", "libdelta-oop", "xdelta3", "zstd"]:
             r = result(t, p, "diff")[1]
             vals.append("%.2f" % (100.0 * r / b) if r is not None and b else "?")
-        chart.append('"%s" %s' % (label(p).replace("→", "-"), " ".join(vals)))
+        name, v1, v2 = p.rsplit("-", 2)
+        chart.append('"%s" %s "%s→%s"' % (name, " ".join(vals), v1, v2))
     w("")
 
     # Diff time and memory.
@@ -252,7 +260,7 @@ def main(csv_path, meta_path, out_dir):
     with open(out_dir + "/RESULTS.md", "w") as f:
         f.write("\n".join(out))
     with open(out_dir + "/work/sizes.dat", "w") as f:
-        f.write("# pair libdelta libdelta-oop xdelta3 zstd (payload, % of bsdiff)\n")
+        f.write("# name libdelta libdelta-oop xdelta3 zstd (payload, % of bsdiff) versions\n")
         f.write("\n".join(chart) + "\n")
     # The summary row, for the README.
     with open(out_dir + "/work/summary.txt", "w") as f:
