@@ -28,9 +28,9 @@ enum {
 
 static const cli_option options[] = {
     {OPT_PROJECT, 0, "project", "ID", "the device's project ID (ATI; 505 when a package differs)"},
-    /* The brief's interface: --version V seeds the firmware version. It comes
-     * before CLI_COMMON_OPTIONS, so it shadows the tools' --version. */
-    {OPT_VERSION_SEED, 0, "version", "VERSION",
+    /* --firmware seeds the device's firmware version; --version stays the
+     * tools' common "print my version" (house convention). */
+    {OPT_VERSION_SEED, 0, "firmware", "VERSION",
      "the firmware version when IMAGE.version does not exist yet (then kept there)"},
     {OPT_IMAGE, 0, "image", "FILE", "the flash image the module updates in place"},
     {OPT_PUBKEY, 0, "pubkey", "PEM", "require packages signed by this public key (504)"},
@@ -198,7 +198,7 @@ static void get_version(modem *m, char *out, size_t n)
     pthread_mutex_unlock(&m->lock);
 }
 
-/* Reads IMAGE.version, or seeds it with --version; 0 or an exit status. */
+/* Reads IMAGE.version, or seeds it with --firmware; 0 or an exit status. */
 static int load_version(modem *m)
 {
     delta_buf b = DELTA_BUF_INIT;
@@ -216,12 +216,12 @@ static int load_version(modem *m)
             return CLI_EXIT_FAILURE;
         }
         if (m->seed && strcmp(m->seed, m->version))
-            cli_note(m->c, "%s says %s: --version %s is only for a new image", m->version_file,
+            cli_note(m->c, "%s says %s: --firmware %s is only for a new image", m->version_file,
                      m->version, m->seed);
         return 0;
     }
-    if (!m->seed) return cli_usage_error(m->c, "no %s yet: give --version VERSION", m->version_file);
-    if (!version_ok(m->seed)) return cli_usage_error(m->c, "--version: '%s' is not a version", m->seed);
+    if (!m->seed) return cli_usage_error(m->c, "no %s yet: give --firmware VERSION", m->version_file);
+    if (!version_ok(m->seed)) return cli_usage_error(m->c, "--firmware: '%s' is not a version", m->seed);
     return set_version(m, m->seed) ? CLI_EXIT_FAILURE : 0;
 }
 
@@ -877,7 +877,7 @@ static char *concat(const char *a, const char *b)
 int main(int argc, char **argv)
 {
     cli c = {.tool = "fotamodem",
-             .usage = "--project ID --version VERSION --image FILE [--pty] [OPTION]...",
+             .usage = "--project ID --firmware VERSION --image FILE [--pty] [OPTION]...",
              .description =
                  "A bench model of a cellular module's DFOTA side. It speaks AT on stdin/stdout\n"
                  "or a pseudo-terminal (AT, ATI, AT+QFOTADL=?, AT+QFOTADL=\"<url or path>\"),\n"

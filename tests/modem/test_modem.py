@@ -183,7 +183,7 @@ class Modem:
         self.image = image or os.path.join(workdir, "flash.bin")
         if not os.path.exists(self.image):
             shutil.copyfile(OLD, self.image)
-        self.args = [os.path.join(BIN, "fotamodem"), "--pty", "--project", PROJECT, "--version",
+        self.args = [os.path.join(BIN, "fotamodem"), "--pty", "--project", PROJECT, "--firmware",
                      FROM, "--image", self.image, "--pubkey", PUB, "--reboot-pause", "0.3",
                      "--timeout", "2", *extra]
         self.log = open(os.path.join(workdir, "fotamodem.log"), "ab")
@@ -372,7 +372,7 @@ class Suite:
         image = os.path.join(self.workdir, "flash.bin")
         shutil.copyfile(OLD, image)
         r = subprocess.run([os.path.join(BIN, "fotamodem"), "--stdio", "--project", PROJECT,
-                            "--version", FROM, "--image", image], input=b"AT\rATI\r\nAT+X\n",
+                            "--firmware", FROM, "--image", image], input=b"AT\rATI\r\nAT+X\n",
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
         assert r.returncode == 0, r.stderr
         want = "OK\r\nfotamodem\r\n%s\r\nRevision: %s\r\nOK\r\nERROR\r\n" % (PROJECT, FROM)
