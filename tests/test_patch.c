@@ -197,10 +197,20 @@ Test(patch, swapped_blocks_need_stash)
     build(&p, c, 8);
     delta_patch_options opt = DELTA_PATCH_OPTIONS_INIT;
     delta_patch_stats stats;
-    for (uint32_t batch = 1; batch <= 8; batch *= 2) {
+    /* One block per batch: every cycle needs a stash. */
+    opt.batch_blocks = 1;
+    full_check(&p, &opt, &stats);
+    cr_assert_eq(stats.stashes, 3, "one stash per cycle, got %llu", (unsigned long long)stats.stashes);
+    cr_assert_eq(stats.literal_conversions, 0);
+    /* Two: the swapped pairs share a batch, the 3-cycle still needs a stash. */
+    opt.batch_blocks = 2;
+    full_check(&p, &opt, &stats);
+    cr_assert_eq(stats.stashes, 1, "got %llu stashes", (unsigned long long)stats.stashes);
+    /* Four or more: every cycle shares a batch, nothing is stashed or lost. */
+    for (uint32_t batch = 4; batch <= 16; batch *= 2) {
         opt.batch_blocks = batch;
         full_check(&p, &opt, &stats);
-        cr_assert_eq(stats.stashes, 3, "one stash per cycle, got %llu", (unsigned long long)stats.stashes);
+        cr_assert_eq(stats.stashes, 0);
         cr_assert_eq(stats.literal_conversions, 0);
     }
     pair_free(&p);
@@ -215,6 +225,7 @@ Test(patch, cycles_without_scratch_become_literals)
     build(&p, c, 8);
     delta_patch_options opt = DELTA_PATCH_OPTIONS_INIT;
     opt.max_stash = 0;
+    opt.batch_blocks = 1; /* no batch to share: cycles must be broken */
     delta_patch_stats stats;
     full_check(&p, &opt, &stats);
     cr_assert_eq(stats.stashes, 0);
@@ -408,6 +419,28 @@ Test(patch, unsafe_order_fails_the_proof)
     fix_crc(&patch);
     cr_assert_eq(delta_patch_prove(&ps, NULL), DELTA_ERR_PLAN);
     cr_assert(strstr(delta_last_error(), "after it was overwritten") != NULL, "%s", delta_last_error());
+    delta_buf_free(&patch);
+    pair_free(&p);
+}
+
+Test(patch, oversized_batch_fails_the_proof)
+{
+    pair p;
+    make_src(&p, 8 * BS, 14);
+    chunk c[] = {{BS, BS}, {0, BS}, {3 * BS, BS}, {2 * BS, BS}, {LIT, 4 * BS}};
+    build(&p, c, 5);
+    delta_patch_options opt = DELTA_PATCH_OPTIONS_INIT;
+    opt.batch_blocks = 8; /* all eight blocks in one batch */
+    delta_buf patch = make_patch(&p, &opt, NULL);
+    delta_source ps;
+    delta_source_from_memory(&ps, patch.data, patch.len);
+    cr_assert_eq(delta_patch_prove(&ps, NULL), DELTA_OK, "%s", delta_last_error());
+    /* A header claiming a 4-block pending area for that plan is refused: the
+     * applier could not hold the batch. */
+    patch.data[56] = 4;
+    fix_crc(&patch);
+    cr_assert_eq(delta_patch_prove(&ps, NULL), DELTA_ERR_PLAN);
+    cr_assert(strstr(delta_last_error(), "more than 4 blocks in one batch") != NULL, "%s", delta_last_error());
     delta_buf_free(&patch);
     pair_free(&p);
 }

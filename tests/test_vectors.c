@@ -231,13 +231,14 @@ static int counted_read(void *ctx, uint64_t off, void *buf, size_t len)
 
 /* Regression: walking the segments re-read the whole table before each one
  * (O(segments^2) reads: 8.8 s to prove this 1 MiB patch, hours for 65536
- * segments on a device's flash). n one-command segments, alternately
- * STASH 0 0 and FREE 0, over 2 GiB images with 512-byte blocks. */
+ * segments on a device's flash). n one-command segments, in turn STASH 0 0,
+ * FREE 0 and COMMIT (a slot is refilled only in a later batch), over 2 GiB
+ * images with 512-byte blocks. */
 Test(vectors, many_segments_prove_in_linear_reads)
 {
     const uint32_t n = 26000;
-    size_t stashes = (n + 1) / 2, frees = n / 2;
-    size_t table = 64 + 36 * (size_t)n, len = table + 3 * stashes + 2 * frees;
+    size_t stashes = (n + 2) / 3, frees = (n + 1) / 3, commits = n / 3;
+    size_t table = 64 + 36 * (size_t)n, len = table + 3 * stashes + 2 * frees + commits;
     uint8_t *p = calloc(len, 1);
     memcpy(p, "LDPATCH1", 8);
     le64(p + 8, UINT64_C(1) << 31);
@@ -251,9 +252,9 @@ Test(vectors, many_segments_prove_in_linear_reads)
     le32(p + 56, 1); /* batch_blocks */
     size_t data = table;
     for (uint32_t i = 0; i < n; i++) {
-        static const uint8_t stash[3] = {2, 0, 0}, fr[2] = {3, 0};
-        const uint8_t *cmd = i % 2 ? fr : stash;
-        uint32_t clen = i % 2 ? 2 : 3;
+        static const uint8_t stash[3] = {2, 0, 0}, fr[2] = {3, 0}, commit[1] = {4};
+        const uint8_t *cmd = i % 3 == 0 ? stash : i % 3 == 1 ? fr : commit;
+        uint32_t clen = 3 - i % 3;
         uint8_t *e = p + 64 + 36 * (size_t)i;
         le64(e, i);
         le32(e + 8, clen);

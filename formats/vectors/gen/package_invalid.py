@@ -335,11 +335,11 @@ add("unknown-command", with_patch(ldpatch(S, S, B, 1, NONE_STASH, 1, b"\x07\x00"
 add("stash-slot-out-of-range", with_patch(ldpatch(S, S, B, 1, NONE_STASH, 2, b"\x02\x00" + uvarint(NONE_STASH)
                                                   + block_cmd(0, copy(B, 0)), bytes(B), b""), ops=2, blocks_written=1),
     "DELTA_ERR_PATCH", E504, DEV, "STASH into slot %d of %d" % (NONE_STASH, NONE_STASH))
-swap = block_cmd(0, copy(B, B)) + block_cmd(1, copy(B, -2 * B))
-add("read-after-overwrite", with_patch(ldpatch(S, S, B, 1, NONE_STASH, 2, swap, bytes(2 * B), b""), ops=2,
+swap = block_cmd(0, copy(B, B)) + b"\x04" + block_cmd(1, copy(B, -2 * B))
+add("read-after-overwrite", with_patch(ldpatch(S, S, B, 1, NONE_STASH, 3, swap, bytes(2 * B), b""), ops=3,
                                        blocks_written=2),
-    "DELTA_ERR_PLAN", E504, DEV, "INPLACE flag on a target-order swap: BLOCK 1 reads source block 0 after BLOCK 0 "
-    "overwrote it, with no stash")
+    "DELTA_ERR_PLAN", E504, DEV, "a swap split by a COMMIT: BLOCK 1 reads source block 0, which BLOCK 0 overwrote "
+    "in the batch before, with no stash")
 add("double-block", with_patch(ldpatch(S, S, B, 1, NONE_STASH, 2, block_cmd(2, literal(B)) + block_cmd(2, literal(B)),
                                        b"", bytes(2 * B)), ops=2, blocks_written=2),
     "DELTA_ERR_PLAN", E504, DEV, "block 2 produced twice")

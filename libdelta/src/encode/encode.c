@@ -133,7 +133,7 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
         return delta_fail(DELTA_ERR_LIMIT, "images over 2 GiB are not supported");
     plan p;
     st = plan_build(source, source_len, target, target_len, ops, op_count, opt.block_size, opt.inplace,
-                    opt.max_stash, &p);
+                    opt.max_stash, opt.batch_blocks, &p);
     if (st) return st;
 
     delta_patch_stats sx;
@@ -191,6 +191,7 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
             st = put_varint(&sg->s[0], c->a);
             continue;
         }
+        if (c->type == PLAN_COMMIT) continue; /* the command byte is all */
         uint64_t k = c->a;
         sx.blocks++;
         st = put_varint(&sg->s[0], k);

@@ -2,19 +2,26 @@
  * The in-place planner (after Burns, Stockmeyer & Long, "In-place
  * reconstruction of version differences", IEEE TKDE 2003).
  *
- * Nodes are the target blocks that change. Block j must be written before
- * block k when j copies from source block k (writing k destroys what j
- * needs): an edge j -> k, whose cost is the number of bytes j copies from
- * source block k. Blocks are emitted in topological order, smallest block
- * first among those ready (Kahn). When no block is ready, the rest hold
- * cycles: one is found by walking back along readers, and it is broken at
- * its cheapest point. An edge costing at most CHEAP_EDGE bytes is removed by
- * turning exactly those copied bytes into literals (the paper's locally
- * minimum choice); otherwise the node of the cycle with the fewest waiting
- * readers has its source block stashed, when a scratch slot is free, and
- * else the cheapest edge is turned into literals anyway. A block reading its
- * own source block is no edge: the applier computes a batch of blocks before
- * writing any.
+ * Nodes are the target blocks that change. Block j must not be written in a
+ * later batch than block k when j copies from source block k (writing k
+ * destroys what j needs): an edge j -> k, whose cost is the number of bytes
+ * j copies from source block k. The applier computes a whole batch before
+ * writing any of it, so edges inside one batch cost nothing: a block may
+ * read itself, and blocks that swap places simply share a batch.
+ *
+ * Blocks go into batches of at most batch_blocks in topological order,
+ * smallest block first among those ready (Kahn). When no block is ready, the
+ * rest hold cycles: one is found by walking back along readers. If the cycle
+ * and every block still waiting to read any of it (its ancestors) fit in the
+ * batch, they all join it. Otherwise, in an empty batch, the cycle is broken
+ * at its cheapest point: an edge costing at most CHEAP_EDGE bytes is removed
+ * by turning exactly those copied bytes into literals (Burns, Stockmeyer and
+ * Long's locally minimum choice); else the cycle's node with the fewest
+ * waiting readers has its source block stashed, when a scratch slot is free,
+ * and else the cheapest edge is turned into literals anyway.
+ *
+ * Each batch is written as its STASHes, its BLOCKs in ascending order (the
+ * streams keep the target's locality), its FREEs and a COMMIT.
  */
 #include <stdlib.h>
 
@@ -318,17 +325,96 @@ static void find_cycle(const plan *p, const graph *g, uint64_t start, uint64_t *
     } while (u != v);
 }
 
-static delta_status order_inplace(plan *p, graph *g, uint32_t max_stash)
+/* The batch being built: its blocks, and the STASH / FREE commands it carries. */
+typedef struct batch {
+    uint64_t *blocks;
+    uint32_t n, cap;
+    uint64_t *stash_block;
+    int32_t *stash_slot, *free_slot;
+    uint32_t nstash, nfree;
+} batch;
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Writes the batch out; the slots it freed become available again. */
+static delta_status flush(plan *p, size_t *cap, batch *b, int32_t *pool, uint32_t *npool)
+{
+    delta_status st = DELTA_OK;
+    if (b->n == 0 && b->nstash == 0 && b->nfree == 0) return DELTA_OK;
+    qsort(b->blocks, b->n, sizeof *b->blocks, cmp_u64);
+    for (uint32_t i = 0; i < b->nstash && !st; i++)
+        st = push_cmd(p, cap, PLAN_STASH, b->stash_block[i], (uint64_t)b->stash_slot[i]);
+    for (uint32_t i = 0; i < b->n && !st; i++) st = push_cmd(p, cap, PLAN_BLOCK, b->blocks[i], 0);
+    for (uint32_t i = 0; i < b->nfree && !st; i++) {
+        st = push_cmd(p, cap, PLAN_FREE, (uint64_t)b->free_slot[i], 0);
+        pool[(*npool)++] = b->free_slot[i];
+    }
+    if (!st) st = push_cmd(p, cap, PLAN_COMMIT, 0, 0);
+    p->batches++;
+    b->n = b->nstash = b->nfree = 0;
+    return st;
+}
+
+/* Puts block j into the batch: its reads no longer hold anything back. */
+static void join(graph *g, batch *b, heap *h, uint64_t j, uint32_t *live)
+{
+    g->emitted[j] = 1;
+    b->blocks[b->n++] = j;
+    for (uint64_t e = g->succ_at[j]; e < g->succ_at[j + 1]; e++) {
+        if (g->dead[e]) continue;
+        uint64_t k = g->to[e];
+        if (g->slot_of[k] >= 0 && --g->stash_wait[k] == 0) { /* its last reader: free at the batch's end */
+            b->free_slot[b->nfree++] = g->slot_of[k];
+            g->slot_of[k] = -1;
+            (*live)--;
+        }
+        if (g->released[k]) continue;
+        if (--g->indeg[k] == 0 && !g->emitted[k]) heap_push(h, k);
+    }
+}
+
+/* v and every block still waiting to read it, transitively, into set; 0
+ * when they are more than room. */
+static uint32_t ancestors(const graph *g, uint64_t v, uint64_t *set, uint32_t room, uint64_t *seen, uint64_t stamp)
+{
+    uint32_t n = 0;
+    set[n++] = v;
+    seen[v] = stamp;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t x = set[i];
+        if (g->released[x]) continue; /* stashed: its readers need nothing from the image */
+        for (uint64_t q = g->pred_at[x]; q < g->pred_at[x + 1]; q++) {
+            uint64_t e = g->pred[q], u = g->from[e];
+            if (g->dead[e] || g->emitted[u] || seen[u] == stamp) continue;
+            if (n == room) return 0;
+            seen[u] = stamp;
+            set[n++] = u;
+        }
+    }
+    return n;
+}
+
+static delta_status order_inplace(plan *p, graph *g, uint32_t max_stash, uint32_t batch_blocks)
 {
     uint64_t n = g->n;
     size_t cap = 0;
     heap h = {malloc((n + 1) * sizeof(uint64_t)), 0};
-    uint64_t *seen = calloc(n + 1, sizeof *seen);
-    int32_t *free_slots = malloc((max_stash + 1) * sizeof *free_slots);
+    uint64_t *seen = calloc(n + 1, sizeof *seen), *set = malloc((batch_blocks + 1) * sizeof *set);
+    int32_t *pool = malloc((max_stash + 1) * sizeof *pool);
+    batch b = {malloc((batch_blocks + 1) * sizeof(uint64_t)), 0, batch_blocks,
+               malloc((max_stash + 1) * sizeof(uint64_t)), malloc((max_stash + 1) * sizeof(int32_t)),
+               malloc((max_stash + 1) * sizeof(int32_t)), 0, 0};
     delta_status st = DELTA_OK;
-    if (!h.v || !seen || !free_slots) { st = delta_fail(DELTA_ERR_NOMEM, "plan: out of memory"); goto out; }
-    uint32_t nfree = max_stash, live = 0;
-    for (uint32_t s = 0; s < max_stash; s++) free_slots[s] = (int32_t)(max_stash - 1 - s);
+    if (!h.v || !seen || !set || !pool || !b.blocks || !b.stash_block || !b.stash_slot || !b.free_slot) {
+        st = delta_fail(DELTA_ERR_NOMEM, "plan: out of memory");
+        goto out;
+    }
+    uint32_t npool = max_stash, live = 0;
+    for (uint32_t s = 0; s < max_stash; s++) pool[s] = (int32_t)(max_stash - 1 - s);
     uint64_t remaining = 0, scan = 0, stamp = 0;
     for (uint64_t k = 0; k < n; k++) {
         if (!g->changed[k]) continue;
@@ -336,53 +422,65 @@ static delta_status order_inplace(plan *p, graph *g, uint32_t max_stash)
         if (g->indeg[k] == 0) heap_push(&h, k);
     }
     while (remaining > 0) {
-        if (h.n == 0) {
-            while (!g->changed[scan] || g->emitted[scan]) scan++;
-            uint64_t e = 0, cost, v;
-            find_cycle(p, g, scan, seen, ++stamp, &e, &cost, &v);
-            if (cost <= CHEAP_EDGE || nfree == 0) {
-                uint64_t k = g->to[e];
-                convert_edge(p, g->from[e], k);
-                g->dead[e] = 1;
-                p->conversions++;
-                if (--g->indeg[k] == 0) heap_push(&h, k);
-                continue;
-            }
-            int32_t s = free_slots[--nfree];
-            st = push_cmd(p, &cap, PLAN_STASH, v, (uint64_t)s);
+        if (b.n == batch_blocks) {
+            st = flush(p, &cap, &b, pool, &npool);
             if (st) goto out;
-            g->slot_of[v] = s;
-            g->stash_wait[v] = g->indeg[v];
-            p->stashes++;
-            if (++live > p->stash_slots) p->stash_slots = live;
-            g->released[v] = 1;
-            g->indeg[v] = 0;
-            heap_push(&h, v);
+        }
+        if (h.n > 0) {
+            uint64_t j = heap_pop(&h);
+            if (g->emitted[j]) continue; /* joined with a cycle already */
+            join(g, &b, &h, j, &live);
+            remaining--;
             continue;
         }
-        uint64_t j = heap_pop(&h);
-        st = push_cmd(p, &cap, PLAN_BLOCK, j, 0);
-        if (st) goto out;
-        g->emitted[j] = 1;
-        remaining--;
-        for (uint64_t e = g->succ_at[j]; e < g->succ_at[j + 1]; e++) {
-            if (g->dead[e]) continue;
-            uint64_t k = g->to[e];
-            if (g->slot_of[k] >= 0 && --g->stash_wait[k] == 0) { /* last reader of a stash */
-                st = push_cmd(p, &cap, PLAN_FREE, (uint64_t)g->slot_of[k], 0);
-                if (st) goto out;
-                free_slots[nfree++] = g->slot_of[k];
-                g->slot_of[k] = -1;
-                live--;
+        while (!g->changed[scan] || g->emitted[scan]) scan++;
+        uint64_t e = 0, cost, v;
+        find_cycle(p, g, scan, seen, ++stamp, &e, &cost, &v);
+        uint32_t m = ancestors(g, v, set, batch_blocks - b.n, seen, ++stamp);
+        if (m > 0) { /* the cycle and its waiting readers fit: they share this batch */
+            for (uint32_t i = 0; i < m; i++) g->emitted[set[i]] = 1;
+            for (uint32_t i = 0; i < m; i++) {
+                g->emitted[set[i]] = 0;
+                join(g, &b, &h, set[i], &live);
             }
-            if (g->released[k]) continue;
-            if (--g->indeg[k] == 0) heap_push(&h, k);
+            remaining -= m;
+            p->absorbed++;
+            continue;
         }
+        if (b.n > 0) { /* perhaps it fits an empty batch */
+            st = flush(p, &cap, &b, pool, &npool);
+            if (st) goto out;
+            continue;
+        }
+        if (cost <= CHEAP_EDGE || npool == 0) {
+            uint64_t k = g->to[e];
+            convert_edge(p, g->from[e], k);
+            g->dead[e] = 1;
+            p->conversions++;
+            if (--g->indeg[k] == 0) heap_push(&h, k);
+            continue;
+        }
+        int32_t s = pool[--npool];
+        b.stash_block[b.nstash] = v;
+        b.stash_slot[b.nstash++] = s;
+        g->slot_of[v] = s;
+        g->stash_wait[v] = g->indeg[v];
+        p->stashes++;
+        if (++live > p->stash_slots) p->stash_slots = live;
+        g->released[v] = 1;
+        g->indeg[v] = 0;
+        heap_push(&h, v);
     }
+    st = flush(p, &cap, &b, pool, &npool);
 out:
     free(h.v);
     free(seen);
-    free(free_slots);
+    free(set);
+    free(pool);
+    free(b.blocks);
+    free(b.stash_block);
+    free(b.stash_slot);
+    free(b.free_slot);
     return st;
 }
 
@@ -415,7 +513,7 @@ size_t plan_block_pieces(const plan *p, uint64_t k, plan_piece *out)
 
 delta_status plan_build(const uint8_t *src, size_t src_len, const uint8_t *tgt, size_t tgt_len,
                         const delta_op *ops, size_t op_count, uint32_t block_size, int inplace,
-                        uint32_t max_stash, plan *out)
+                        uint32_t max_stash, uint32_t batch_blocks, plan *out)
 {
     memset(out, 0, sizeof *out);
     out->block_size = block_size;
@@ -425,11 +523,16 @@ delta_status plan_build(const uint8_t *src, size_t src_len, const uint8_t *tgt, 
     memset(&g, 0, sizeof g);
     if (!st) st = graph_build(out, &g, src, src_len, tgt, tgt_len);
     if (!st && inplace) {
-        st = order_inplace(out, &g, max_stash);
+        st = order_inplace(out, &g, max_stash, batch_blocks);
     } else if (!st) {
         size_t cap = 0;
-        for (uint64_t k = 0; k < out->blocks && !st; k++)
-            if (g.changed[k]) st = push_cmd(out, &cap, PLAN_BLOCK, k, 0);
+        /* Target order, every block its own batch: claimed in place, the
+         * proof checks it as such. */
+        for (uint64_t k = 0; k < out->blocks && !st; k++) {
+            if (!g.changed[k]) continue;
+            st = push_cmd(out, &cap, PLAN_BLOCK, k, 0);
+            if (!st) st = push_cmd(out, &cap, PLAN_COMMIT, 0, 0);
+        }
     }
     graph_free(&g);
     if (st) plan_free(out);

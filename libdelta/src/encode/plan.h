@@ -11,7 +11,7 @@ typedef struct plan_piece {
     uint64_t dst, src, len;
 } plan_piece;
 
-enum { PLAN_BLOCK = 1, PLAN_STASH = 2, PLAN_FREE = 3 };
+enum { PLAN_BLOCK = 1, PLAN_STASH = 2, PLAN_FREE = 3, PLAN_COMMIT = 4 };
 
 typedef struct plan_cmd {
     uint8_t type;
@@ -27,6 +27,7 @@ typedef struct plan {
     size_t cmd_count;
     uint32_t stash_slots;   /* most slots held at once */
     uint64_t stashes, conversions;  /* stashed blocks; edges broken by literals */
+    uint64_t batches, absorbed;      /* COMMITs; cycles absorbed whole into a batch */
     uint64_t converted_bytes;        /* copy bytes turned into literals */
 } plan;
 
@@ -36,7 +37,7 @@ typedef struct plan {
  * literals. */
 delta_status plan_build(const uint8_t *src, size_t src_len, const uint8_t *tgt, size_t tgt_len,
                         const delta_op *ops, size_t op_count, uint32_t block_size, int inplace,
-                        uint32_t max_stash, plan *out);
+                        uint32_t max_stash, uint32_t batch_blocks, plan *out);
 void plan_free(plan *p);
 
 /* The pieces block k is encoded with: heads and tails turned into literals

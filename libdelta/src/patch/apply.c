@@ -95,9 +95,10 @@ delta_status delta_apply_out_of_place(const delta_source *patch, const delta_sou
 /* ---------------------------------------------------------------- in place */
 
 /*
- * Commands run in batches of up to batch_blocks BLOCKs. First every command
- * of the batch is computed: STASHes copy source blocks into their scratch
- * slots, BLOCKs compute their new content into the scratch's pending slots.
+ * Commands run in batches, each ended by a COMMIT (at most batch_blocks
+ * BLOCKs, proved). First every command of the batch is computed: STASHes
+ * copy source blocks into their scratch slots, BLOCKs compute their new
+ * content into the scratch's pending slots.
  * Nothing of the image is written yet, so every read sees the image as it
  * was before the batch. One scratch sync, one journal write (the pending
  * list), then the blocks go to the image, one image sync, one journal write.
@@ -275,46 +276,36 @@ static delta_status run_batches(inplace *a)
 {
     const delta_apply_params *p = a->p;
     delta_journal *j = a->j;
-    pcmd held;
-    int have_held = 0;
     uint64_t op = j->next_op;
     while (op < a->info.op_count) {
         uint32_t n = 0;
-        int freed = 0, dirty = 0;
+        int dirty = 0;
         delta_status st = DELTA_OK;
-        while (op < a->info.op_count && n < a->info.batch_blocks) {
+        /* Compute phase: up to the batch's COMMIT (or the last command). */
+        while (op < a->info.op_count) {
             pcmd cmd;
-            if (have_held) {
-                cmd = held;
-                have_held = 0;
-            } else {
-                st = pcursor_next(&a->c, &cmd);
-                if (st) return st;
-            }
-            /* A slot freed in this batch may not be refilled before the batch is
-             * committed: a redo of the batch would read the overwritten slot. */
-            if (cmd.type == CMD_STASH && freed) {
-                held = cmd;
-                have_held = 1;
-                break;
-            }
+            st = pcursor_next(&a->c, &cmd);
+            if (st) return st;
+            op++;
+            if (cmd.type == CMD_COMMIT) break;
             if (cmd.type == CMD_STASH) {
                 st = do_stash(a, cmd.a, cmd.b);
                 dirty = 1;
             } else if (cmd.type == CMD_FREE) {
                 j->stash[cmd.a] = 0;
-                freed = 1;
             } else {
+                if (n == a->info.batch_blocks)
+                    return delta_fail(DELTA_ERR_PLAN, "apply: a batch holds more than %u blocks", a->info.batch_blocks);
                 int queued;
                 st = compute_block(a, cmd.a, n, &queued);
                 n += (uint32_t)queued;
                 dirty |= queued;
-                if (!st && p->progress && p->progress(p->progress_ctx, op + 1, a->info.op_count))
+                if (!st && p->progress && p->progress(p->progress_ctx, op, a->info.op_count))
                     return delta_fail(DELTA_ERR_ARG, "apply: stopped by the caller");
             }
             if (st) return st;
-            op++;
         }
+        /* Commit, then the write phase. */
         if (dirty) {
             st = scratch_sync(a);
             if (st) return st;

@@ -135,6 +135,8 @@ delta_status pcursor_next(pcursor *c, pcmd *cmd)
             return delta_fail(DELTA_ERR_PATCH, "patch: command %llu: free of slot %llu of %u",
                               (unsigned long long)c->op, (unsigned long long)cmd->a, c->info->stash_slots);
         break;
+    case CMD_COMMIT:
+        break;
     default:
         return delta_fail(DELTA_ERR_PATCH, "patch: command %llu: unknown command byte 0x%02x",
                           (unsigned long long)c->op, type);

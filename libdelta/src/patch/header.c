@@ -68,8 +68,8 @@ delta_status delta_patch_read_info(const delta_source *patch, delta_patch_info *
     if (info->max_stream > DELTA_PATCH_MAX_SEGMENT)
         return delta_fail(DELTA_ERR_PATCH, "patch: stream of %u bytes (limit 64 MiB)", info->max_stream);
     uint64_t blocks = patch_block_count(info->target_size, info->block_size);
-    /* Each block at most once, each stash/free bounded by blocks: op_count is capped. */
-    if (info->op_count > 3 * blocks + 1)
+    /* Each block at most once; stashes, frees and commits bounded by blocks: op_count is capped. */
+    if (info->op_count > 4 * blocks + 2)
         return delta_fail(DELTA_ERR_PATCH, "patch: %llu commands for %llu target blocks",
                           (unsigned long long)info->op_count, (unsigned long long)blocks);
     if ((info->op_count == 0) != (info->segment_count == 0))

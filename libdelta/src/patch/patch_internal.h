@@ -7,7 +7,7 @@
 #include "common/internal.h"
 #include "libdelta/patch.h"
 
-enum { CMD_BLOCK = 1, CMD_STASH = 2, CMD_FREE = 3 };
+enum { CMD_BLOCK = 1, CMD_STASH = 2, CMD_FREE = 3, CMD_COMMIT = 4 };
 enum { PIECE_COPY = 0, PIECE_LITERAL = 1 };
 #define STREAM_INBUF 4096
 

@@ -9,15 +9,30 @@ static void bit_clear(uint8_t *bits, uint64_t i) { bits[i >> 3] &= (uint8_t)~(1u
 
 typedef struct prover {
     const delta_patch_info *info;
-    uint8_t *written;  /* per target block */
-    uint8_t *stashed;  /* per source block */
-    uint64_t *slots;   /* slot -> source block + 1 */
+    uint8_t *written;   /* per target block: written by an earlier batch */
+    uint8_t *produced;  /* per target block: has a BLOCK command */
+    uint8_t *stashed;   /* per source block */
+    uint64_t *slots;    /* slot -> source block + 1 */
+    uint64_t *freed_in; /* slot -> 1 + the batch that freed it */
+    uint64_t *batch;    /* blocks of the current batch */
+    uint32_t in_batch;
+    uint64_t batch_no;
     uint64_t src_blocks, tgt_blocks;
     delta_plan_report rep;
     uint32_t live;
 } prover;
 
-/* Source blocks [first, last] are read while producing block k. */
+/* The batch is committed: its blocks now count as overwritten. */
+static void commit(prover *p)
+{
+    for (uint32_t i = 0; i < p->in_batch; i++) bit_set(p->written, p->batch[i]);
+    p->in_batch = 0;
+    p->batch_no++;
+}
+
+/* Source blocks [first, last] are read while producing block k: in a batch,
+ * every read sees the image as the batch found it, so only blocks written by
+ * an earlier batch are gone (unless stashed). */
 static delta_status check_read(prover *p, uint64_t k, uint64_t src, uint64_t len, int *self)
 {
     uint32_t b = p->info->block_size;
@@ -42,7 +57,14 @@ static delta_status replay(pcursor *c, prover *p, uint8_t *tmp, size_t tmp_len)
         pcmd cmd;
         st = pcursor_next(c, &cmd);
         if (st) return st;
+        if (cmd.type == CMD_COMMIT) {
+            commit(p);
+            continue;
+        }
         if (cmd.type == CMD_STASH) {
+            if (inplace && p->freed_in[cmd.b] == p->batch_no + 1)
+                return delta_fail(DELTA_ERR_PLAN, "plan: command %llu: slot %llu is refilled in the batch that freed it",
+                                  (unsigned long long)op, (unsigned long long)cmd.b);
             if (p->slots[cmd.b]) return delta_fail(DELTA_ERR_PLAN, "plan: command %llu: stash into slot %llu, which is in use",
                                                    (unsigned long long)op, (unsigned long long)cmd.b);
             if (bit_get(p->stashed, cmd.a))
@@ -62,13 +84,17 @@ static delta_status replay(pcursor *c, prover *p, uint8_t *tmp, size_t tmp_len)
                                                     (unsigned long long)op, (unsigned long long)cmd.a);
             bit_clear(p->stashed, p->slots[cmd.a] - 1);
             p->slots[cmd.a] = 0;
+            p->freed_in[cmd.a] = p->batch_no + 1;
             p->live--;
             continue;
         }
         uint64_t k = cmd.a;
-        if (bit_get(p->written, k))
+        if (bit_get(p->produced, k))
             return delta_fail(DELTA_ERR_PLAN, "plan: command %llu: block %llu is produced twice",
                               (unsigned long long)op, (unsigned long long)k);
+        if (inplace && p->in_batch == p->info->batch_blocks)
+            return delta_fail(DELTA_ERR_PLAN, "plan: command %llu: more than %u blocks in one batch",
+                              (unsigned long long)op, p->info->batch_blocks);
         int self = 0, more;
         piece pc;
         for (;;) {
@@ -82,7 +108,9 @@ static delta_status replay(pcursor *c, prover *p, uint8_t *tmp, size_t tmp_len)
             st = pstream_skip(&c->st[pc.kind == PIECE_COPY ? 1 : 2], pc.len, tmp, tmp_len);
             if (st) return st;
         }
-        bit_set(p->written, k);
+        bit_set(p->produced, k);
+        p->batch[p->in_batch++] = k;
+        if (!inplace) commit(p); /* out of place, every block is its own batch */
         p->rep.blocks_written++;
         p->rep.self_reads += (uint64_t)self;
     }
@@ -90,9 +118,10 @@ static delta_status replay(pcursor *c, prover *p, uint8_t *tmp, size_t tmp_len)
         st = pcursor_close_segment(c);
         if (st) return st;
     }
+    commit(p);
     /* Blocks never produced must be unchanged source blocks. */
     for (uint64_t k = 0; k < p->tgt_blocks; k++) {
-        if (bit_get(p->written, k)) continue;
+        if (bit_get(p->produced, k)) continue;
         uint64_t end = k * p->info->block_size + patch_block_len(p->info, k);
         if (end > p->info->source_size)
             return delta_fail(DELTA_ERR_PLAN, "plan: target block %llu is never produced and is not in the source",
@@ -113,11 +142,14 @@ delta_status delta_patch_prove(const delta_source *patch, delta_plan_report *rep
     p.tgt_blocks = patch_block_count(info.target_size, info.block_size);
     size_t mem = patch_decoder_memory(&info);
     p.written = calloc(p.tgt_blocks / 8 + 1, 1);
+    p.produced = calloc(p.tgt_blocks / 8 + 1, 1);
     p.stashed = calloc(p.src_blocks / 8 + 1, 1);
     p.slots = calloc(info.stash_slots + 1, sizeof *p.slots);
+    p.freed_in = calloc(info.stash_slots + 1, sizeof *p.freed_in);
+    p.batch = malloc((info.batch_blocks + 1) * sizeof *p.batch);
     uint8_t *ws = malloc(mem);
     uint8_t *tmp = malloc(4096);
-    if (!p.written || !p.stashed || !p.slots || !ws || !tmp) {
+    if (!p.written || !p.produced || !p.stashed || !p.slots || !p.freed_in || !p.batch || !ws || !tmp) {
         st = delta_fail(DELTA_ERR_NOMEM, "plan: out of memory");
     } else {
         pcursor c;
@@ -126,6 +158,9 @@ delta_status delta_patch_prove(const delta_source *patch, delta_plan_report *rep
         pcursor_free(&c);
     }
     free(p.written);
+    free(p.produced);
+    free(p.freed_in);
+    free(p.batch);
     free(p.stashed);
     free(p.slots);
     free(ws);
