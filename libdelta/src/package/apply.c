@@ -51,15 +51,9 @@ static delta_status check_fresh(run *r)
         if (im->target_size > f->capacity)
             return delta_fail(DELTA_ERR_SLOT, "image %s: target of %llu bytes does not fit the %llu-byte region",
                               im->name, (unsigned long long)im->target_size, (unsigned long long)f->capacity);
-        if (f->size != im->source_size)
-            return delta_fail(DELTA_ERR_SOURCE, "image %s: holds %llu bytes, the package expects a %llu-byte source",
-                              im->name, (unsigned long long)f->size, (unsigned long long)im->source_size);
-        uint8_t buf[16384], sha[DELTA_SHA256_LEN];
-        delta_status st = hash_reader(flash_read, f, f->size, buf, sizeof buf, sha, DELTA_ERR_INPUT);
+        delta_status st = check_bytes(flash_read, f, f->size, im->source_size, im->source_sha256, DELTA_ERR_SOURCE,
+                                      im->name, "the image (the source)");
         if (st) return st;
-        if (memcmp(sha, im->source_sha256, DELTA_SHA256_LEN) != 0)
-            return delta_fail(DELTA_ERR_SOURCE, "image %s: SHA-256 differs from the source the delta was made from",
-                              im->name);
     }
     return DELTA_OK;
 }

@@ -228,31 +228,30 @@ static int src_read(void *ctx, uint64_t off, void *buf, size_t len)
     return s->read(s->ctx, off, buf, len);
 }
 
+delta_status check_bytes(read_fn read, void *ctx, uint64_t size, uint64_t want_size, const uint8_t *want_sha,
+                         delta_status fault, const char *name, const char *what)
+{
+    if (size != want_size)
+        return delta_fail(fault, "image %s: %s has %llu bytes, the package says %llu", name, what,
+                          (unsigned long long)size, (unsigned long long)want_size);
+    uint8_t buf[16384], sha[DELTA_SHA256_LEN];
+    delta_status st = hash_reader(read, ctx, size, buf, sizeof buf, sha, DELTA_ERR_INPUT);
+    if (st) return st;
+    if (memcmp(sha, want_sha, DELTA_SHA256_LEN) != 0)
+        return delta_fail(fault, "image %s: %s SHA-256 differs from the package's", name, what);
+    return DELTA_OK;
+}
+
 delta_status delta_package_check_source(const delta_package *pkg, size_t i, const delta_source *src)
 {
     const delta_manifest_image *im = &pkg->manifest->images[i];
-    if (src->size != im->source_size)
-        return delta_fail(DELTA_ERR_SOURCE, "image %s: source has %llu bytes, the package expects %llu", im->name,
-                          (unsigned long long)src->size, (unsigned long long)im->source_size);
-    uint8_t buf[16384], sha[DELTA_SHA256_LEN];
-    delta_status st = hash_reader(src_read, (void *)src, src->size, buf, sizeof buf, sha, DELTA_ERR_INPUT);
-    if (st) return st;
-    if (memcmp(sha, im->source_sha256, DELTA_SHA256_LEN) != 0)
-        return delta_fail(DELTA_ERR_SOURCE, "image %s: source SHA-256 differs from the one the delta was made from",
-                          im->name);
-    return DELTA_OK;
+    return check_bytes(src_read, (void *)src, src->size, im->source_size, im->source_sha256, DELTA_ERR_SOURCE,
+                       im->name, "the source");
 }
 
 delta_status delta_package_check_target(const delta_package *pkg, size_t i, const delta_source *written)
 {
     const delta_manifest_image *im = &pkg->manifest->images[i];
-    if (written->size != im->target_size)
-        return delta_fail(DELTA_ERR_TARGET, "image %s: wrote %llu bytes, the target has %llu", im->name,
-                          (unsigned long long)written->size, (unsigned long long)im->target_size);
-    uint8_t buf[16384], sha[DELTA_SHA256_LEN];
-    delta_status st = hash_reader(src_read, (void *)written, written->size, buf, sizeof buf, sha, DELTA_ERR_INPUT);
-    if (st) return st;
-    if (memcmp(sha, im->target_sha256, DELTA_SHA256_LEN) != 0)
-        return delta_fail(DELTA_ERR_TARGET, "image %s: the written target's SHA-256 is wrong", im->name);
-    return DELTA_OK;
+    return check_bytes(src_read, (void *)written, written->size, im->target_size, im->target_sha256,
+                       DELTA_ERR_TARGET, im->name, "the written target");
 }

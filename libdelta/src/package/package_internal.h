@@ -22,4 +22,9 @@ typedef int (*read_fn)(void *ctx, uint64_t off, void *buf, size_t len);
 delta_status hash_reader(read_fn read, void *ctx, uint64_t size, uint8_t *buf, size_t buf_len,
                          uint8_t out[DELTA_SHA256_LEN], delta_status on_error);
 
+/* fault unless [0, size) read through read has want_size bytes and SHA-256
+ * want_sha; what names the bytes in the message ("the source"). */
+delta_status check_bytes(read_fn read, void *ctx, uint64_t size, uint64_t want_size, const uint8_t *want_sha,
+                         delta_status fault, const char *name, const char *what);
+
 #endif
