@@ -156,6 +156,13 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
             uint64_t off = p.cmds[i].a * opt.block_size;
             written += target_len - off < opt.block_size ? target_len - off : opt.block_size;
         }
+    /* The header declares the largest batch the plan uses (the scratch the
+     * device needs), not the most it was allowed. */
+    uint32_t batch_used = 1, in_batch = 0;
+    for (size_t i = 0; i < p.cmd_count; i++) {
+        if (p.cmds[i].type == PLAN_BLOCK && ++in_batch > batch_used) batch_used = in_batch;
+        if (p.cmds[i].type == PLAN_COMMIT) in_batch = 0;
+    }
     uint64_t parts = (written + opt.segment_size - 1) / opt.segment_size;
     uint64_t seg_limit = parts > 1 ? (written + parts - 1) / parts : opt.segment_size;
     segbuf *segs = NULL;
@@ -268,7 +275,7 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
         delta_put32(h + 40, p.stash_slots);
         delta_put32(h + 44, max_stream);
         delta_put64(h + 48, p.cmd_count);
-        delta_put32(h + 56, opt.batch_blocks);
+        delta_put32(h + 56, batch_used);
         uint32_t crc = delta_crc32(0, h, 60);
         crc = delta_crc32(crc, table.data, table.len);
         delta_put32(h + 60, crc);

@@ -359,6 +359,23 @@ static delta_status flush(plan *p, size_t *cap, batch *b, int32_t *pool, uint32_
     return st;
 }
 
+/* Heap keys: blocks that read a stashed block come first (writing them lets
+ * the stash go), then by block number. */
+#define NOT_URGENT ((uint64_t)1 << 62)
+#define KEY_BLOCK(key) ((key) & (NOT_URGENT - 1))
+
+static int reads_stash(const graph *g, uint64_t j)
+{
+    for (uint64_t e = g->succ_at[j]; e < g->succ_at[j + 1]; e++)
+        if (!g->dead[e] && g->slot_of[g->to[e]] >= 0) return 1;
+    return 0;
+}
+
+static void ready(const graph *g, heap *h, uint64_t k)
+{
+    heap_push(h, reads_stash(g, k) ? k : k | NOT_URGENT);
+}
+
 /* Puts block j into the batch: its reads no longer hold anything back. */
 static void join(graph *g, batch *b, heap *h, uint64_t j, uint32_t *live)
 {
@@ -373,7 +390,7 @@ static void join(graph *g, batch *b, heap *h, uint64_t j, uint32_t *live)
             (*live)--;
         }
         if (g->released[k]) continue;
-        if (--g->indeg[k] == 0 && !g->emitted[k]) heap_push(h, k);
+        if (--g->indeg[k] == 0 && !g->emitted[k]) ready(g, h, k);
     }
 }
 
@@ -419,7 +436,7 @@ static delta_status order_inplace(plan *p, graph *g, uint32_t max_stash, uint32_
     for (uint64_t k = 0; k < n; k++) {
         if (!g->changed[k]) continue;
         remaining++;
-        if (g->indeg[k] == 0) heap_push(&h, k);
+        if (g->indeg[k] == 0) ready(g, &h, k);
     }
     while (remaining > 0) {
         if (b.n == batch_blocks) {
@@ -427,7 +444,7 @@ static delta_status order_inplace(plan *p, graph *g, uint32_t max_stash, uint32_
             if (st) goto out;
         }
         if (h.n > 0) {
-            uint64_t j = heap_pop(&h);
+            uint64_t j = KEY_BLOCK(heap_pop(&h));
             if (g->emitted[j]) continue; /* joined with a cycle already */
             join(g, &b, &h, j, &live);
             remaining--;
@@ -457,7 +474,7 @@ static delta_status order_inplace(plan *p, graph *g, uint32_t max_stash, uint32_
             convert_edge(p, g->from[e], k);
             g->dead[e] = 1;
             p->conversions++;
-            if (--g->indeg[k] == 0) heap_push(&h, k);
+            if (--g->indeg[k] == 0) ready(g, &h, k);
             continue;
         }
         int32_t s = pool[--npool];
@@ -469,7 +486,7 @@ static delta_status order_inplace(plan *p, graph *g, uint32_t max_stash, uint32_
         if (++live > p->stash_slots) p->stash_slots = live;
         g->released[v] = 1;
         g->indeg[v] = 0;
-        heap_push(&h, v);
+        ready(g, &h, v);
     }
     st = flush(p, &cap, &b, pool, &npool);
 out:
