@@ -191,6 +191,36 @@ def main(csv_path, meta_path, out_dir):
         w("Largest overhead: %+.2f%%." % max(over))
     w("")
 
+    # What a memory cap on the diff costs (mkdelta --max-memory: windowed matching).
+    caps = sorted({t for (t, _, _) in runs if t.startswith("libdelta-cap")},
+                  key=lambda t: int(t[len("libdelta-cap"):-1]))
+    if caps:
+        w("## Memory cap: `mkdelta --max-memory`")
+        w("")
+        w("Below the suffix array's size (4 bytes per source byte), the diff matches each part of the "
+          "target against a window of the source around its place, one window's suffix array at a time. "
+          "Payload against the uncapped in-place package; every capped package was applied in place and "
+          "compared with the target.")
+        w("")
+        w("| pair | cap | payload | vs uncapped | diff time | diff peak RSS |")
+        w("|---|---:|---:|---:|---:|---:|")
+        for p in pairs:
+            base = result("libdelta", p, "diff")
+            if ("libdelta", p, "diff") not in runs:
+                continue
+            w("| %s | none | %s | | %s | %s |" % (label(p), format(base[1], ",") if base[1] else err(base[0]),
+                                                  secs(base[2]), mib(base[3])))
+            for t in caps:
+                r = result(t, p, "diff")
+                if (t, p, "diff") not in runs:
+                    continue
+                if r[1] is None or base[1] is None:
+                    w("| %s | %s | %s | | | |" % (label(p), t[len("libdelta-cap"):], err(r[0])))
+                    continue
+                w("| %s | %s | %s | %+.2f%% | %s | %s |" % (label(p), t[len("libdelta-cap"):], format(r[1], ","),
+                                                          100.0 * (r[1] - base[1]) / base[1], secs(r[2]), mib(r[3])))
+        w("")
+
     # Sizes.
     w("## Payload size")
     w("")
