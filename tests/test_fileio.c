@@ -319,6 +319,35 @@ Test(fileio, dir_store_scratch_reads_writes_and_is_removed_with_the_journal)
     free(scratch);
 }
 
+/* A power cut inside journal_remove (the journal goes first) leaves a scratch
+ * without a journal: the next open drops it, so the directory can go. */
+Test(fileio, dir_store_drops_a_scratch_left_without_its_journal)
+{
+    char *sd = path_in("state");
+    char *scratch = path_in("state/scratch");
+    delta_store store;
+    delta_dir_store *s;
+    uint8_t b[100] = {1};
+    cr_assert_eq(delta_dir_store_open(sd, 1, &store, &s), DELTA_OK);
+    cr_assert_eq(store.scratch_write(store.ctx, 0, b, sizeof b), DELTA_IO_OK);
+    cr_assert_eq(store.journal_write(store.ctx, "J", 1), DELTA_IO_OK);
+    delta_dir_store_close(s, 0);
+    /* With its journal, the scratch is kept. */
+    cr_assert_eq(delta_dir_store_open(sd, 0, &store, &s), DELTA_OK);
+    cr_assert(exists(scratch));
+    delta_dir_store_close(s, 0);
+    /* The cut: the journal is gone, the scratch is not. */
+    char *journal = path_in("state/journal");
+    cr_assert_eq(unlink(journal), 0);
+    cr_assert_eq(delta_dir_store_open(sd, 0, &store, &s), DELTA_OK);
+    cr_assert_not(exists(scratch), "a scratch without a journal is dropped");
+    delta_dir_store_close(s, 1);
+    cr_assert_not(exists(sd));
+    free(journal);
+    free(sd);
+    free(scratch);
+}
+
 Test(fileio, map_of_an_empty_and_a_non_empty_file)
 {
     char *empty = path_in("empty.bin");

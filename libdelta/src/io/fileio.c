@@ -550,8 +550,12 @@ delta_status delta_dir_store_open(const char *dir, int create, delta_store *stor
     s->dir = copy;
     s->dirfd = dirfd;
     s->scratch_fd = -1;
-    /* A journal.tmp is what a crash inside journal_write leaves: never valid. */
+    /* A journal.tmp is what a crash inside journal_write leaves: never valid.
+     * Scratch without a journal is what a crash inside journal_remove leaves
+     * (the journal goes first): the update it served is over. */
     unlinkat(dirfd, JOURNAL_TMP_NAME, 0);
+    struct stat jst;
+    if (fstatat(dirfd, JOURNAL_NAME, &jst, 0) != 0 && errno == ENOENT) unlinkat(dirfd, SCRATCH_NAME, 0);
 
     store->ctx = s;
     store->free_bytes = dir_free_bytes(dirfd);
