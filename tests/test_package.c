@@ -75,17 +75,6 @@ static delta_status open_pkg(const delta_buf *pkg, const delta_check_options *o,
     return delta_package_open(&src, o, out);
 }
 
-typedef struct memsink { uint8_t *data; size_t cap, len; } memsink;
-
-static int sink_write(void *ctx, uint64_t off, const void *buf, size_t len)
-{
-    memsink *m = ctx;
-    if (off + len > m->cap) return DELTA_IO_NOSPACE;
-    memcpy(m->data + off, buf, len);
-    if (off + len > m->len) m->len = off + len;
-    return DELTA_IO_OK;
-}
-
 Test(package, real_firmware_round_trip_out_of_place)
 {
     delta_make_image im = {"firmware", F.b, F.blen, F.c, F.clen, 0};
@@ -100,8 +89,8 @@ Test(package, real_firmware_round_trip_out_of_place)
     cr_assert_gt(delta_package_report(p, 0)->blocks_written, 0);
     delta_source src, written;
     delta_source_from_memory(&src, F.b, F.blen);
-    memsink ms = {calloc(F.clen, 1), F.clen, 0};
-    delta_sink sink = {&ms, sink_write};
+    tu_memsink ms = {calloc(F.clen, 1), F.clen, 0};
+    delta_sink sink = {&ms, tu_memsink_write};
     cr_assert_eq(delta_package_apply_out_of_place(p, 0, &src, &sink), DELTA_OK, "%s", delta_last_error());
     cr_assert(memcmp(ms.data, F.c, F.clen) == 0);
     delta_source_from_memory(&written, ms.data, ms.len);

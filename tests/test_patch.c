@@ -81,24 +81,13 @@ static delta_buf make_patch(const pair *p, const delta_patch_options *opt, delta
     return out;
 }
 
-typedef struct memsink { uint8_t *data; size_t cap, len; } memsink;
-
-static int sink_write(void *ctx, uint64_t off, const void *buf, size_t len)
-{
-    memsink *m = ctx;
-    if (off + len > m->cap) return DELTA_IO_NOSPACE;
-    memcpy(m->data + off, buf, len);
-    if (off + len > m->len) m->len = off + len;
-    return DELTA_IO_OK;
-}
-
 static void check_out_of_place(const pair *p, const delta_buf *patch)
 {
     delta_source ps, ss;
     delta_source_from_memory(&ps, patch->data, patch->len);
     delta_source_from_memory(&ss, p->src, p->src_len);
-    memsink m = {calloc(p->tgt_len + BS, 1), p->tgt_len + BS, 0};
-    delta_sink sink = {&m, sink_write};
+    tu_memsink m = {calloc(p->tgt_len + BS, 1), p->tgt_len + BS, 0};
+    delta_sink sink = {&m, tu_memsink_write};
     delta_status st = delta_apply_out_of_place(&ps, &ss, &sink, NULL, 0);
     cr_assert_eq(st, DELTA_OK, "out of place: %s", delta_last_error());
     cr_assert_eq(m.len, p->tgt_len);
@@ -355,8 +344,8 @@ Test(patch, caller_workspace_without_malloc)
     size_t need = delta_apply_workspace_size(&info);
     cr_assert_lt(need, 4u << 20, "workspace %zu bytes", need);
     void *ws = malloc(need);
-    memsink m = {calloc(p.tgt_len, 1), p.tgt_len, 0};
-    delta_sink sink = {&m, sink_write};
+    tu_memsink m = {calloc(p.tgt_len, 1), p.tgt_len, 0};
+    delta_sink sink = {&m, tu_memsink_write};
     cr_assert_eq(delta_apply_out_of_place(&ps, &ss, &sink, ws, need), DELTA_OK, "%s", delta_last_error());
     cr_assert(memcmp(m.data, p.tgt, p.tgt_len) == 0);
     cr_assert_eq(delta_apply_out_of_place(&ps, &ss, &sink, ws, need - 1), DELTA_ERR_ARG);

@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include "libdelta/io.h"
+
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,4 +47,13 @@ char *tu_tempdir(void)
     char *d = mkdtemp(tmpl);
     cr_assert(d != NULL);
     return strdup(d);
+}
+
+int tu_memsink_write(void *ctx, uint64_t off, const void *buf, size_t len)
+{
+    tu_memsink *m = ctx;
+    if (off > m->cap || len > m->cap - off) return DELTA_IO_NOSPACE;
+    memcpy(m->data + off, buf, len);
+    if (off + len > m->len) m->len = (size_t)(off + len);
+    return DELTA_IO_OK;
 }

@@ -16,4 +16,11 @@ void tu_fill_random(uint8_t *buf, size_t len, uint64_t seed);
 /* A fresh temporary directory path (created); caller frees. */
 char *tu_tempdir(void);
 
+/* A delta_sink over caller memory of cap bytes; len is the end of what was written. */
+typedef struct tu_memsink {
+    uint8_t *data;
+    size_t cap, len;
+} tu_memsink;
+int tu_memsink_write(void *ctx, uint64_t off, const void *buf, size_t len);
+
 #endif
