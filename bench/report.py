@@ -194,13 +194,15 @@ def main(csv_path, meta_path, out_dir):
               "the payload: what is left to gain is in matching and modelling x86-64 code, not in the container "
               "or the in-place plan." % (label(big), 100.0 * bb / tb, 100.0 * (1 - lb / bb), 100.0 * (1 - s[2])))
             w("")
+        big_pair = max(complete, key=lambda p: sizes[p][1])
+        big_speed = result("bsdiff", big_pair, "diff")[2] / result("libdelta", big_pair, "diff")[2]
         if s[3] > 0.5:
             w("Why the time target is missed: on images under a few MiB and on esbuild, most of mkdelta's time "
-              "is LZMA2 in its extreme mode on the diff stream (over 80% of the CPU time on the Pybricks pairs), "
-              "which is what makes the patches 10-20% smaller than bsdiff's bzip2. Faster LZMA settings lose "
-              "that: nice_len 64 costs 17% of payload on esbuild, a fast match finder 8-16%. The suffix sort "
-              "and matching are several times faster than bsdiff's (next-swc: 29 s against 212 s for all of "
-              "bsdiff), so where images are large the whole run is faster.")
+              "is LZMA2 in its extreme mode on the diff stream (over 80%% of the CPU time on the Pybricks pairs), "
+              "which is what makes the patches 10-20%% smaller than bsdiff's bzip2. Faster LZMA settings lose "
+              "that: nice_len 64 costs 17%% of payload on esbuild, a fast match finder 8-16%%. The suffix sort "
+              "and matching (libdivsufsort, a bucketed search) are far faster than bsdiff's, so where images "
+              "are large the whole run is faster: %.1fx on %s." % (big_speed, label(big_pair)))
             w("")
 
     # In-place overhead.
