@@ -97,13 +97,15 @@ static void *worker(void *arg)
  * Literal-context bits for the diff stream. The difference bytes of ARM
  * firmware compress best with none (lc=0), those of x86-64 binaries with two
  * (lc=2: -0.5% on esbuild, +0.6% on Pybricks). A 1 MiB sample of the first
- * segment's diff stream, compressed both ways at preset 6, decides (0.05 to
+ * segment's diff stream, compressed both ways at preset 6, decides (about
  * 0.2 s; on both corpora it picks what the full extreme compression prefers).
+ * Below 2 MiB of diff stream the sampling would cost more time than its bytes
+ * are worth (it doubled mkdelta's time on the Pybricks pairs): lc=0.
  */
 static uint32_t choose_diff_lc(const delta_buf *diff)
 {
-    size_t n = diff->len < (1u << 20) ? diff->len : (1u << 20);
-    if (n < (64u << 10)) return 0;
+    if (diff->len < (2u << 20)) return 0;
+    size_t n = 1u << 20;
     size_t bound = lzma_stream_buffer_bound(n);
     uint8_t *tmp = malloc(bound);
     if (!tmp) return 0;
