@@ -68,14 +68,8 @@ static int handle(void *ctx, int id, const char *value)
     case OPT_OUTPUT: return cli_named_add(&a->outputs, value);
     case OPT_IMAGE: return cli_named_add(&a->images, value);
     case OPT_STATE_DIR: a->state_dir = value; return 0;
-    case OPT_SPACE:
-        if (cli_parse_size(value, &a->space) == 0) return 0;
-        cli_usage_error(a->c, "--space: '%s' is not a valid size", value);
-        return -1;
-    case OPT_MAX_SIZE:
-        if (cli_parse_size(value, &a->max_size) == 0) return 0;
-        cli_usage_error(a->c, "--max-size: '%s' is not a valid size", value);
-        return -1;
+    case OPT_SPACE: return cli_size_option(a->c, "space", value, UINT64_MAX, &a->space);
+    case OPT_MAX_SIZE: return cli_size_option(a->c, "max-size", value, UINT64_MAX, &a->max_size);
     case OPT_SLOT_SIZE: {
         uint64_t v;
         if (cli_named_add(&a->slots, value)) return -1;

@@ -279,6 +279,15 @@ int cli_parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
+int cli_size_option(const cli *c, const char *name, const char *value, uint64_t max, uint64_t *out)
+{
+    if (cli_parse_size(value, out) || *out > max) {
+        cli_usage_error(c, "--%s: '%s' is not a valid size", name, value);
+        return -1;
+    }
+    return 0;
+}
+
 int cli_named_add(cli_named_list *list, const char *arg)
 {
     cli_named *items = realloc(list->items, (list->count + 1) * sizeof *items);

@@ -90,6 +90,8 @@ int cli_json_print(json_t *obj);
 
 /* Parses BYTES: a decimal integer with an optional K, M or G suffix (powers of 1024). */
 int cli_parse_size(const char *s, uint64_t *out);
+/* An option's size value, at most max: 0, or -1 after a usage error naming --name. */
+int cli_size_option(const cli *c, const char *name, const char *value, uint64_t max, uint64_t *out);
 
 /* "NAME=VALUE" when NAME is a valid image name, else a bare VALUE (*name NULL). */
 typedef struct cli_named {

@@ -50,15 +50,6 @@ typedef struct args {
     delta_diff_options diff;
 } args;
 
-static int size_option(args *a, const char *name, const char *value, uint64_t max, uint64_t *out)
-{
-    if (cli_parse_size(value, out) || *out > max) {
-        cli_usage_error(a->c, "--%s: '%s' is not a valid size", name, value);
-        return -1;
-    }
-    return 0;
-}
-
 static int handle(void *ctx, int id, const char *value)
 {
     args *a = ctx;
@@ -90,23 +81,23 @@ static int handle(void *ctx, int id, const char *value)
         return 0;
     }
     case OPT_BLOCK_SIZE:
-        if (size_option(a, "block-size", value, UINT32_MAX, &v)) return -1;
+        if (cli_size_option(a->c, "block-size", value, UINT32_MAX, &v)) return -1;
         a->patch.block_size = (uint32_t)v;
         return 0;
     case OPT_SEGMENT_SIZE:
-        if (size_option(a, "segment-size", value, UINT32_MAX, &v)) return -1;
+        if (cli_size_option(a->c, "segment-size", value, UINT32_MAX, &v)) return -1;
         a->patch.segment_size = (uint32_t)v;
         return 0;
     case OPT_MAX_STASH:
-        if (size_option(a, "max-stash", value, UINT32_MAX, &v)) return -1;
+        if (cli_size_option(a->c, "max-stash", value, UINT32_MAX, &v)) return -1;
         a->patch.max_stash = (uint32_t)v;
         return 0;
     case OPT_BATCH_BLOCKS:
-        if (size_option(a, "batch-blocks", value, UINT32_MAX, &v)) return -1;
+        if (cli_size_option(a->c, "batch-blocks", value, UINT32_MAX, &v)) return -1;
         a->patch.batch_blocks = (uint32_t)v;
         return 0;
     case OPT_MAX_MEMORY:
-        if (size_option(a, "max-memory", value, UINT64_MAX, &v)) return -1;
+        if (cli_size_option(a->c, "max-memory", value, UINT64_MAX, &v)) return -1;
         a->diff.max_memory = v;
         return 0;
     case OPT_SLOT_SIZE: {

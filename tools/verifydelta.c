@@ -52,29 +52,12 @@ static int handle(void *ctx, int id, const char *value)
     case OPT_FROM: a->from = value; return 0;
     case OPT_SOURCE: return cli_named_add(&a->sources, value);
     case OPT_NO_SOURCE: a->no_source = 1; return 0;
-    case OPT_SPACE:
-        if (cli_parse_size(value, &a->space) == 0) return 0;
-        cli_usage_error(a->c, "--space: '%s' is not a valid size", value);
-        return -1;
-    case OPT_MAX_SIZE:
-        if (cli_parse_size(value, &a->max_size) == 0) return 0;
-        cli_usage_error(a->c, "--max-size: '%s' is not a valid size", value);
-        return -1;
+    case OPT_SPACE: return cli_size_option(a->c, "space", value, UINT64_MAX, &a->space);
+    case OPT_MAX_SIZE: return cli_size_option(a->c, "max-size", value, UINT64_MAX, &a->max_size);
     case OPT_JSON: a->c->json = 1; return 0;
     case OPT_DRY_RUN: a->dry_run = 1; return 0;
     }
     return -1;
-}
-
-/* Checks image i's source file (510). */
-static delta_status check_source(const delta_package *pkg, size_t i, const char *path)
-{
-    delta_source src;
-    delta_file *f = NULL;
-    delta_status st = delta_file_source_open(path, &src, &f);
-    if (!st) st = delta_package_check_source(pkg, i, &src);
-    delta_file_close(f);
-    return st;
 }
 
 /*
@@ -259,7 +242,7 @@ int main(int argc, char **argv)
             json_object_set_new(out, "source_checked", json_boolean(!a.no_source));
         }
         for (size_t i = 0; i < m->image_count && !st && !a.no_source; i++) {
-            st = check_source(p.pkg, i, sources[i]);
+            st = cli_check_source_file(p.pkg, i, sources[i]);
             what = "cannot read the source image";
         }
         if (!st && a.dry_run) {
