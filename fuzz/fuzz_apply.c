@@ -1,5 +1,5 @@
 /* Fuzz target: the input is a package, opened WITHOUT a key (so forged
- * packages reach the appliers), then applied in place to memory-only flash
+ * packages reach the appliers), then applied in place (the update session) to memory-only flash
  * regions that each hold the fixed source (the first 32 KiB of
  * cityhub-7.27.0), and out of place to a discarding sink. An in-place apply
  * that succeeds must leave every image at its target's SHA-256. */
@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* In place, every image's region holding the fixed source. */
     fz_mem mem[DELTA_MANIFEST_MAX_IMAGES];
     delta_flash fl[DELTA_MANIFEST_MAX_IMAGES];
-    delta_flash *fp[DELTA_MANIFEST_MAX_IMAGES];
+    delta_update_region regions[DELTA_MANIFEST_MAX_IMAGES];
     size_t ready = 0;
     int small = 1;
     for (size_t i = 0; i < m->image_count; i++)
@@ -42,15 +42,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint64_t cap = m->images[i].slot_size > FZ_SOURCE_LEN ? m->images[i].slot_size : FZ_SOURCE_LEN;
         if (!fz_mem_init(&mem[i], source, FZ_SOURCE_LEN, cap, m->space_needed)) break;
         fz_mem_flash(&mem[i], &fl[i]);
-        fp[i] = &fl[i];
+        regions[i] = (delta_update_region){m->images[i].name, &fl[i]};
         ready++;
     }
     if (small && ready == m->image_count) {
         delta_store store;
         fz_mem_store(&mem[0], &store);
-        int resumed = -1;
-        delta_status st = delta_package_apply_in_place(p, fp, &store, NULL, &resumed);
-        if (resumed != 0) abort();
+        delta_update_params up = DELTA_UPDATE_PARAMS_INIT;
+        up.package = &file;
+        up.regions = regions;
+        up.region_count = m->image_count;
+        up.store = &store;
+        delta_update_result res;
+        delta_status st = delta_update_run(&up, &res);
+        if (res.before != DELTA_UPDATE_NONE) abort();
+        if (st != DELTA_OK && res.after == DELTA_UPDATE_NONE)
+            for (size_t i = 0; i < m->image_count; i++) /* a refusal wrote nothing */
+                if (mem[i].size != FZ_SOURCE_LEN || memcmp(mem[i].flash, source, FZ_SOURCE_LEN) != 0) abort();
         if (st == DELTA_OK) {
             for (size_t i = 0; i < m->image_count; i++) {
                 uint8_t sha[DELTA_SHA256_LEN];

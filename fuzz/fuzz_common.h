@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "libdelta/package.h"
+#include "libdelta/update.h"
 
 /* The fixed source image of fuzz_verify and fuzz_apply: the first 32 KiB of
  * tests/data/firmware/cityhub-7.27.0.bin. Seeds are packages made from it. */

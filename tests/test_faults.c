@@ -185,19 +185,14 @@ Test(faults, alloc_package_open_and_check_source)
     delta_buf_free(&pkg);
 }
 
-static delta_status apply_sim(const delta_package *p, sim *s)
+static delta_status apply_sim(const delta_buf *pkg, sim *s)
 {
-    delta_flash fl;
-    delta_flash *fp = &fl;
-    delta_store st;
-    sim_flash(s, &fl);
-    sim_store(s, &st);
-    return delta_package_apply_in_place(p, &fp, &st, NULL, NULL);
+    return sim_update(pkg->data, pkg->len, NULL, s, 1, NULL);
 }
 
 /* After a failed run the image is the source (nothing written) or, run again
  * with no failure, becomes exactly the target. */
-static void expect_recovers(const delta_package *p, sim *s, const char *what, unsigned long n)
+static void expect_recovers(const delta_buf *p, sim *s, const char *what, unsigned long n)
 {
     int untouched = s->flash.size == SRC_LEN && memcmp(s->flash.live, source, SRC_LEN) == 0;
     delta_status st = apply_sim(p, s);
@@ -220,7 +215,7 @@ Test(faults, alloc_apply_in_place)
         sim s;
         sim_init(&s, source, SRC_LEN, 64 * 1024);
         arm(n);
-        delta_status st = apply_sim(p, &s);
+        delta_status st = apply_sim(&pkg, &s);
         disarm();
         if (!injected) {
             cr_assert_eq(st, DELTA_OK, "%s", delta_last_error());
@@ -229,10 +224,10 @@ Test(faults, alloc_apply_in_place)
             break;
         }
         expect_nomem(st, "apply in place", n);
-        expect_recovers(p, &s, "allocation", n);
+        expect_recovers(&pkg, &s, "allocation", n);
         sim_free(&s);
     }
-    cr_log_info("delta_package_apply_in_place: %lu allocations, each failed once", n - 1);
+    cr_log_info("delta_update_run: %lu allocations, each failed once", n - 1);
     cr_assert_gt(n, 1);
     delta_package_free(p);
     delta_buf_free(&pkg);
@@ -333,7 +328,7 @@ Test(faults, flash_journal_scratch_fail_at_every_event)
     {
         sim s;
         sim_init(&s, source, SRC_LEN, 64 * 1024);
-        cr_assert_eq(apply_sim(p, &s), DELTA_OK, "%s", delta_last_error());
+        cr_assert_eq(apply_sim(&pkg, &s), DELTA_OK, "%s", delta_last_error());
         events = s.events;
         cr_assert_gt(s.scratch_writes, 0, "the fixture must stash");
         sim_free(&s);
@@ -344,13 +339,14 @@ Test(faults, flash_journal_scratch_fail_at_every_event)
         sim_init(&s, source, SRC_LEN, 64 * 1024);
         s.fail_at = n;
         s.fail_count = 1;
-        delta_status st = apply_sim(p, &s);
-        cr_assert_neq(st, DELTA_OK, "event %llu failed but the apply succeeded", (unsigned long long)n);
+        delta_status st = apply_sim(&pkg, &s);
+        cr_assert_neq(st, DELTA_OK, "event %llu (%s) failed but the apply succeeded", (unsigned long long)n,
+                      sim_event_name(s.last_kind));
         cr_assert(write_phase(st), "event %llu: status %d (%s) is not a write failure: %s", (unsigned long long)n,
                   st, delta_strerror(st), delta_last_error());
         s.fail_at = 0;
         if (s.flash.size == SRC_LEN && memcmp(s.flash.live, source, SRC_LEN) == 0) untouched++; else partial++;
-        expect_recovers(p, &s, "event", n);
+        expect_recovers(&pkg, &s, "event", n);
         sim_free(&s);
     }
     cr_log_info("in-place apply: %llu events, each failed once (%llu left the image untouched)",

@@ -206,7 +206,7 @@ Test(fileio, flash_writes_syncs_and_resizes)
     free(p);
 }
 
-Test(fileio, dir_store_replaces_the_journal_atomically)
+Test(fileio, dir_store_is_created_by_the_first_write_and_replaces_the_journal_atomically)
 {
     char *sd = path_in("state");
     char *journal = path_in("state/journal");
@@ -214,24 +214,22 @@ Test(fileio, dir_store_replaces_the_journal_atomically)
     cr_assert_eq(delta_dir_store_has_journal(sd), 0);
 
     delta_store store;
-    delta_dir_store *s = (delta_dir_store *)1;
-    cr_assert_eq(delta_dir_store_open(sd, 0, &store, &s), DELTA_ERR_INPUT, "no create, no dir");
-    cr_assert_null(s);
-    cr_assert(strstr(delta_last_error(), sd) != NULL);
+    delta_dir_store *s = NULL;
+    cr_assert_eq(delta_dir_store_open(sd, &store, &s), DELTA_OK, "%s", delta_last_error());
+    cr_assert_not(exists(sd), "opening creates nothing");
+    cr_assert_gt(store.free_bytes, 0);
+    uint8_t buf[64];
+    size_t len = 99;
+    cr_assert_eq(store.journal_read(store.ctx, buf, sizeof buf, &len), DELTA_IO_OK);
+    cr_assert_eq(len, 0, "no directory: no journal");
+    cr_assert_eq(store.journal_remove(store.ctx), DELTA_IO_OK, "removing nothing is fine");
+    cr_assert_not(exists(sd));
 
-    cr_assert_eq(delta_dir_store_open(sd, 1, &store, &s), DELTA_OK);
+    cr_assert_eq(store.journal_write(store.ctx, "journal A, the first", 20), DELTA_IO_OK);
     struct stat st;
     cr_assert_eq(stat(sd, &st), 0);
     cr_assert(S_ISDIR(st.st_mode));
     cr_assert_eq(st.st_mode & 0777, 0700);
-    cr_assert_gt(store.free_bytes, 0);
-
-    uint8_t buf[64];
-    size_t len = 99;
-    cr_assert_eq(store.journal_read(store.ctx, buf, sizeof buf, &len), DELTA_IO_OK);
-    cr_assert_eq(len, 0, "no journal yet");
-
-    cr_assert_eq(store.journal_write(store.ctx, "journal A, the first", 20), DELTA_IO_OK);
     cr_assert_eq(delta_dir_store_has_journal(sd), 1);
     cr_assert_not(exists(tmp));
     cr_assert_eq(store.journal_write(store.ctx, "B", 1), DELTA_IO_OK);
@@ -239,7 +237,6 @@ Test(fileio, dir_store_replaces_the_journal_atomically)
     cr_assert_eq(store.journal_read(store.ctx, buf, sizeof buf, &len), DELTA_IO_OK);
     cr_assert_eq(len, 1);
     cr_assert_eq(buf[0], 'B');
-
     size_t flen;
     uint8_t *onfile = tu_read_file(journal, &flen);
     cr_assert_eq(flen, 1);
@@ -253,25 +250,26 @@ Test(fileio, dir_store_replaces_the_journal_atomically)
     cr_assert_eq(store.journal_read(store.ctx, buf, 10, &len), DELTA_IO_OK);
     cr_assert_eq(len, 10);
     cr_assert_arr_eq(buf, "0123456789", 10);
-    delta_dir_store_close(s, 1);
+    delta_dir_store_close(s);
     cr_assert(exists(sd), "a directory holding a journal is kept");
 
-    /* A reopened store sees the journal; a stale journal.tmp from a crash is dropped. */
+    /* A reopened store sees the journal; opening deletes nothing (a stale journal.tmp stays, unused). */
     tu_write_file(tmp, "torn", 4);
-    cr_assert_eq(delta_dir_store_open(sd, 0, &store, &s), DELTA_OK);
-    cr_assert_not(exists(tmp));
+    cr_assert_eq(delta_dir_store_open(sd, &store, &s), DELTA_OK);
+    cr_assert(exists(tmp));
     cr_assert_eq(store.journal_read(store.ctx, buf, sizeof buf, &len), DELTA_IO_OK);
     cr_assert_eq(len, 10);
     cr_assert_arr_eq(buf, "0123456789", 10);
 
+    /* Removal takes the files and the directory. */
     cr_assert_eq(store.journal_remove(store.ctx), DELTA_IO_OK);
     cr_assert_eq(delta_dir_store_has_journal(sd), 0);
+    cr_assert_not(exists(sd), "the state directory is removed with the journal");
     cr_assert_eq(store.journal_read(store.ctx, buf, sizeof buf, &len), DELTA_IO_OK);
     cr_assert_eq(len, 0);
     cr_assert_eq(store.journal_remove(store.ctx), DELTA_IO_OK, "removing nothing is fine");
-    delta_dir_store_close(s, 1);
-    cr_assert_not(exists(sd), "an empty state directory is removed");
-    delta_dir_store_close(NULL, 1);
+    delta_dir_store_close(s);
+    delta_dir_store_close(NULL);
     free(sd);
     free(journal);
     free(tmp);
@@ -283,15 +281,15 @@ Test(fileio, dir_store_scratch_reads_writes_and_is_removed_with_the_journal)
     char *scratch = path_in("state/scratch");
     delta_store store;
     delta_dir_store *s;
-    cr_assert_eq(delta_dir_store_open(sd, 1, &store, &s), DELTA_OK);
-    cr_assert_not(exists(scratch), "scratch is created lazily");
+    cr_assert_eq(delta_dir_store_open(sd, &store, &s), DELTA_OK);
     cr_assert_eq(store.scratch_sync(store.ctx), DELTA_IO_OK);
-
     uint8_t a[5000], b[3000], buf[5000];
+    cr_assert_neq(store.scratch_read(store.ctx, 0, buf, 1), DELTA_IO_OK, "no scratch to read");
+    cr_assert_not(exists(sd), "a read creates nothing");
     tu_fill_random(a, sizeof a, 5);
     tu_fill_random(b, sizeof b, 6);
     cr_assert_eq(store.scratch_write(store.ctx, 4096, b, sizeof b), DELTA_IO_OK);
-    cr_assert(exists(scratch));
+    cr_assert(exists(scratch), "the first write creates the directory and the scratch");
     cr_assert_eq(store.scratch_write(store.ctx, 0, a, 4096), DELTA_IO_OK);
     cr_assert_eq(store.scratch_sync(store.ctx), DELTA_IO_OK);
     cr_assert_eq(store.scratch_read(store.ctx, 4096, buf, sizeof b), DELTA_IO_OK);
@@ -300,51 +298,71 @@ Test(fileio, dir_store_scratch_reads_writes_and_is_removed_with_the_journal)
     cr_assert_arr_eq(buf, a, 4096);
     cr_assert_eq(store.scratch_read(store.ctx, 4096 + 2000, buf, 1001), DELTA_IO_SHORT);
     cr_assert_eq(store.journal_write(store.ctx, "J", 1), DELTA_IO_OK);
-    delta_dir_store_close(s, 0);
+    delta_dir_store_close(s);
 
     /* The scratch survives a close (a power cut) and is read back by a new store. */
-    cr_assert_eq(delta_dir_store_open(sd, 0, &store, &s), DELTA_OK);
+    cr_assert_eq(delta_dir_store_open(sd, &store, &s), DELTA_OK);
     cr_assert_eq(store.scratch_read(store.ctx, 4096, buf, sizeof b), DELTA_IO_OK);
     cr_assert_arr_eq(buf, b, sizeof b);
-
     cr_assert_eq(store.journal_remove(store.ctx), DELTA_IO_OK);
     cr_assert_not(exists(scratch));
-    cr_assert_eq(delta_dir_store_has_journal(sd), 0);
-    /* After removal the scratch starts over, empty. */
-    cr_assert_eq(store.scratch_read(store.ctx, 0, buf, 1), DELTA_IO_SHORT);
+    cr_assert_not(exists(sd));
+    /* After removal a write starts over, empty. */
+    cr_assert_eq(store.scratch_write(store.ctx, 0, a, 1), DELTA_IO_OK);
+    cr_assert_eq(store.scratch_read(store.ctx, 1, buf, 1), DELTA_IO_SHORT);
     cr_assert_eq(store.journal_remove(store.ctx), DELTA_IO_OK);
-    delta_dir_store_close(s, 1);
+    delta_dir_store_close(s);
     cr_assert_not(exists(sd));
     free(sd);
     free(scratch);
 }
 
-/* A power cut inside journal_remove (the journal goes first) leaves a scratch
- * without a journal: the next open drops it, so the directory can go. */
-Test(fileio, dir_store_drops_a_scratch_left_without_its_journal)
+/* A state directory that is not ours is refused, and nothing in it is touched. */
+Test(fileio, dir_store_refuses_what_is_not_ours)
 {
-    char *sd = path_in("state");
-    char *scratch = path_in("state/scratch");
     delta_store store;
-    delta_dir_store *s;
-    uint8_t b[100] = {1};
-    cr_assert_eq(delta_dir_store_open(sd, 1, &store, &s), DELTA_OK);
-    cr_assert_eq(store.scratch_write(store.ctx, 0, b, sizeof b), DELTA_IO_OK);
-    cr_assert_eq(store.journal_write(store.ctx, "J", 1), DELTA_IO_OK);
-    delta_dir_store_close(s, 0);
-    /* With its journal, the scratch is kept. */
-    cr_assert_eq(delta_dir_store_open(sd, 0, &store, &s), DELTA_OK);
-    cr_assert(exists(scratch));
-    delta_dir_store_close(s, 0);
-    /* The cut: the journal is gone, the scratch is not. */
-    char *journal = path_in("state/journal");
-    cr_assert_eq(unlink(journal), 0);
-    cr_assert_eq(delta_dir_store_open(sd, 0, &store, &s), DELTA_OK);
-    cr_assert_not(exists(scratch), "a scratch without a journal is dropped");
-    delta_dir_store_close(s, 1);
-    cr_assert_not(exists(sd));
+    delta_dir_store *s = (delta_dir_store *)1;
+    cr_assert_eq(delta_dir_store_open("", &store, &s), DELTA_ERR_ARG);
+    cr_assert_null(s);
+
+    char *target = path_in("elsewhere");
+    char *link = path_in("link.fota");
+    cr_assert_eq(mkdir(target, 0700), 0);
+    cr_assert_eq(symlink(target, link), 0);
+    cr_assert_eq(delta_dir_store_open(link, &store, &s), DELTA_ERR_INPUT);
+    cr_assert(strstr(delta_last_error(), "symbolic link") != NULL, "%s", delta_last_error());
+
+    char *file = path_in("file.fota");
+    tu_write_file(file, "x", 1);
+    cr_assert_eq(delta_dir_store_open(file, &store, &s), DELTA_ERR_INPUT);
+    cr_assert(strstr(delta_last_error(), "not a directory") != NULL, "%s", delta_last_error());
+
+    /* A directory holding someone else's files: refused, and its files stay. */
+    char *foreign = path_in("elsewhere/notes.txt");
+    char *journal = path_in("elsewhere/journal");
+    char *scratch = path_in("elsewhere/scratch");
+    tu_write_file(foreign, "mine", 4);
+    tu_write_file(scratch, "s", 1);
+    tu_write_file(journal, "j", 1);
+    cr_assert_eq(delta_dir_store_open(target, &store, &s), DELTA_ERR_INPUT);
+    cr_assert(strstr(delta_last_error(), "not a libdelta state directory") != NULL, "%s", delta_last_error());
+    cr_assert(exists(foreign) && exists(scratch) && exists(journal), "nothing deleted");
+    cr_assert_eq(unlink(foreign), 0);
+
+    /* Writable by others: refused. */
+    cr_assert_eq(chmod(target, 0777), 0);
+    cr_assert_eq(delta_dir_store_open(target, &store, &s), DELTA_ERR_INPUT);
+    cr_assert_eq(chmod(target, 0700), 0);
+
+    /* Ours (only our names): accepted, and opening deletes nothing. */
+    cr_assert_eq(delta_dir_store_open(target, &store, &s), DELTA_OK, "%s", delta_last_error());
+    cr_assert(exists(scratch) && exists(journal));
+    delta_dir_store_close(s);
+    free(target);
+    free(link);
+    free(file);
+    free(foreign);
     free(journal);
-    free(sd);
     free(scratch);
 }
 
@@ -427,7 +445,9 @@ Test(fileio, a_failed_journal_write_leaves_no_temporary_and_the_old_journal)
     char *tmp = path_in("state/journal.tmp");
     delta_store store;
     delta_dir_store *s;
-    cr_assert_eq(delta_dir_store_open(sd, 1, &store, &s), DELTA_OK);
+    cr_assert_eq(delta_dir_store_open(sd, &store, &s), DELTA_OK);
+    cr_assert_eq(store.journal_write(store.ctx, "old", 3), DELTA_IO_OK);
+    cr_assert_eq(unlink(journal), 0);
     /* A directory in the journal's place makes the rename fail. */
     cr_assert_eq(mkdir(journal, 0700), 0);
     cr_assert_eq(store.journal_write(store.ctx, "new", 3), DELTA_IO_ERROR);
@@ -441,7 +461,8 @@ Test(fileio, a_failed_journal_write_leaves_no_temporary_and_the_old_journal)
     cr_assert_eq(store.journal_read(store.ctx, buf, sizeof buf, &len), DELTA_IO_ERROR);
     cr_assert_eq(len, 0);
     cr_assert_eq(rmdir(journal), 0);
-    delta_dir_store_close(s, 1);
+    cr_assert_eq(store.journal_remove(store.ctx), DELTA_IO_OK);
+    delta_dir_store_close(s);
     free(sd);
     free(journal);
     free(tmp);

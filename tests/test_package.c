@@ -104,17 +104,12 @@ Test(package, real_firmware_round_trip_out_of_place)
     delta_buf_free(&pkg);
 }
 
-static delta_status apply_sim(const delta_package *p, sim *sims, size_t n, int *resumed)
+static delta_status apply_sim(const delta_buf *pkg, const delta_check_options *o, sim *sims, size_t n, int *resumed)
 {
-    delta_flash fl[4];
-    delta_flash *fp[4];
-    for (size_t i = 0; i < n; i++) {
-        sim_flash(&sims[i], &fl[i]);
-        fp[i] = &fl[i];
-    }
-    delta_store store;
-    sim_store(&sims[0], &store); /* image 0's sim holds the state */
-    return delta_package_apply_in_place(p, fp, &store, NULL, resumed);
+    delta_update_result res;
+    delta_status st = sim_update(pkg->data, pkg->len, o, sims, n, &res);
+    if (resumed) *resumed = res.before != DELTA_UPDATE_NONE;
+    return st;
 }
 
 Test(package, two_images_in_place_with_power_cuts)
@@ -131,7 +126,7 @@ Test(package, two_images_in_place_with_power_cuts)
         sim_init(&s[0], F.b, F.blen, cap);
         sim_init(&s[1], F.c, F.clen, cap);
         int resumed = -1;
-        cr_assert_eq(apply_sim(p, s, 2, &resumed), DELTA_OK, "%s", delta_last_error());
+        cr_assert_eq(apply_sim(&pkg, &o, s, 2, &resumed), DELTA_OK, "%s", delta_last_error());
         cr_assert_eq(resumed, 0);
         cr_assert(memcmp(s[0].flash.live, F.c, F.clen) == 0 && s[0].flash.size == F.clen);
         cr_assert(memcmp(s[1].flash.live, F.a, F.alen) == 0 && s[1].flash.size == F.alen);
@@ -149,11 +144,11 @@ Test(package, two_images_in_place_with_power_cuts)
         sim_init(&s[1], F.c, F.clen, cap);
         /* Events are counted per sim (image 0's also holds the state). */
         if (n <= e0) s[0].cut_at = n; else s[1].cut_at = n - e0;
-        cr_assert_neq(apply_sim(p, s, 2, NULL), DELTA_OK, "cut %llu not hit", (unsigned long long)n);
+        cr_assert_neq(apply_sim(&pkg, &o, s, 2, NULL), DELTA_OK, "cut %llu not hit", (unsigned long long)n);
         sim_reboot(&s[0]);
         sim_reboot(&s[1]);
         int resumed = 0;
-        delta_status st = apply_sim(p, s, 2, &resumed);
+        delta_status st = apply_sim(&pkg, &o, s, 2, &resumed);
         cr_assert_eq(st, DELTA_OK, "resume after cut %llu: %s", (unsigned long long)n, delta_last_error());
         cr_assert(memcmp(s[0].flash.live, F.c, F.clen) == 0, "image 0 after cut %llu", (unsigned long long)n);
         cr_assert(memcmp(s[1].flash.live, F.a, F.alen) == 0, "image 1 after cut %llu", (unsigned long long)n);
@@ -180,20 +175,20 @@ Test(package, another_package_mid_update_is_refused)
     sim s;
     sim_init(&s, F.b, F.blen, 256 * 1024);
     s.cut_at = 40;
-    apply_sim(p, &s, 1, NULL);
+    apply_sim(&pkg, &o, &s, 1, NULL);
     sim_reboot(&s);
     uint8_t *before = malloc(s.flash.size);
     memcpy(before, s.flash.live, s.flash.size);
     size_t before_len = s.flash.size, jlen = s.journal_len;
     uint64_t writes = s.flash_writes;
-    delta_status st = apply_sim(p2, &s, 1, NULL);
+    delta_status st = apply_sim(&pkg2, &o, &s, 1, NULL);
     cr_assert_eq(st, DELTA_ERR_OTHER_UPDATE);
     cr_assert_eq(delta_dfota_code(st), 510);
     cr_assert_eq(s.flash_writes, writes, "nothing written");
     cr_assert(s.flash.size == before_len && memcmp(before, s.flash.live, before_len) == 0);
     cr_assert_eq(s.journal_len, jlen);
     /* The right package still finishes. */
-    cr_assert_eq(apply_sim(p, &s, 1, NULL), DELTA_OK, "%s", delta_last_error());
+    cr_assert_eq(apply_sim(&pkg, &o, &s, 1, NULL), DELTA_OK, "%s", delta_last_error());
     cr_assert(memcmp(s.flash.live, F.c, F.clen) == 0);
     free(before);
     sim_free(&s);
@@ -203,51 +198,63 @@ Test(package, another_package_mid_update_is_refused)
     delta_buf_free(&pkg2);
 }
 
-Test(package, five_failed_tries_abandon)
+Test(package, five_failed_tries_restore_the_source)
 {
     delta_make_image im = {"firmware", F.b, F.blen, F.c, F.clen, 0};
     delta_buf pkg = make_pkg(&im, 1, 1);
     delta_check_options o = device();
-    delta_package *p;
-    cr_assert_eq(open_pkg(&pkg, &o, &p), DELTA_OK);
 
-    /* The state area fails every time, before any image write: 545, the image is the source. */
+    /* The state area cannot be written: the update never starts (524 every
+     * time, nothing counted, nothing written), and starts once it can. */
     sim s;
     sim_init(&s, F.b, F.blen, 256 * 1024);
-    delta_status st = DELTA_OK;
     s.scratch_broken = 1;
+    for (int t = 1; t <= DELTA_MAX_TRIES + 1; t++) {
+        delta_update_result res;
+        delta_status st = sim_update(pkg.data, pkg.len, &o, &s, 1, &res);
+        cr_assert_eq(st, DELTA_ERR_STATE_WRITE, "run %d: %s", t, delta_last_error());
+        cr_assert_eq(res.after, DELTA_UPDATE_NONE);
+        cr_assert_eq(s.journal_len, 0);
+        sim_reboot(&s);
+    }
+    cr_assert_eq(s.flash_writes, 0);
+    cr_assert(s.flash.size == F.blen && memcmp(s.flash.live, F.b, F.blen) == 0, "image is the source");
+    s.scratch_broken = 0;
+    cr_assert_eq(apply_sim(&pkg, &o, &s, 1, NULL), DELTA_OK, "%s", delta_last_error());
+    sim_free(&s);
+
+    /* Image writes fail after a few per boot: four 520s, then the fifth try
+     * rolls back; the rollback's own writes fail in that boot (546, ROLLBACK);
+     * the next boot finishes it: 545, the exact source, no state. */
+    sim_init(&s, F.b, F.blen, 256 * 1024);
+    s.broken_kind = SIM_FLASH_WRITE;
+    s.broken_after = 3;
+    delta_status st = DELTA_OK;
+    delta_update_result res;
     for (int t = 1; t <= DELTA_MAX_TRIES; t++) {
-        st = apply_sim(p, &s, 1, NULL);
+        st = sim_update(pkg.data, pkg.len, &o, &s, 1, &res);
+        cr_assert_eq(res.tries, (uint32_t)t, "try %d: %s", t, delta_last_error());
         if (t < DELTA_MAX_TRIES) {
-            int code = delta_dfota_code(st);
-            cr_assert(code >= 520 && code <= 546 && st != DELTA_ERR_ABANDONED, "try %d: %d %s", t, code, delta_last_error());
+            cr_assert_eq(st, DELTA_ERR_WRITE, "try %d: %s", t, delta_last_error());
+            cr_assert_eq(res.after, DELTA_UPDATE_APPLYING);
         }
         sim_reboot(&s);
     }
+    cr_assert_eq(st, DELTA_ERR_UNRECOVERABLE, "%s", delta_last_error());
+    cr_assert_eq(res.after, DELTA_UPDATE_ROLLBACK);
+    cr_assert_neq(s.journal_len, 0);
+    s.broken_kind = -1;
+    st = sim_update(pkg.data, pkg.len, &o, &s, 1, &res);
     cr_assert_eq(st, DELTA_ERR_ABANDONED, "%s", delta_last_error());
     cr_assert_eq(delta_dfota_code(st), 545);
-    cr_assert_eq(s.journal_len, 0, "state removed: the image is the source");
-    cr_assert(s.flash.size == F.blen && memcmp(s.flash.live, F.b, F.blen) == 0, "image is the source");
-    cr_assert_eq(s.flash_writes, 0);
-    s.scratch_broken = 0;
-    cr_assert_eq(apply_sim(p, &s, 1, NULL), DELTA_OK, "a fresh update after abandoning: %s", delta_last_error());
+    cr_assert_eq(res.before, DELTA_UPDATE_ROLLBACK);
+    cr_assert_eq(res.after, DELTA_UPDATE_NONE);
+    cr_assert_eq(s.journal_len, 0, "state removed");
+    cr_assert(s.flash.size == F.blen && memcmp(s.flash.live, F.b, F.blen) == 0, "the exact source is back");
+    /* The next package (the same one, again) is accepted and completes. */
+    cr_assert_eq(apply_sim(&pkg, &o, &s, 1, NULL), DELTA_OK, "%s", delta_last_error());
+    cr_assert(s.flash.size == F.clen && memcmp(s.flash.live, F.c, F.clen) == 0);
     sim_free(&s);
-
-    /* Image writes failing (a failed write may have torn its block) five times: 546, and it stays 546. */
-    sim_init(&s, F.b, F.blen, 256 * 1024);
-    s.cut_at = 60;
-    apply_sim(p, &s, 1, NULL);
-    sim_reboot(&s);
-    s.flash_broken = 1;
-    for (int t = 1; t <= DELTA_MAX_TRIES; t++) {
-        st = apply_sim(p, &s, 1, NULL);
-        sim_reboot(&s);
-    }
-    cr_assert_eq(st, DELTA_ERR_UNRECOVERABLE, "%s", delta_last_error());
-    cr_assert_eq(delta_dfota_code(st), 546);
-    cr_assert_eq(apply_sim(p, &s, 1, NULL), DELTA_ERR_UNRECOVERABLE, "the same code every time");
-    sim_free(&s);
-    delta_package_free(p);
     delta_buf_free(&pkg);
 }
 
@@ -311,11 +318,11 @@ Test(package, device_mismatches_in_contract_order)
     /* In place: wrong source (510) and too small a region (511), nothing written. */
     sim s;
     sim_init(&s, F.a, F.alen, 256 * 1024);
-    cr_assert_eq(apply_sim(p, &s, 1, NULL), DELTA_ERR_SOURCE);
+    cr_assert_eq(apply_sim(&pkg, &o, &s, 1, NULL), DELTA_ERR_SOURCE);
     cr_assert_eq(s.flash_writes + s.journal_writes + s.scratch_writes, 0);
     sim_free(&s);
     sim_init(&s, F.b, F.blen, F.clen - 1);
-    cr_assert_eq(apply_sim(p, &s, 1, NULL), DELTA_ERR_SLOT);
+    cr_assert_eq(apply_sim(&pkg, &o, &s, 1, NULL), DELTA_ERR_SLOT);
     cr_assert_eq(s.flash_writes + s.journal_writes + s.scratch_writes, 0);
     sim_free(&s);
     delta_package_free(p);
@@ -337,7 +344,7 @@ Test(package, identical_and_empty_images)
     sim s[2];
     sim_init(&s[0], F.b, F.blen, 256 * 1024);
     sim_init(&s[1], NULL, 0, 256 * 1024);
-    cr_assert_eq(apply_sim(p, s, 2, NULL), DELTA_OK, "%s", delta_last_error());
+    cr_assert_eq(apply_sim(&pkg, &o, s, 2, NULL), DELTA_OK, "%s", delta_last_error());
     cr_assert_eq(s[0].flash_writes, 0, "identical image: no write");
     cr_assert(memcmp(s[1].flash.live, F.a, F.alen) == 0);
     sim_free(&s[0]);

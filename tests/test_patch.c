@@ -110,7 +110,7 @@ static delta_status run_in_place(sim *s, const delta_buf *patch, const uint8_t *
     }
     delta_source ps;
     delta_source_from_memory(&ps, patch->data, patch->len);
-    delta_apply_params ap = {&ps, &f, &store, &j, sha, NULL, 0, NULL, NULL};
+    delta_apply_params ap = {&ps, &f, &store, &j, sha, NULL, 0, NULL, NULL, 0, DELTA_NO_BACKUP};
     return delta_apply_in_place(&ap);
 }
 
@@ -471,6 +471,7 @@ Test(patch, journal_round_trip_and_corruption)
     memset(&j, 0, sizeof j);
     for (int i = 0; i < 32; i++) j.package_id[i] = (uint8_t)i;
     j.image_index = 2;
+    j.state = DELTA_JOURNAL_APPLYING;
     j.flags = DELTA_JOURNAL_PENDING | DELTA_JOURNAL_WRITTEN;
     j.next_op = 123456789;
     j.pending_count = 2;

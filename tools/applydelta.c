@@ -131,33 +131,38 @@ static int resolve(cli *c, const delta_manifest *m, const cli_named_list *list, 
 
 /* ---- in place --------------------------------------------------------------- */
 
-static int apply_in_place(cli *c, const args *a, cli_package *p, cli_urc *rep)
+/* The update session on the --image files; every check is the library's. */
+static int apply_in_place(cli *c, const args *a, const char *package, delta_check_options *opt, cli_urc *rep)
 {
-    const delta_manifest *m = delta_package_manifest(p->pkg);
-    size_t n = m->image_count;
-    const char *files[DELTA_MANIFEST_MAX_IMAGES];
-    uint64_t slots[DELTA_MANIFEST_MAX_IMAGES];
-    int rc = resolve(c, m, &a->images, "image", files);
-    if (rc) return rc;
-    for (size_t i = 0; i < n; i++) slots[i] = slot_of(a, m->images[i].name, n);
+    delta_file_image images[DELTA_MANIFEST_MAX_IMAGES];
+    size_t n = a->images.count;
+    if (n > DELTA_MANIFEST_MAX_IMAGES) return cli_usage_error(c, "at most %d --image", DELTA_MANIFEST_MAX_IMAGES);
+    for (size_t i = 0; i < n; i++) {
+        const cli_named *im = &a->images.items[i];
+        if (!im->name && n > 1) return cli_usage_error(c, "--image: name each image (NAME=FILE)");
+        for (size_t k = 0; k < i; k++)
+            if (im->name && a->images.items[k].name && !strcmp(im->name, a->images.items[k].name))
+                return cli_usage_error(c, "--image: image %s given twice", im->name);
+        images[i] = (delta_file_image){im->name, im->value, slot_of(a, im->name, n)};
+    }
+    const char *names[DELTA_MANIFEST_MAX_IMAGES];
+    for (size_t i = 0; i < n; i++) names[i] = a->images.items[i].name ? a->images.items[i].name : "";
+    const cli_named *bad = cli_named_unknown(&a->slots, names, n);
+    if (bad && bad->name) return cli_usage_error(c, "--slot-size: no --image %s", bad->name);
+    if (a->state_dir && !*a->state_dir) return cli_usage_error(c, "--state-dir: the name is empty");
 
-    char *state_dir = NULL;
-    if (a->state_dir) {
-        state_dir = strdup(a->state_dir);
-    } else {
-        size_t len = strlen(files[0]) + 6;
-        state_dir = malloc(len);
-        if (state_dir) snprintf(state_dir, len, "%s.fota", files[0]);
-    }
-    if (!state_dir) {
-        cli_error(c, "out of memory");
-        return CLI_EXIT_FAILURE;
-    }
-    const char *what = NULL;
-    delta_status st = cli_apply_in_place(c, p->pkg, files, slots, state_dir, a->space, rep, &what);
-    free(state_dir);
+    delta_file_update_params up = DELTA_FILE_UPDATE_PARAMS_INIT;
+    up.package = package;
+    up.images = images;
+    up.image_count = n;
+    up.state_dir = a->state_dir;
+    up.free_space = a->space;
+    up.check = *opt;
+    up.all_regions = 1;
+    delta_update_result res;
+    delta_status st = cli_update(c, &up, rep, &res);
     cli_urc_end(rep, st);
-    if (st && what) cli_fail(c, st, what);
+    if (st) cli_fail(c, st, "update failed");
     return cli_exit_status(st);
 }
 
@@ -199,11 +204,7 @@ static delta_status write_target(cli *c, const delta_package *pkg, size_t i, con
         *what = NULL;
         st = DELTA_ERR_OUTPUT;
     }
-    if (!st && rename(tmp, out) < 0) {
-        cli_error(c, "%s: cannot rename into place: %s", out, strerror(errno));
-        *what = NULL;
-        st = DELTA_ERR_OUTPUT;
-    }
+    if (!st && (st = delta_file_replace(tmp, out)) != DELTA_OK) *what = "cannot write the target";
     if (st) unlink(tmp);
     free(tmp);
     return st;
@@ -289,11 +290,7 @@ static int apply_bsdiff40(cli *c, const args *a, const char *patch_path)
         what = NULL;
         st = DELTA_ERR_OUTPUT;
     }
-    if (!st && rename(tmp, out) < 0) {
-        cli_error(c, "%s: cannot rename into place: %s", out, strerror(errno));
-        what = NULL;
-        st = DELTA_ERR_OUTPUT;
-    }
+    if (!st && (st = delta_file_replace(tmp, out)) != DELTA_OK) what = "cannot write the target";
     if (st && tmp) unlink(tmp);
     free(tmp);
     if (st && what) cli_fail(c, st, what);
@@ -349,20 +346,17 @@ int main(int argc, char **argv)
     opt.version = a.from;
     opt.max_package = a.max_size;
     opt.free_space = a.space;
-    if (inplace && a.space == UINT64_MAX) {
-        /* The state directory's file system, without creating anything yet. */
-        const char *first = a.images.items[0].value;
-        if (a.state_dir) {
-            opt.free_space = cli_free_space_for(a.state_dir);
+    if (inplace) {
+        delta_buf key = DELTA_BUF_INIT;
+        delta_status st = a.pubkey ? cli_read_key(a.pubkey, &key, &opt) : DELTA_OK;
+        if (st) {
+            cli_urc_end(&rep, st);
+            rc = cli_fail(&c, st, "cannot read the public key");
         } else {
-            size_t len = strlen(first) + 6;
-            char *dir = malloc(len);
-            if (dir) {
-                snprintf(dir, len, "%s.fota", first);
-                opt.free_space = cli_free_space_for(dir);
-                free(dir);
-            }
+            rc = apply_in_place(&c, &a, c.pos[0], &opt, &rep);
         }
+        delta_buf_free(&key);
+        goto done;
     }
     delta_status st = cli_package_open(&p, c.pos[0], a.pubkey, &opt);
     if (st) {
@@ -370,7 +364,7 @@ int main(int argc, char **argv)
         rc = cli_fail(&c, st, "cannot open the package");
         goto done;
     }
-    rc = inplace ? apply_in_place(&c, &a, &p, &rep) : apply_out_of_place(&c, &a, &p, &rep);
+    rc = apply_out_of_place(&c, &a, &p, &rep);
 done:
     cli_package_close(&p);
     cli_named_free(&a.sources);

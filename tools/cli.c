@@ -401,9 +401,10 @@ char *cli_temp_beside(const char *path, int *fd)
     return tmp;
 }
 
-/* Writes a whole file through a temporary beside it and a rename, so no
- * reader ever sees a partial file; with durable, fsynced before the rename. */
-static int write_file(const cli *c, const char *path, const void *data, size_t len, int durable)
+/* Writes a whole file through a temporary beside it, fsync, and a durable
+ * rename (delta_file_replace), so no reader ever sees a partial file and a
+ * power cut leaves the old file or the new one. */
+int cli_write_file_atomic(const cli *c, const char *path, const void *data, size_t len)
 {
     int fd;
     char *tmp = cli_temp_beside(path, &fd);
@@ -424,30 +425,33 @@ static int write_file(const cli *c, const char *path, const void *data, size_t l
         left -= (size_t)n;
     }
     if (!err && fchmod(fd, 0644) < 0) err = errno;
-    if (!err && durable && fsync(fd) < 0) err = errno;
+    if (!err && fsync(fd) < 0) err = errno;
     if (close(fd) < 0 && !err && errno != EINTR) err = errno;
-    if (!err && rename(tmp, path) < 0) err = errno;
     if (err) {
         unlink(tmp);
         cli_error(c, "%s: cannot write: %s", path, strerror(err));
         free(tmp);
         return -1;
     }
+    delta_status st = delta_file_replace(tmp, path);
+    if (st) {
+        unlink(tmp);
+        cli_error(c, "%s", delta_last_error());
+    }
     free(tmp);
-    return 0;
-}
-
-int cli_write_file_atomic(const cli *c, const char *path, const void *data, size_t len)
-{
-    return write_file(c, path, data, len, 1);
-}
-
-int cli_write_output(const cli *c, const char *path, const void *data, size_t len)
-{
-    return write_file(c, path, data, len, 0);
+    return st ? -1 : 0;
 }
 
 /* ---- packages ------------------------------------------------------------ */
+
+delta_status cli_read_key(const char *path, delta_buf *key, delta_check_options *opt)
+{
+    delta_status st = delta_file_read_all(path, 64 * 1024, key);
+    if (st) return st;
+    opt->pubkey_pem = (const char *)key->data;
+    opt->pubkey_len = key->len;
+    return DELTA_OK;
+}
 
 delta_status cli_package_open(cli_package *p, const char *path, const char *pubkey_path,
                               delta_check_options *opt)
@@ -457,15 +461,15 @@ delta_status cli_package_open(cli_package *p, const char *path, const char *pubk
     delta_buf key = DELTA_BUF_INIT;
     delta_status st = DELTA_OK;
     if (pubkey_path) {
-        st = delta_file_read_all(pubkey_path, 64 * 1024, &key);
+        st = cli_read_key(pubkey_path, &key, opt);
         if (st) return st;
-        opt->pubkey_pem = (const char *)key.data;
-        opt->pubkey_len = key.len;
     }
     st = delta_file_source_open(path, &p->src, &p->file);
     if (!st) st = delta_package_open(&p->src, opt, &p->pkg);
-    opt->pubkey_pem = NULL;
-    opt->pubkey_len = 0;
+    if (pubkey_path) {
+        opt->pubkey_pem = NULL;
+        opt->pubkey_len = 0;
+    }
     delta_buf_free(&key);
     return st;
 }
@@ -583,30 +587,6 @@ void cli_urc_end(cli_urc *r, delta_status status)
     urc_emit(r, line);
 }
 
-uint64_t cli_free_space_for(const char *dir)
-{
-    delta_store store;
-    delta_dir_store *ds = NULL;
-    struct stat st;
-    if (stat(dir, &st) == 0 && delta_dir_store_open(dir, 0, &store, &ds) == DELTA_OK) {
-        uint64_t free_bytes = store.free_bytes;
-        delta_dir_store_close(ds, 0);
-        return free_bytes;
-    }
-    char *parent = strdup(dir);
-    if (!parent) return UINT64_MAX;
-    char *slash = strrchr(parent, '/');
-    if (slash == parent) slash[1] = '\0';
-    else if (slash) *slash = '\0';
-    else strcpy(parent, ".");
-    struct statvfs vfs;
-    uint64_t free_bytes = UINT64_MAX;
-    if (statvfs(parent, &vfs) == 0 && vfs.f_frsize && vfs.f_bavail <= UINT64_MAX / vfs.f_frsize)
-        free_bytes = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-    free(parent);
-    return free_bytes;
-}
-
 delta_status cli_check_source_file(const delta_package *pkg, size_t image, const char *path)
 {
     delta_source src;
@@ -617,54 +597,16 @@ delta_status cli_check_source_file(const delta_package *pkg, size_t image, const
     return st;
 }
 
-delta_status cli_apply_in_place(const cli *c, const delta_package *pkg, const char *const *files,
-                                const uint64_t *slots, const char *state_dir, uint64_t space,
-                                cli_urc *rep, const char **what)
+delta_status cli_update(const cli *c, delta_file_update_params *p, cli_urc *rep, delta_update_result *res)
 {
-    const delta_manifest *m = delta_package_manifest(pkg);
-    size_t n = m->image_count;
-    delta_file *ff[DELTA_MANIFEST_MAX_IMAGES] = {0};
-    delta_flash flash[DELTA_MANIFEST_MAX_IMAGES];
-    delta_flash *flashes[DELTA_MANIFEST_MAX_IMAGES];
-    delta_dir_store *ds = NULL;
-    delta_store store;
-    *what = "cannot open an image";
-    delta_status st = DELTA_OK;
-    for (size_t i = 0; i < n && !st; i++) {
-        st = delta_file_flash_open(files[i], slots[i], &flash[i], &ff[i]);
-        flashes[i] = &flash[i];
-    }
-    int journal = !st && delta_dir_store_has_journal(state_dir);
-    /* A fresh update: every check before the state directory is created. */
-    for (size_t i = 0; i < n && !st && !journal; i++) {
-        const delta_manifest_image *im = &m->images[i];
-        if (im->target_size > flash[i].capacity) {
-            cli_error(c, "error 511: image %s: target of %llu bytes does not fit the %llu-byte "
-                      "region (--slot-size)", im->name, (unsigned long long)im->target_size,
-                      (unsigned long long)flash[i].capacity);
-            st = DELTA_ERR_SLOT;
-            *what = NULL;
-            break;
-        }
-        st = cli_check_source_file(pkg, i, files[i]);
-        *what = "cannot read the image";
-    }
-    if (!st) {
-        *what = "cannot open the state directory";
-        st = delta_dir_store_open(state_dir, !journal, &store, &ds);
-    }
-    if (!st) {
-        if (space != UINT64_MAX) store.free_bytes = space;
-        if (journal) cli_info(c, "resuming the update recorded in %s", state_dir);
-        delta_package_progress progress = {cli_urc_progress, rep};
-        int resumed = 0;
-        *what = "update failed";
-        st = delta_package_apply_in_place(pkg, flashes, &store, &progress, &resumed);
-        if (rep->bar) cli_progress_end(rep->bar);
-        if (!st) cli_info(c, "%s: updated to %s", files[0], m->target_version);
-    }
-    /* The directory goes when it is empty: after success, or a refusal of a fresh start. */
-    delta_dir_store_close(ds, 1);
-    for (size_t i = 0; i < n; i++) delta_file_close(ff[i]);
+    p->progress = cli_urc_progress;
+    p->progress_ctx = rep;
+    delta_status st = delta_file_update(p, res);
+    if (rep->bar) cli_progress_end(rep->bar);
+    if (res->before != DELTA_UPDATE_NONE)
+        cli_info(c, "resumed the update to %s found in the state directory (%u failed tries before)",
+                 res->target_version, res->tries);
+    if (!st && res->already) cli_info(c, "the images already hold version %s: nothing to do", res->target_version);
+    else if (!st) cli_info(c, "updated to %s", res->target_version);
     return st;
 }

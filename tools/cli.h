@@ -124,11 +124,9 @@ int cli_progress_fn(void *ctx, uint64_t done, uint64_t total);
 /* Ends the bar's line if one was drawn. */
 void cli_progress_end(cli_progress *p);
 
-/* Writes data to path atomically: a temporary beside it, fsync, rename; mode 0644. */
+/* Writes data to path atomically and durably: a temporary beside it, fsync,
+ * rename, fsync of the directory; mode 0644. */
 int cli_write_file_atomic(const cli *c, const char *path, const void *data, size_t len);
-/* The same without the fsync: for build artifacts (mkdelta), where a power
- * cut may lose the file but never leaves a partial one. */
-int cli_write_output(const cli *c, const char *path, const void *data, size_t len);
 
 /* A temporary path beside path ("dir/.name.XXXXXX"), created with mkstemp; *fd open. */
 char *cli_temp_beside(const char *path, int *fd);
@@ -142,6 +140,9 @@ typedef struct cli_package {
     delta_source src;
     delta_package *pkg;
 } cli_package;
+
+/* Reads the PEM public key at path into key and points opt's key at it. */
+delta_status cli_read_key(const char *path, delta_buf *key, delta_check_options *opt);
 
 /*
  * Reads the public key (when pubkey_path is not NULL) into opt and runs
@@ -185,22 +186,13 @@ int cli_urc_progress(void *ctx, uint64_t done, uint64_t total);
  */
 void cli_urc_end(cli_urc *r, delta_status status);
 
-/* Free bytes of the file system holding dir, or of its parent when dir does not exist yet. */
-uint64_t cli_free_space_for(const char *dir);
-
 /* Checks the file at path as image i's source (510). */
 delta_status cli_check_source_file(const delta_package *pkg, size_t image, const char *path);
 
 /*
- * Applies pkg in place on files[i] (image i, manifest order; slots[i] its
- * region's capacity, UINT64_MAX for none) with the journal and scratch in
- * state_dir. A fresh update checks every slot (511) and source (510) before
- * the state directory is created; a journal there resumes (or refuses
- * another package, 510). space overrides the state file system's free bytes
- * unless UINT64_MAX. The state directory is removed when it ends up empty.
- * On failure *what is what to tell cli_fail, or NULL when already reported.
+ * In place through the library's update session (delta_file_update), with
+ * the UPDATING URCs and the bar of rep as its progress; says with -v what
+ * the session found. The caller reports a failure (cli_fail) and the END URC.
  */
-delta_status cli_apply_in_place(const cli *c, const delta_package *pkg, const char *const *files,
-                                const uint64_t *slots, const char *state_dir, uint64_t space,
-                                cli_urc *rep, const char **what);
+delta_status cli_update(const cli *c, delta_file_update_params *p, cli_urc *rep, delta_update_result *res);
 #endif

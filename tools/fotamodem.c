@@ -40,7 +40,7 @@ static const cli_option options[] = {
     {OPT_MAX_SIZE, 0, "max-size", "BYTES", "the largest package the module accepts (550)"},
     {OPT_REBOOT_PAUSE, 0, "reboot-pause", "SECONDS",
      "the simulated reboot between the download and START (default 1)"},
-    {OPT_DOWNLOAD_DIR, 0, "download-dir", "DIR", "where the package is downloaded (default: the state dir)"},
+    {OPT_DOWNLOAD_DIR, 0, "download-dir", "DIR", "where the package is downloaded (default: IMAGE.download)"},
     {OPT_TIMEOUT, 0, "timeout", "SECONDS",
      "connect timeout, and the longest stall of a download (default 60)"},
     {OPT_CACERT, 0, "cacert", "PEM", "trust these CA certificates for https:// (default: the system's)"},
@@ -395,7 +395,8 @@ static int fetch(modem *m, const fota_source *s)
         rc = curl_easy_perform(h);
         curl_easy_cleanup(h);
     }
-    int closed = fclose(d.f);
+    int closed = fflush(d.f) != 0 || fsync(fileno(d.f)) != 0;
+    closed |= fclose(d.f);
     int result = DL_OK;
     if (rc == CURLE_FILESIZE_EXCEEDED || (rc == CURLE_WRITE_ERROR && d.too_large)) {
         cli_error(m->c, "error 550: %s: the package is larger than --max-size (%llu bytes)", s->url,
@@ -405,8 +406,8 @@ static int fetch(modem *m, const fota_source *s)
         cli_error(m->c, "%s: download failed: %s", s->url,
                   rc != CURLE_OK ? (err[0] ? err : curl_easy_strerror(rc)) : "cannot write the file");
         result = DL_FAILED;
-    } else if (rename(part, m->package) < 0) {
-        cli_error(m->c, "%s: cannot rename into place: %s", m->package, strerror(errno));
+    } else if (delta_file_replace(part, m->package) != DELTA_OK) {
+        cli_error(m->c, "%s", delta_last_error());
         result = DL_FAILED;
     }
     if (result == DL_OK) {
@@ -455,81 +456,57 @@ static void remove_package(modem *m)
     rmdir(m->state_dir);
 }
 
-/* Opens the package for this module: one image, the module's project
- * (and version when given). */
-static delta_status open_package(modem *m, cli_package *p, const char *version, uint64_t space)
+/* The update session on this module's image, state and package. */
+static delta_status run_update(modem *m, int check_only, cli_urc *rep, delta_update_result *res)
 {
-    delta_check_options opt = DELTA_CHECK_OPTIONS_INIT;
-    opt.project = m->project;
-    opt.version = version;
-    opt.max_package = m->max_size;
-    opt.free_space = space;
-    delta_status st = cli_package_open(p, m->package, m->pubkey, &opt);
-    if (st) {
-        cli_fail(m->c, st, "cannot open the package");
-        return st;
-    }
-    size_t n = delta_package_manifest(p->pkg)->image_count;
-    if (n != 1) {
-        cli_error(m->c, "error 505: the package has %zu images, this module has one", n);
-        return DELTA_ERR_PROJECT;
-    }
-    return DELTA_OK;
+    char version[sizeof m->version];
+    get_version(m, version, sizeof version);
+    delta_file_image image = {NULL, m->image, UINT64_MAX};
+    delta_file_update_params up = DELTA_FILE_UPDATE_PARAMS_INIT;
+    up.package = m->package;
+    up.images = &image;
+    up.image_count = 1;
+    up.state_dir = m->state_dir;
+    up.check_only = check_only;
+    up.check.project = m->project;
+    up.check.version = version;
+    up.check.max_package = m->max_size;
+    delta_buf key = DELTA_BUF_INIT;
+    delta_status st = m->pubkey ? cli_read_key(m->pubkey, &key, &up.check) : DELTA_OK;
+    if (!st) st = cli_update(m->c, &up, rep, res);
+    else memset(res, 0, sizeof *res);
+    delta_buf_free(&key);
+    return st;
 }
 
 /* Every check of a fresh update after the download, before the reboot. */
 static delta_status check_downloaded(modem *m)
 {
-    char version[sizeof m->version];
-    get_version(m, version, sizeof version);
-    cli_package p;
-    delta_status st = open_package(m, &p, version, cli_free_space_for(m->state_dir));
-    if (!st && delta_dir_store_has_journal(m->state_dir)) {
-        cli_error(m->c, "error 510: %s holds the state of another update", m->state_dir);
-        st = DELTA_ERR_OTHER_UPDATE;
-    } else if (!st) {
-        st = cli_check_source_file(p.pkg, 0, m->image);
-        if (st) cli_fail(m->c, st, "cannot read the image");
-    }
-    cli_package_close(&p);
+    cli_urc quiet = {0};
+    delta_update_result res;
+    delta_status st = run_update(m, 1, &quiet, &res);
+    if (st) cli_fail(m->c, st, "cannot check the package");
     return st;
 }
 
-static int retried(int code)
-{
-    return code == 502 || (code >= 520 && code <= 530) || (code >= 540 && code <= 544);
-}
-
-/* After the reboot: START, the update in place (resumed when the state dir
- * holds its journal), END. A failure while writing reboots and tries again;
- * the library counts the tries and abandons at the fifth (545/546). */
+/* After the reboot: the update session, which resumes a journal, starts a
+ * fresh update, or finds the image already updated. A failure while the
+ * update stays in progress reboots and runs again; the library counts the
+ * tries, and the fifth writes the source back (545) or gives up (546). */
 static void update(modem *m)
 {
     for (int run = 1;; run++) {
         cli_urc rep = {.emit = emit_urc, .ctx = m, .pause_ms = m->flash_delay_ms};
-        cli_urc_start(&rep);
-        char version[sizeof m->version];
-        get_version(m, version, sizeof version);
-        int journal = delta_dir_store_has_journal(m->state_dir);
-        cli_package p;
-        delta_status st = open_package(m, &p, journal ? NULL : version, UINT64_MAX);
-        if (!st) {
-            const char *files[1] = {m->image}, *what = NULL;
-            uint64_t slots[1] = {UINT64_MAX};
-            st = cli_apply_in_place(m->c, p.pkg, files, slots, m->state_dir, UINT64_MAX, &rep, &what);
-            if (st && what) cli_fail(m->c, st, what);
-            if (!st && set_version(m, delta_package_manifest(p.pkg)->target_version))
-                st = DELTA_ERR_STATE_WRITE;
-        }
-        cli_package_close(&p);
-        int code = delta_dfota_code(st);
-        if (st == DELTA_OK || !retried(code) || run >= DELTA_MAX_TRIES) {
-            remove_package(m);
-            cli_urc_end(&rep, st);
+        delta_update_result res;
+        delta_status st = run_update(m, 0, &rep, &res);
+        if (!st && set_version(m, res.target_version)) st = DELTA_ERR_STATE_WRITE;
+        if (st) cli_fail(m->c, st, "update failed");
+        cli_urc_end(&rep, st);
+        if (st == DELTA_OK || res.after != DELTA_UPDATE_APPLYING) {
+            if (res.after == DELTA_UPDATE_NONE) remove_package(m);
             return;
         }
-        cli_urc_end(&rep, st);
-        cli_note(m->c, "try %d failed (%d): rebooting to try again", run, code);
+        cli_note(m->c, "try %d failed (%d): rebooting to try again", run, delta_dfota_code(st));
         pause_seconds(m->reboot_pause);
     }
 }
@@ -570,32 +547,12 @@ static void fota(modem *m, const fota_source *s)
     update(m);
 }
 
-/* At start: a package left in the download dir is an update to finish (a
- * power cut): after the boot, it resumes from the journal, starts when the
- * cut came before the first write, or only reports END,0 when it came after
- * the last one. */
+/* At start: a package left in the download dir, or a journal, is an update
+ * to finish (a power cut): after the boot the session resumes it, starts it
+ * when the cut came before the first write, or finds it done. */
 static void boot(modem *m)
 {
     pause_seconds(m->reboot_pause);
-    if (!delta_dir_store_has_journal(m->state_dir)) {
-        cli_package p;
-        delta_source src;
-        delta_file *f = NULL;
-        delta_status st = open_package(m, &p, NULL, UINT64_MAX);
-        if (!st) st = delta_file_source_open(m->image, &src, &f);
-        if (!st) st = delta_package_check_target(p.pkg, 0, &src);
-        delta_file_close(f);
-        if (!st) {
-            const char *target = delta_package_manifest(p.pkg)->target_version;
-            cli_urc rep = {.emit = emit_urc, .ctx = m};
-            if (set_version(m, target)) st = DELTA_ERR_STATE_WRITE;
-            cli_package_close(&p);
-            remove_package(m);
-            cli_urc_end(&rep, st);
-            return;
-        }
-        cli_package_close(&p);
-    }
     update(m);
 }
 
@@ -905,7 +862,7 @@ int main(int argc, char **argv)
     }
     rc = CLI_EXIT_FAILURE;
     m.state_dir = m.state_dir_opt ? strdup(m.state_dir_opt) : concat(m.image, ".fota");
-    m.download_dir = m.download_dir_opt ? strdup(m.download_dir_opt) : strdup(m.state_dir ? m.state_dir : "");
+    m.download_dir = m.download_dir_opt ? strdup(m.download_dir_opt) : concat(m.image, ".download");
     m.package = m.download_dir ? concat(m.download_dir, "/update.zip") : NULL;
     m.version_file = concat(m.image, ".version");
     if (!m.state_dir || !m.download_dir || !m.package || !m.version_file) {
@@ -930,11 +887,9 @@ int main(int argc, char **argv)
     }
     fcntl(m.wake[0], F_SETFL, O_NONBLOCK);
     if (m.pty && open_pty(&m)) goto done;
-    if (file_exists(m.package)) {
-        cli_note(&c, "%s: an update to finish", m.package);
+    if (file_exists(m.package) || delta_dir_store_has_journal(m.state_dir)) {
+        cli_note(&c, "%s: an update to finish", file_exists(m.package) ? m.package : m.state_dir);
         start_job(&m, NULL);
-    } else if (delta_dir_store_has_journal(m.state_dir)) {
-        cli_note(&c, "%s: the state of an update without its package; it cannot be resumed", m.state_dir);
     }
     rc = serve(&m);
 done:

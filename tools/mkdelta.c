@@ -156,7 +156,7 @@ static int make_bsdiff40(cli *c, const args *a, input *in)
         delta_buf_free(&out);
         return cli_fail(c, st, "cannot encode the BSDIFF40 patch");
     }
-    int rc = cli_write_output(c, a->output, out.data, out.len) ? CLI_EXIT_FAILURE : 0;
+    int rc = cli_write_file_atomic(c, a->output, out.data, out.len) ? CLI_EXIT_FAILURE : 0;
     if (!rc && c->json) {
         json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I}", "output", a->output, "format",
                               "bsdiff40", "source_size", (json_int_t)in->old_len, "target_size",
@@ -238,7 +238,7 @@ static int make_package(cli *c, args *a, input *in, size_t n)
         delta_buf_free(&out);
         return cli_fail(c, st, "cannot make the package");
     }
-    int rc = cli_write_output(c, a->output, out.data, out.len) ? CLI_EXIT_FAILURE : 0;
+    int rc = cli_write_file_atomic(c, a->output, out.data, out.len) ? CLI_EXIT_FAILURE : 0;
     delta_buf_free(&out);
     if (rc) return rc;
     if (c->json) {

@@ -62,32 +62,27 @@ static int handle(void *ctx, int id, const char *value)
 
 /*
  * Rebuilds every target in place on temporary copies of the sources, through
- * the library's own applier and its SHA-256 check, then deletes the copies.
- * *failed_what names what failed outside the library.
+ * the library's update session (the checks, the in-place applier, the
+ * target SHA-256 check), then deletes the copies. *failed_what names what
+ * failed outside the library.
  */
-static delta_status dry_run(cli *c, const delta_package *pkg, const char *const *sources,
-                            const char **failed_what)
+static delta_status dry_run(cli *c, const char *package, const delta_package *pkg, const delta_check_options *opt,
+                            const char *const *sources, const char **failed_what)
 {
     const delta_manifest *m = delta_package_manifest(pkg);
     size_t n = m->image_count;
     char *copies[DELTA_MANIFEST_MAX_IMAGES] = {0};
-    delta_file *files[DELTA_MANIFEST_MAX_IMAGES] = {0};
-    delta_flash flash[DELTA_MANIFEST_MAX_IMAGES];
-    delta_flash *flashes[DELTA_MANIFEST_MAX_IMAGES];
+    delta_file_image images[DELTA_MANIFEST_MAX_IMAGES];
     delta_status st = DELTA_OK;
     char state[64] = "";
-    delta_dir_store *ds = NULL;
     *failed_what = "dry run";
-
     for (size_t i = 0; i < n && !st; i++) {
         copies[i] = cli_copy_to_temp(c, sources[i]);
+        images[i] = (delta_file_image){m->images[i].name, copies[i], UINT64_MAX};
         if (!copies[i]) {
             *failed_what = NULL; /* already reported */
             st = DELTA_ERR_OUTPUT;
-            break;
         }
-        st = delta_file_flash_open(copies[i], UINT64_MAX, &flash[i], &files[i]);
-        flashes[i] = &flash[i];
     }
     if (!st) {
         const char *dir = getenv("TMPDIR");
@@ -99,22 +94,33 @@ static delta_status dry_run(cli *c, const delta_package *pkg, const char *const 
             st = DELTA_ERR_OUTPUT;
         }
     }
-    delta_store store;
-    if (!st) st = delta_dir_store_open(state, 0, &store, &ds);
     if (!st) {
-        store.free_bytes = UINT64_MAX; /* the space check was the package check's */
         cli_progress bar = {.label = "dry run"};
-        delta_package_progress progress = {NULL, NULL};
-        if (!c->quiet && !c->json && isatty(2)) progress = (delta_package_progress){cli_progress_fn, &bar};
-        int resumed = 0;
-        st = delta_package_apply_in_place(pkg, flashes, &store, &progress, &resumed);
+        delta_file_update_params up = DELTA_FILE_UPDATE_PARAMS_INIT;
+        up.package = package;
+        up.images = images;
+        up.image_count = n;
+        up.all_regions = 1;
+        up.state_dir = state;
+        up.check = *opt;
+        up.check.free_space = UINT64_MAX;
+        if (!c->quiet && !c->json && isatty(2)) {
+            up.progress = cli_progress_fn;
+            up.progress_ctx = &bar;
+        }
+        delta_update_result res;
+        st = delta_file_update(&up, &res);
         cli_progress_end(&bar);
-        if (st) store.journal_remove(store.ctx);
+        if (st && res.after != DELTA_UPDATE_NONE) {
+            /* A temporary update: its state goes with the copies. */
+            delta_store store;
+            delta_dir_store *ds = NULL;
+            if (delta_dir_store_open(state, &store, &ds) == DELTA_OK) store.journal_remove(store.ctx);
+            delta_dir_store_close(ds);
+        }
     }
-    delta_dir_store_close(ds, 0);
     if (state[0]) rmdir(state);
     for (size_t i = 0; i < n; i++) {
-        delta_file_close(files[i]);
         if (copies[i]) unlink(copies[i]);
         free(copies[i]);
     }
@@ -205,7 +211,9 @@ int main(int argc, char **argv)
     opt.version = a.from;
     opt.free_space = a.space;
     opt.max_package = a.max_size;
-    delta_status st = cli_package_open(&p, c.pos[0], a.pubkey, &opt);
+    delta_buf key = DELTA_BUF_INIT;
+    delta_status st = a.pubkey ? cli_read_key(a.pubkey, &key, &opt) : DELTA_OK;
+    if (!st) st = cli_package_open(&p, c.pos[0], NULL, &opt);
     const char *what = "cannot open the package";
     const char *dry = NULL;
     if (!st) {
@@ -246,7 +254,7 @@ int main(int argc, char **argv)
             what = "cannot read the source image";
         }
         if (!st && a.dry_run) {
-            st = dry_run(&c, p.pkg, sources, &what);
+            st = dry_run(&c, c.pos[0], p.pkg, &opt, sources, &what);
             dry = st ? "failed" : "every target rebuilt and its SHA-256 checked";
             if (out) json_object_set_new(out, "dry_run", json_string(dry));
         }
@@ -260,6 +268,7 @@ int main(int argc, char **argv)
     } else if (!st && !c.quiet) {
         print_report(&a, &p, dry);
     }
+    delta_buf_free(&key);
 done:
     json_decref(out);
     cli_package_close(&p);

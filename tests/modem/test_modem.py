@@ -337,11 +337,13 @@ class Suite:
     def untouched(self, m):
         assert same_file(m.image, OLD), "the image changed"
         assert not os.path.exists(m.image + ".fota"), "state left behind"
+        assert not os.path.exists(m.image + ".download"), "download left behind"
         match(m.command("ATI"), ["fotamodem", PROJECT, "Revision: " + FROM, "OK"])
 
     def updated(self, m):
         assert same_file(m.image, NEW), "the image is not the target"
         assert not os.path.exists(m.image + ".fota"), "state left behind"
+        assert not os.path.exists(m.image + ".download"), "download left behind"
         with open(m.image + ".version") as f:
             assert f.read() == TO + "\n"
         match(m.command("ATI"), ["fotamodem", PROJECT, "Revision: " + TO, "OK"])

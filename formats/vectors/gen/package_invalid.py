@@ -143,6 +143,19 @@ def edited(fn, doc=DOC):
     fn(d)
     return dump(d)
 
+def space_needed(d):
+    """The state area's size (formats/update.md): manifest copy, work area, patch copies, backups, journal."""
+    up = lambda v, a: (v + a - 1) // a * a
+    ims = d["images"]
+    off = up(65536 + max(im["apply"]["scratch_bytes"] for im in ims), 4096)
+    for im in ims:
+        off += up(im["patch"]["size"], 4096)
+    for im in ims:
+        bs = im["apply"]["block_size"]
+        tail = max(0, up(im["source"]["size"], bs) // bs - up(im["target"]["size"], bs) // bs)
+        off += (tail + im["apply"]["blocks_written"]) * bs
+    return off + max(im["apply"]["state_bytes"] for im in ims)
+
 def with_patch(patch, doc=NONE_DOC, ops=None, stash=None, **changes):
     """A re-signed package whose patch member is `patch`, the manifest updated to match it."""
     def f(d):
@@ -153,10 +166,12 @@ def with_patch(patch, doc=NONE_DOC, ops=None, stash=None, **changes):
             im["apply"]["operations"] = ops
         for k, v in changes.items():
             im["apply"][k] = v
+        d["space_needed"] = space_needed(d)
     m = edited(f, doc)
     return pkg(manifest=m, patch=patch)
 
 assert write_zip(read_zip(BASE)) == BASE, "the writer here must reproduce the library's bytes"
+assert space_needed(NONE_DOC) == NONE_DOC["space_needed"], "the layout here must be the library's"
 
 rows = []
 def add(name, data, status, code, options, what):

@@ -93,6 +93,10 @@ DELTA_API const char *delta_last_error(void);
 /* Clears the last failure message of this thread. */
 DELTA_API void delta_clear_error(void);
 
+/* 1 for a failure while writing (DFOTA 502, 520-530, 540-546): the update
+ * was under way; 0 for success and for refusals decided before any write. */
+DELTA_API int delta_status_is_write_failure(delta_status status);
+
 /* The library version string, e.g. "0.1.0". */
 DELTA_API const char *delta_version(void);
 

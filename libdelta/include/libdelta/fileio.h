@@ -7,7 +7,7 @@
 #ifndef LIBDELTA_FILEIO_H
 #define LIBDELTA_FILEIO_H
 
-#include "libdelta/io.h"
+#include "libdelta/update.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -35,14 +35,54 @@ DELTA_API void delta_file_close(delta_file *f);
 
 typedef struct delta_dir_store delta_dir_store;
 
-/* Opens (creating when create != 0) a state directory holding "journal"
- * and "scratch". free_bytes is the file system's free space (statvfs). */
-DELTA_API delta_status delta_dir_store_open(const char *dir, int create, delta_store *store,
-                                            delta_dir_store **out);
-/* 1 when the directory holds a journal. */
+/*
+ * Opens the state directory dir ("journal", "journal.tmp", "scratch") as a
+ * store. Nothing is created here: the directory is made, durably, by the
+ * store's first write, and removed by journal_remove. An existing dir must
+ * be ours: a directory (not a symbolic link), owned by this user, not
+ * writable by others, holding nothing but those names (DELTA_ERR_INPUT
+ * otherwise). free_bytes is its file system's free space (statvfs).
+ */
+DELTA_API delta_status delta_dir_store_open(const char *dir, delta_store *store, delta_dir_store **out);
+/* 1 when the directory holds a journal (an update is in progress). */
 DELTA_API int delta_dir_store_has_journal(const char *dir);
-/* Closes; with remove_dir, removes the directory when it is empty. */
-DELTA_API void delta_dir_store_close(delta_dir_store *s, int remove_dir);
+DELTA_API void delta_dir_store_close(delta_dir_store *s);
+
+/* Renames tmp over path and syncs path's directory, so that the new file is
+ * durably there (DELTA_ERR_OUTPUT). */
+DELTA_API delta_status delta_file_replace(const char *tmp, const char *path);
+
+/* ---- the update session on files (libdelta/update.h) ---- */
+
+/* One image file (or block device) of the device. */
+typedef struct delta_file_image {
+    const char *name;   /* the package's image name; NULL: the package's only image */
+    const char *path;
+    uint64_t capacity;  /* the region's size limit; UINT64_MAX: none (a block device's size is used) */
+} delta_file_image;
+
+typedef struct delta_file_update_params {
+    const char *package;    /* the package file; NULL: resume the update in progress from its state */
+    const delta_file_image *images;
+    size_t image_count;
+    int all_regions;        /* 1: an image the package does not update is refused (DELTA_ERR_ARG) */
+    int check_only;         /* 1: run the checks only; nothing is written */
+    const char *state_dir;  /* NULL: "<first image's path>.fota" */
+    uint64_t free_space;    /* UINT64_MAX: the state directory's file system's free space */
+    delta_check_options check;
+    delta_progress_fn progress;
+    void *progress_ctx;
+} delta_file_update_params;
+
+#define DELTA_FILE_UPDATE_PARAMS_INIT {NULL, NULL, 0, 0, 0, NULL, UINT64_MAX, DELTA_CHECK_OPTIONS_INIT, NULL, NULL}
+
+/*
+ * delta_update_run on files: opens the package (read-only), the images
+ * (read-write: nothing is written before every check has passed) and the
+ * state directory, runs the session, closes. Two images on one file are
+ * refused (DELTA_ERR_ARG), as are state directories that are not ours.
+ */
+DELTA_API delta_status delta_file_update(const delta_file_update_params *p, delta_update_result *result);
 
 /* Reads a whole (small) file into buf, at most max bytes (DELTA_ERR_INPUT / _LIMIT). */
 DELTA_API delta_status delta_file_read_all(const char *path, uint64_t max, delta_buf *buf);

@@ -38,9 +38,10 @@ typedef struct delta_check_options {
     const char *version;      /* the device's firmware version */
     uint64_t free_space;      /* free bytes for the update's state and scratch */
     uint64_t max_package;     /* the largest package the device accepts */
+    int require_inplace;      /* 1: every patch must carry an in-place plan (504) */
 } delta_check_options;
 
-#define DELTA_CHECK_OPTIONS_INIT {NULL, 0, NULL, NULL, UINT64_MAX, UINT64_MAX}
+#define DELTA_CHECK_OPTIONS_INIT {NULL, 0, NULL, NULL, UINT64_MAX, UINT64_MAX, 0}
 
 typedef struct delta_package delta_package;
 
@@ -52,7 +53,8 @@ DELTA_API void delta_package_free(delta_package *pkg);
 DELTA_API const delta_manifest *delta_package_manifest(const delta_package *pkg);
 /* SHA-256 of the manifest bytes: the package's identity. */
 DELTA_API const uint8_t *delta_package_id(const delta_package *pkg);
-/* 1 when the package carries a signature, 2 when it was also verified. */
+/* The signature state: 0 unsigned, 1 signed but not checked (no key was
+ * given), 2 signed and verified with the given key. */
 DELTA_API int delta_package_signature_state(const delta_package *pkg);
 /* The in-place proof's findings for image i. */
 DELTA_API const delta_plan_report *delta_package_report(const delta_package *pkg, size_t image);
@@ -60,6 +62,9 @@ DELTA_API const delta_plan_report *delta_package_report(const delta_package *pkg
 DELTA_API void delta_package_patch(const delta_package *pkg, size_t image, delta_source *out);
 /* Index of the image called name, or -1. */
 DELTA_API int delta_package_find_image(const delta_package *pkg, const char *name);
+
+/* 511 unless image i's target fits a region of capacity bytes. */
+DELTA_API delta_status delta_package_check_slot(const delta_package *pkg, size_t image, uint64_t capacity);
 
 /* 510 unless src has image i's source size and SHA-256. */
 DELTA_API delta_status delta_package_check_source(const delta_package *pkg, size_t image,
@@ -74,26 +79,7 @@ DELTA_API delta_status delta_package_apply_out_of_place(const delta_package *pkg
 DELTA_API delta_status delta_package_check_target(const delta_package *pkg, size_t image,
                                                   const delta_source *written);
 
-/* Progress across the whole package, in target blocks. */
-typedef struct delta_package_progress {
-    delta_progress_fn fn;
-    void *ctx;
-} delta_package_progress;
-
-/*
- * In place, resumable, for every image: flashes[i] is image i's region (in
- * manifest order), store the update's state. With no journal, each image's
- * source is checked (510) and its slot (511) before anything is written; a
- * journal of another package refuses (510); a journal of this package
- * resumes. A failure while writing counts a try; at DELTA_MAX_TRIES the
- * update is abandoned: 545 when no image byte was written (the state is
- * removed, the images are the source), else 546. On success the state is
- * removed. *resumed tells whether a journal was found.
- */
-DELTA_API delta_status delta_package_apply_in_place(const delta_package *pkg, delta_flash *const *flashes,
-                                                    delta_store *store,
-                                                    const delta_package_progress *progress,
-                                                    int *resumed);
+/* In place: see libdelta/update.h (delta_update_run). */
 
 /* --- Making packages (host side) --- */
 

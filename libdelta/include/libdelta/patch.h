@@ -131,13 +131,26 @@ DELTA_API delta_status delta_apply_out_of_place(const delta_source *patch,
                                                 const delta_sink *out, void *workspace,
                                                 size_t workspace_size);
 
-/* The journal of an in-place update (formats/journal.md). */
+/*
+ * The journal of an in-place update (formats/journal.md): the update
+ * session's durable state (formats/update.md). The core reads and updates
+ * the fields of the image being applied or restored; the session owns the
+ * rest.
+ */
+enum delta_journal_state {
+    DELTA_JOURNAL_APPLYING = 1, /* the upgrade flag: writing the target */
+    DELTA_JOURNAL_ROLLBACK = 2  /* five tries failed: writing the source back */
+};
+
 typedef struct delta_journal {
     uint8_t package_id[DELTA_SHA256_LEN]; /* SHA-256 of the manifest bytes */
-    uint32_t image_index;     /* image being updated */
+    uint32_t state;           /* enum delta_journal_state */
+    uint32_t image_index;     /* image being updated (or restored) */
     uint32_t flags;           /* DELTA_JOURNAL_* */
-    uint64_t next_op;         /* commands < next_op are durably done, but for pending blocks */
     uint32_t tries;           /* consecutive failed tries */
+    uint64_t next_op;         /* commands < next_op are durably done, but for pending blocks */
+    uint64_t next_block;      /* BLOCK commands before next_op: the next block's backup slot */
+    uint32_t manifest_len;    /* bytes of the manifest copy in the state area */
     uint32_t stash_count;     /* slots in stash[] */
     uint32_t pending_count;   /* with DELTA_JOURNAL_PENDING: blocks whose new content is in scratch */
     uint64_t stash[DELTA_PATCH_MAX_STASH];          /* slot -> source block + 1, 0 = free */
@@ -146,26 +159,35 @@ typedef struct delta_journal {
 } delta_journal;
 
 enum delta_journal_flags {
-    DELTA_JOURNAL_PENDING = 1, /* scratch pending slots hold new blocks not yet (surely) in the image */
-    DELTA_JOURNAL_WRITTEN = 2, /* some image byte has been written */
-    DELTA_JOURNAL_IMAGE_DONE = 4 /* image_index is complete and verified */
+    DELTA_JOURNAL_PENDING = 1,    /* scratch pending slots hold new blocks not yet (surely) in the image */
+    DELTA_JOURNAL_WRITTEN = 2,    /* some image byte has been written */
+    DELTA_JOURNAL_IMAGE_DONE = 4, /* image_index is complete and verified */
+    DELTA_JOURNAL_TAIL_SAVED = 8  /* the source blocks past the target are in the backup */
 };
 
-#define DELTA_JOURNAL_MAGIC "LDJRNL02"
-#define DELTA_JOURNAL_FIXED 72
+#define DELTA_JOURNAL_MAGIC "LDJRNL03"
+#define DELTA_JOURNAL_FIXED 88
+/* The largest journal record (all slots used). */
+#define DELTA_JOURNAL_MAX_SIZE (DELTA_JOURNAL_FIXED + 8 * DELTA_PATCH_MAX_STASH + 12 * DELTA_PATCH_MAX_BATCH + 4)
 DELTA_API size_t delta_journal_size(uint32_t stash_count, uint32_t pending_count);
 DELTA_API delta_status delta_journal_encode(const delta_journal *j, uint8_t *buf, size_t cap,
                                             size_t *len);
+/* DELTA_ERR_STATE_CORRUPT unless buf is a whole, well-formed record. */
 DELTA_API delta_status delta_journal_decode(const uint8_t *buf, size_t len, delta_journal *j);
 
 /*
  * In place: turns the source image in flash into the target, resumably.
- * journal holds the state to start from (next_op 0 for a fresh update, or
+ * journal holds the state to start from (next_op 0 for a fresh image, or
  * what was loaded from the store); it is updated and written through the
- * store as commands complete. The caller has checked the source before a
- * fresh start. On success the image holds the target (SHA-256 checked
- * against target_sha256) and the journal has DELTA_JOURNAL_IMAGE_DONE.
+ * store as batches complete. The caller has checked the source before a
+ * fresh start. With a backup (backup_offset != DELTA_NO_BACKUP), the source
+ * content of every block is kept in the scratch before it is overwritten
+ * (formats/update.md), so that delta_restore_in_place can write the source
+ * back. On success the image holds the target (SHA-256 checked against
+ * target_sha256) and the journal has DELTA_JOURNAL_IMAGE_DONE.
  */
+#define DELTA_NO_BACKUP 0 /* backup_offset: no backup (offset 0 is never a backup slot) */
+
 typedef struct delta_apply_params {
     const delta_source *patch;
     delta_flash *flash;
@@ -176,9 +198,38 @@ typedef struct delta_apply_params {
     size_t workspace_size;
     delta_progress_fn progress;
     void *progress_ctx;
+    uint64_t scratch_base;  /* scratch offset of the pending and stash slots (0 alone) */
+    uint64_t backup_offset; /* scratch offset of this image's backup slots; DELTA_NO_BACKUP (0): none */
 } delta_apply_params;
 
 DELTA_API delta_status delta_apply_in_place(const delta_apply_params *p);
+
+/* Bytes of backup an image needs: a slot per source block past the target's
+ * last block (the tail), then one per BLOCK command. */
+DELTA_API uint64_t delta_backup_bytes(uint64_t source_size, uint64_t target_size, uint32_t block_size,
+                                      uint64_t blocks_written);
+
+/*
+ * Writes the source back over an image that delta_apply_in_place (with a
+ * backup) has partly or wholly written: the backup slots of the BLOCK
+ * commands before limit_op, then the saved tail when tail_saved, then the
+ * image's size; then checks the source SHA-256 (DELTA_ERR_UNRECOVERABLE when
+ * it differs). Idempotent: a power cut at any instant is mended by calling
+ * it again. Workspace as for delta_apply_in_place.
+ */
+typedef struct delta_restore_params {
+    const delta_source *patch;
+    delta_flash *flash;
+    delta_store *store;
+    uint64_t limit_op;
+    int tail_saved;
+    uint64_t backup_offset;
+    const uint8_t *source_sha256;
+    void *workspace;
+    size_t workspace_size;
+} delta_restore_params;
+
+DELTA_API delta_status delta_restore_in_place(const delta_restore_params *p);
 
 #ifdef __cplusplus
 }

@@ -116,3 +116,9 @@ int delta_dfota_code(delta_status status)
     }
     return 502;
 }
+
+int delta_status_is_write_failure(delta_status status)
+{
+    int code = delta_dfota_code(status);
+    return code == 502 || (code >= 520 && code <= 530) || (code >= 540 && code <= 546);
+}

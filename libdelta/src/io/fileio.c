@@ -18,6 +18,7 @@
 #include <stdio.h> /* renameat */
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -432,13 +433,69 @@ delta_status delta_file_map(const char *path, const uint8_t **data, size_t *len,
     return DELTA_OK;
 }
 
+/* ---- durable directory entries ---------------------------------------- */
+
+/* The directory holding path, as a path ("." for a bare name). */
+static char *parent_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) return strdup(".");
+    if (slash == path) return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+/* fsync of the directory holding path: what makes a create, rename or
+ * removal there durable (POSIX does not promise it otherwise). */
+static int sync_parent(const char *path)
+{
+    char *dir = parent_of(path);
+    if (!dir) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int fd = open_retry(dir, O_RDONLY | O_DIRECTORY, 0);
+    free(dir);
+    if (fd < 0) return -1;
+    int r = sync_fd(fd, 0);
+    close_quietly(fd);
+    return r;
+}
+
+delta_status delta_file_replace(const char *tmp, const char *path)
+{
+    if (rename(tmp, path) < 0)
+        return delta_fail(DELTA_ERR_OUTPUT, "%s: cannot rename into place: %s", path, strerror(errno));
+    if (sync_parent(path) < 0)
+        return delta_fail(DELTA_ERR_OUTPUT, "%s: cannot sync its directory: %s", path, strerror(errno));
+    return DELTA_OK;
+}
+
 /* ---- directory store ------------------------------------------------- */
+
+/*
+ * The state directory is created by the first write (after every check has
+ * passed), durably: mkdir, then an fsync of its parent. Files are created
+ * and replaced inside it through its descriptor and made durable by an
+ * fsync of it; journal_remove removes the files, then the directory, then
+ * syncs the parent. An existing directory is used only when it is ours: a
+ * real directory (not a symbolic link), owned by this user, holding nothing
+ * but the names below.
+ */
+static int ensure_dir(delta_dir_store *s)
+{
+    if (s->dirfd >= 0) return DELTA_IO_OK;
+    if (mkdir(s->dir, 0700) < 0 && errno != EEXIST) return io_errno_result(errno);
+    if (sync_parent(s->dir) < 0) return io_errno_result(errno);
+    s->dirfd = open_retry(s->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+    return s->dirfd < 0 ? io_errno_result(errno) : DELTA_IO_OK;
+}
 
 static int store_journal_read(void *ctx, void *buf, size_t cap, size_t *len)
 {
     delta_dir_store *s = ctx;
     *len = 0;
-    int fd = openat_retry(s->dirfd, JOURNAL_NAME, O_RDONLY, 0);
+    if (s->dirfd < 0) return DELTA_IO_OK; /* no directory: no update */
+    int fd = openat_retry(s->dirfd, JOURNAL_NAME, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
     if (fd < 0) return errno == ENOENT ? DELTA_IO_OK : DELTA_IO_ERROR;
     struct stat st;
     int result = DELTA_IO_OK;
@@ -458,9 +515,11 @@ static int store_journal_read(void *ctx, void *buf, size_t cap, size_t *len)
 static int store_journal_write(void *ctx, const void *buf, size_t len)
 {
     delta_dir_store *s = ctx;
-    int fd = openat_retry(s->dirfd, JOURNAL_TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int result = ensure_dir(s);
+    if (result != DELTA_IO_OK) return result;
+    int fd = openat_retry(s->dirfd, JOURNAL_TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
     if (fd < 0) return io_errno_result(errno);
-    int result = write_full(fd, buf, len);
+    result = write_full(fd, buf, len);
     if (result == DELTA_IO_OK && sync_fd(fd, 0) < 0) result = io_errno_result(errno);
     if (close(fd) < 0 && result == DELTA_IO_OK && errno != EINTR) result = io_errno_result(errno);
     if (result == DELTA_IO_OK && renameat(s->dirfd, JOURNAL_TMP_NAME, s->dirfd, JOURNAL_NAME) < 0)
@@ -477,29 +536,47 @@ static int unlink_if_present(int dirfd, const char *name)
     return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -1 : 0;
 }
 
-/* Removes the journal first: without it the scratch is meaningless, while a
- * journal whose scratch is gone would describe stashed data that is lost. */
+/* Removes the journal first, durably: without it the scratch is meaningless,
+ * while a journal whose scratch is gone would describe data that is lost.
+ * Then the rest, then the directory itself. */
 static int store_journal_remove(void *ctx)
 {
     delta_dir_store *s = ctx;
+    if (s->dirfd < 0) return DELTA_IO_OK;
     if (unlink_if_present(s->dirfd, JOURNAL_NAME) < 0) return io_errno_result(errno);
+    if (sync_fd(s->dirfd, 0) < 0) return io_errno_result(errno);
     close_quietly(s->scratch_fd);
     s->scratch_fd = -1;
     if (unlink_if_present(s->dirfd, SCRATCH_NAME) < 0) return io_errno_result(errno);
     if (unlink_if_present(s->dirfd, JOURNAL_TMP_NAME) < 0) return io_errno_result(errno);
-    return sync_fd(s->dirfd, 0) < 0 ? io_errno_result(errno) : DELTA_IO_OK;
+    if (sync_fd(s->dirfd, 0) < 0) return io_errno_result(errno);
+    close_quietly(s->dirfd);
+    s->dirfd = -1;
+    if (rmdir(s->dir) < 0 && errno != ENOENT) return io_errno_result(errno);
+    return sync_parent(s->dir) < 0 ? io_errno_result(errno) : DELTA_IO_OK;
 }
 
-static int scratch_fd(delta_dir_store *s)
+static int scratch_fd(delta_dir_store *s, int create)
 {
-    if (s->scratch_fd < 0) s->scratch_fd = openat_retry(s->dirfd, SCRATCH_NAME, O_RDWR | O_CREAT, 0600);
+    if (s->scratch_fd >= 0) return s->scratch_fd;
+    if (s->dirfd < 0) {
+        if (!create) {
+            errno = ENOENT;
+            return -1;
+        }
+        int r = ensure_dir(s);
+        if (r != DELTA_IO_OK) return -1;
+    }
+    /* A new scratch's entry becomes durable with the next journal write's
+     * directory fsync, which comes before anything relies on its content. */
+    s->scratch_fd = openat_retry(s->dirfd, SCRATCH_NAME, O_RDWR | O_NOFOLLOW | (create ? O_CREAT : 0), 0600);
     return s->scratch_fd;
 }
 
 static int store_scratch_read(void *ctx, uint64_t off, void *buf, size_t len)
 {
     delta_dir_store *s = ctx;
-    int fd = scratch_fd(s);
+    int fd = scratch_fd(s, 0);
     if (fd < 0) return io_errno_result(errno);
     return pread_full(fd, off, buf, len);
 }
@@ -507,7 +584,7 @@ static int store_scratch_read(void *ctx, uint64_t off, void *buf, size_t len)
 static int store_scratch_write(void *ctx, uint64_t off, const void *buf, size_t len)
 {
     delta_dir_store *s = ctx;
-    int fd = scratch_fd(s);
+    int fd = scratch_fd(s, 1);
     if (fd < 0) return io_errno_result(errno);
     return pwrite_full(fd, off, buf, len);
 }
@@ -519,46 +596,82 @@ static int store_scratch_sync(void *ctx)
     return sync_fd(s->scratch_fd, 1) < 0 ? io_errno_result(errno) : DELTA_IO_OK;
 }
 
-static uint64_t dir_free_bytes(int dirfd)
+static uint64_t free_bytes_of(const char *path)
 {
     struct statvfs vfs;
-    if (fstatvfs(dirfd, &vfs) < 0) return UINT64_MAX; /* unknown */
+    if (statvfs(path, &vfs) < 0) return UINT64_MAX; /* unknown */
     uint64_t bytes;
     if (!delta_mul_u64((uint64_t)vfs.f_bavail, (uint64_t)vfs.f_frsize, &bytes)) return UINT64_MAX;
     return bytes;
 }
 
-delta_status delta_dir_store_open(const char *dir, int create, delta_store *store,
-                                  delta_dir_store **out)
+/* DELTA_OK when the existing directory at dir may hold our state. */
+static delta_status check_ours(const char *dir, int dirfd)
+{
+    struct stat st;
+    if (fstat(dirfd, &st) < 0) return delta_fail(DELTA_ERR_INPUT, "%s: cannot stat: %s", dir, strerror(errno));
+    if (st.st_uid != geteuid())
+        return delta_fail(DELTA_ERR_INPUT, "%s: the state directory belongs to another user", dir);
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return delta_fail(DELTA_ERR_INPUT, "%s: the state directory is writable by others (mode %03o)", dir,
+                          (unsigned)(st.st_mode & 0777));
+    int fd = dup(dirfd);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    if (!d) {
+        close_quietly(fd);
+        return delta_fail(DELTA_ERR_INPUT, "%s: cannot list: %s", dir, strerror(errno));
+    }
+    delta_status result = DELTA_OK;
+    struct dirent *e;
+    while (!result && (e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        if (!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, JOURNAL_NAME) || !strcmp(n, JOURNAL_TMP_NAME) ||
+            !strcmp(n, SCRATCH_NAME))
+            continue;
+        result = delta_fail(DELTA_ERR_INPUT, "%s: not a libdelta state directory (it holds %s); give an empty or new "
+                            "directory", dir, n);
+    }
+    closedir(d);
+    return result;
+}
+
+delta_status delta_dir_store_open(const char *dir, delta_store *store, delta_dir_store **out)
 {
     *out = NULL;
-    if (create && mkdir(dir, 0700) < 0 && errno != EEXIST)
-        return delta_fail(DELTA_ERR_STATE_WRITE, "%s: cannot create the state directory: %s", dir,
-                          strerror(errno));
-    int dirfd = open_retry(dir, O_RDONLY | O_DIRECTORY, 0);
-    if (dirfd < 0)
-        return delta_fail(DELTA_ERR_INPUT, "%s: cannot open the state directory: %s", dir,
-                          strerror(errno));
+    if (!dir || !*dir) return delta_fail(DELTA_ERR_ARG, "the state directory has no name");
+    int dirfd = -1;
+    struct stat lst;
+    if (lstat(dir, &lst) == 0) {
+        if (S_ISLNK(lst.st_mode))
+            return delta_fail(DELTA_ERR_INPUT, "%s: the state directory is a symbolic link; refusing it", dir);
+        if (!S_ISDIR(lst.st_mode)) return delta_fail(DELTA_ERR_INPUT, "%s: exists and is not a directory", dir);
+        dirfd = open_retry(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+        if (dirfd < 0)
+            return delta_fail(DELTA_ERR_INPUT, "%s: cannot open the state directory: %s", dir, strerror(errno));
+        delta_status st = check_ours(dir, dirfd);
+        if (st) {
+            close_quietly(dirfd);
+            return st;
+        }
+    } else if (errno != ENOENT) {
+        return delta_fail(DELTA_ERR_INPUT, "%s: cannot stat the state directory: %s", dir, strerror(errno));
+    }
     delta_dir_store *s = calloc(1, sizeof *s);
     char *copy = strdup(dir);
-    if (!s || !copy) {
+    char *parent = parent_of(dir);
+    if (!s || !copy || !parent) {
         free(s);
         free(copy);
+        free(parent);
         close_quietly(dirfd);
         return delta_fail(DELTA_ERR_NOMEM, "%s: out of memory", dir);
     }
     s->dir = copy;
     s->dirfd = dirfd;
     s->scratch_fd = -1;
-    /* A journal.tmp is what a crash inside journal_write leaves: never valid.
-     * Scratch without a journal is what a crash inside journal_remove leaves
-     * (the journal goes first): the update it served is over. */
-    unlinkat(dirfd, JOURNAL_TMP_NAME, 0);
-    struct stat jst;
-    if (fstatat(dirfd, JOURNAL_NAME, &jst, 0) != 0 && errno == ENOENT) unlinkat(dirfd, SCRATCH_NAME, 0);
-
     store->ctx = s;
-    store->free_bytes = dir_free_bytes(dirfd);
+    store->free_bytes = free_bytes_of(dirfd >= 0 ? dir : parent);
+    free(parent);
     store->journal_read = store_journal_read;
     store->journal_write = store_journal_write;
     store->journal_remove = store_journal_remove;
@@ -571,20 +684,19 @@ delta_status delta_dir_store_open(const char *dir, int create, delta_store *stor
 
 int delta_dir_store_has_journal(const char *dir)
 {
-    int dirfd = open_retry(dir, O_RDONLY | O_DIRECTORY, 0);
+    int dirfd = open_retry(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
     if (dirfd < 0) return 0;
     struct stat st;
-    int found = fstatat(dirfd, JOURNAL_NAME, &st, 0) == 0 && S_ISREG(st.st_mode);
+    int found = fstatat(dirfd, JOURNAL_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
     close_quietly(dirfd);
     return found;
 }
 
-void delta_dir_store_close(delta_dir_store *s, int remove_dir)
+void delta_dir_store_close(delta_dir_store *s)
 {
     if (!s) return;
     close_quietly(s->scratch_fd);
     close_quietly(s->dirfd);
-    if (remove_dir) rmdir(s->dir); /* fails, harmlessly, unless empty */
     free(s->dir);
     free(s);
 }

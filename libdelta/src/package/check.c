@@ -4,6 +4,7 @@
 #include <mbedtls/sha256.h>
 
 #include "libdelta/sign.h"
+#include "libdelta/update.h"
 #include "package_internal.h"
 
 delta_status hash_reader(read_fn read, void *ctx, uint64_t size, uint8_t *buf, size_t buf_len,
@@ -30,6 +31,7 @@ void delta_package_free(delta_package *pkg)
 {
     if (!pkg) return;
     delta_zip_free(pkg->zip);
+    delta_buf_free(&pkg->manifest_bytes);
     delta_manifest_free(pkg->manifest);
     free(pkg);
 }
@@ -127,7 +129,7 @@ static delta_status unreadable(delta_status st)
 }
 
 /* 504: each patch's bytes, header and plan against the manifest. */
-static delta_status check_patch(delta_package *pkg, size_t i)
+static delta_status check_patch(delta_package *pkg, size_t i, int require_inplace)
 {
     const delta_manifest_image *im = &pkg->manifest->images[i];
     const delta_zip_member *zm = pkg->patch[i];
@@ -141,8 +143,14 @@ static delta_status check_patch(delta_package *pkg, size_t i)
         return delta_fail(DELTA_ERR_MEMBER_DATA, "%s: SHA-256 differs from the manifest", zm->name);
     delta_source ps;
     delta_package_patch(pkg, i, &ps);
+    return package_check_patch(pkg, i, &ps, require_inplace);
+}
+
+delta_status package_check_patch(delta_package *pkg, size_t i, const delta_source *ps, int require_inplace)
+{
+    const delta_manifest_image *im = &pkg->manifest->images[i];
     delta_patch_info *info = &pkg->info[i];
-    st = delta_patch_read_info(&ps, info);
+    delta_status st = delta_patch_read_info(ps, info);
     if (st) return unreadable(st);
     SAME("source.size", im->source_size, info->source_size);
     SAME("target.size", im->target_size, info->target_size);
@@ -152,7 +160,10 @@ static delta_status check_patch(delta_package *pkg, size_t i)
     SAME("apply.operations", im->operations, info->op_count);
     uint32_t comp = strcmp(im->compression, "lzma2") == 0 ? DELTA_COMPRESSION_LZMA2 : DELTA_COMPRESSION_NONE;
     SAME("patch.compression", comp, info->compression);
-    st = delta_patch_prove(&ps, &pkg->report[i]);
+    if (require_inplace && !(info->flags & DELTA_PATCH_INPLACE))
+        return delta_fail(DELTA_ERR_PLAN, "image %s: the patch has no in-place plan (made with --no-inplace): it "
+                          "applies only out of place", im->name);
+    st = delta_patch_prove(ps, &pkg->report[i]);
     if (st) return unreadable(st);
     SAME("apply.blocks_written", im->blocks_written, pkg->report[i].blocks_written);
     return DELTA_OK;
@@ -169,21 +180,18 @@ static delta_status open_checked(delta_package *pkg, const delta_check_options *
     if (st) return st;
     const delta_zip_member *mm = delta_zip_find(pkg->zip, DELTA_MEMBER_MANIFEST);
     if (!mm) return delta_fail(DELTA_ERR_MEMBERS, "package has no %s", DELTA_MEMBER_MANIFEST);
-    delta_buf manifest = DELTA_BUF_INIT;
-    st = read_member(pkg, mm, DELTA_MANIFEST_MAX_BYTES, DELTA_ERR_MANIFEST, &manifest, pkg->id);
-    if (!st) st = check_signature(pkg, opt, &manifest);
-    if (!st) st = delta_manifest_parse(manifest.data, manifest.len, &pkg->manifest);
-    delta_buf_free(&manifest);
+    delta_buf *manifest = &pkg->manifest_bytes;
+    st = read_member(pkg, mm, DELTA_MANIFEST_MAX_BYTES, DELTA_ERR_MANIFEST, manifest, pkg->id);
+    if (!st) st = check_signature(pkg, opt, manifest);
+    if (!st) st = delta_manifest_parse(manifest->data, manifest->len, &pkg->manifest);
     if (st) return st;
     const delta_manifest *m = pkg->manifest;
     st = check_members(pkg);
-    uint64_t need = 0;
-    for (size_t i = 0; i < m->image_count && !st; i++) {
-        st = check_patch(pkg, i);
-        uint64_t n = pkg->info[i].scratch_bytes + pkg->info[i].state_bytes;
-        if (n > need) need = n;
-    }
+    for (size_t i = 0; i < m->image_count && !st; i++) st = check_patch(pkg, i, opt->require_inplace);
     if (st) return st;
+    delta_update_layout layout;
+    delta_update_layout_of(m, &layout);
+    uint64_t need = layout.space_needed;
     if (m->space_needed != need)
         return delta_fail(DELTA_ERR_MANIFEST, "space_needed: the manifest says %llu, the patches need %llu",
                           (unsigned long long)m->space_needed, (unsigned long long)need);
@@ -239,6 +247,15 @@ delta_status check_bytes(read_fn read, void *ctx, uint64_t size, uint64_t want_s
     if (st) return st;
     if (memcmp(sha, want_sha, DELTA_SHA256_LEN) != 0)
         return delta_fail(fault, "image %s: %s SHA-256 differs from the package's", name, what);
+    return DELTA_OK;
+}
+
+delta_status delta_package_check_slot(const delta_package *pkg, size_t i, uint64_t capacity)
+{
+    const delta_manifest_image *im = &pkg->manifest->images[i];
+    if (im->target_size > capacity)
+        return delta_fail(DELTA_ERR_SLOT, "image %s: target of %llu bytes does not fit the %llu-byte region", im->name,
+                          (unsigned long long)im->target_size, (unsigned long long)capacity);
     return DELTA_OK;
 }
 

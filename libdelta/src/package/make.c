@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "libdelta/sign.h"
+#include "libdelta/update.h"
 #include "package_internal.h"
 
 static delta_status make_image(const delta_make_options *opt, const delta_make_image *in, delta_manifest_image *im,
@@ -87,8 +88,11 @@ delta_status delta_package_make(const delta_make_options *opt, const delta_make_
         if (!st) st = make_image(opt, &images[i], &m.images[i], &patches[i], &rep.stats[i]);
         if (st) break;
         rep.patch_bytes[i] = patches[i].len;
-        uint64_t need = m.images[i].scratch_bytes + m.images[i].state_bytes;
-        if (need > m.space_needed) m.space_needed = need;
+    }
+    if (!st) {
+        delta_update_layout layout;
+        delta_update_layout_of(&m, &layout);
+        m.space_needed = layout.space_needed;
     }
 
     delta_buf manifest = DELTA_BUF_INIT, sig = DELTA_BUF_INIT;

@@ -9,6 +9,7 @@
 struct delta_package {
     const delta_source *file;
     delta_zip *zip;
+    delta_buf manifest_bytes; /* as signed: the update session keeps a copy */
     delta_manifest *manifest;
     uint8_t id[DELTA_SHA256_LEN];
     int signature_state;
@@ -26,5 +27,10 @@ delta_status hash_reader(read_fn read, void *ctx, uint64_t size, uint8_t *buf, s
  * want_sha; what names the bytes in the message ("the source"). */
 delta_status check_bytes(read_fn read, void *ctx, uint64_t size, uint64_t want_size, const uint8_t *want_sha,
                          delta_status fault, const char *name, const char *what);
+
+/* 504 unless the patch of image i, read through ps, has a valid header that
+ * agrees with the manifest and an in-place plan that passes the proof;
+ * fills pkg->info[i] and pkg->report[i]. */
+delta_status package_check_patch(delta_package *pkg, size_t i, const delta_source *ps, int require_inplace);
 
 #endif

@@ -117,7 +117,7 @@ typedef struct inplace {
 
 static delta_status journal_save(inplace *a)
 {
-    uint8_t buf[DELTA_JOURNAL_FIXED + 8 * DELTA_PATCH_MAX_STASH + 12 * DELTA_PATCH_MAX_BATCH + 4];
+    uint8_t buf[DELTA_JOURNAL_MAX_SIZE];
     size_t len;
     delta_status st = delta_journal_encode(a->j, buf, sizeof buf, &len);
     if (st) return st;
@@ -178,7 +178,43 @@ static delta_status scratch_read(inplace *a, uint64_t off, uint8_t *buf, size_t 
 
 static uint64_t stash_offset(const inplace *a, uint64_t slot)
 {
-    return (a->info.batch_blocks + slot) * a->info.block_size;
+    return a->p->scratch_base + (a->info.batch_blocks + slot) * a->info.block_size;
+}
+
+static uint64_t pending_offset(const inplace *a, uint64_t slot)
+{
+    return a->p->scratch_base + slot * a->info.block_size;
+}
+
+/* Bytes of source block k (0 past the source). */
+static size_t source_block_len(const delta_patch_info *info, uint64_t k)
+{
+    uint64_t off = k * info->block_size;
+    if (off >= info->source_size) return 0;
+    return info->source_size - off < info->block_size ? (size_t)(info->source_size - off) : info->block_size;
+}
+
+/* Source blocks past the target's last block: lost when the image shrinks. */
+static uint64_t tail_count(uint64_t source_size, uint64_t target_size, uint32_t block_size)
+{
+    uint64_t s = patch_block_count(source_size, block_size), t = patch_block_count(target_size, block_size);
+    return s > t ? s - t : 0;
+}
+
+static uint64_t tail_blocks(const delta_patch_info *info)
+{
+    return tail_count(info->source_size, info->target_size, info->block_size);
+}
+
+/* Backup layout (formats/update.md): the tail's slots, then one per BLOCK command. */
+static uint64_t backup_slot_offset(uint64_t base, const delta_patch_info *info, uint64_t slot)
+{
+    return base + slot * info->block_size;
+}
+
+uint64_t delta_backup_bytes(uint64_t source_size, uint64_t target_size, uint32_t block_size, uint64_t blocks_written)
+{
+    return (tail_count(source_size, target_size, block_size) + blocks_written) * block_size;
 }
 
 static int stash_slot_of(const delta_journal *j, uint64_t block)
@@ -217,13 +253,26 @@ static delta_status do_stash(inplace *a, uint64_t k, uint64_t slot)
     return st;
 }
 
+/* Keeps the source content of block k (not yet overwritten: a block is
+ * written only by its own BLOCK command) in backup slot `ordinal`. */
+static delta_status back_up(inplace *a, uint64_t k, uint64_t ordinal)
+{
+    size_t len = source_block_len(&a->info, k);
+    if (a->p->backup_offset == DELTA_NO_BACKUP || len == 0) return DELTA_OK;
+    delta_status st = flash_read(a, k * a->info.block_size, a->w.old, len);
+    if (!st) st = scratch_write(a, backup_slot_offset(a->p->backup_offset, &a->info, tail_blocks(&a->info) + ordinal),
+                                a->w.old, len);
+    return st;
+}
+
 /* Computes block k into pending slot n; *queued = 0 when the image already holds it. */
-static delta_status compute_block(inplace *a, uint64_t k, uint32_t n, int *queued)
+static delta_status compute_block(inplace *a, uint64_t k, uint32_t n, uint64_t ordinal, int *queued)
 {
     uint64_t pos = 0;
     int more;
     piece p;
-    delta_status st;
+    delta_status st = back_up(a, k, ordinal);
+    if (st) return st;
     while (!(st = pcursor_piece(&a->c, &p, &more)) && more) {
         if (p.kind == PIECE_COPY) {
             st = read_old(a, p.src, a->w.block + pos, p.len);
@@ -245,7 +294,7 @@ static delta_status compute_block(inplace *a, uint64_t k, uint32_t n, int *queue
     if (!*queued) return DELTA_OK;
     a->j->pending_block[n] = k;
     a->j->pending_crc[n] = delta_crc32(0, a->w.block, (size_t)pos);
-    return scratch_write(a, (uint64_t)n * a->info.block_size, a->w.block, (size_t)pos);
+    return scratch_write(a, pending_offset(a, n), a->w.block, (size_t)pos);
 }
 
 /* The write phase: pending blocks from scratch to the image, CRC checked. */
@@ -257,7 +306,7 @@ static delta_status write_pending(inplace *a)
         if (k >= blocks)
             return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: pending block %llu is past the target", (unsigned long long)k);
         size_t len = (size_t)patch_block_len(&a->info, k);
-        delta_status st = scratch_read(a, (uint64_t)i * a->info.block_size, a->w.block, len);
+        delta_status st = scratch_read(a, pending_offset(a, i), a->w.block, len);
         if (st) return st;
         if (delta_crc32(0, a->w.block, len) != a->j->pending_crc[i])
             return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: pending block %llu does not match its CRC",
@@ -276,7 +325,8 @@ static delta_status run_batches(inplace *a)
 {
     const delta_apply_params *p = a->p;
     delta_journal *j = a->j;
-    uint64_t op = j->next_op;
+    uint64_t op = j->next_op, ordinal = j->next_block;
+    int backup = p->backup_offset != DELTA_NO_BACKUP;
     while (op < a->info.op_count) {
         uint32_t n = 0;
         int dirty = 0;
@@ -297,9 +347,9 @@ static delta_status run_batches(inplace *a)
                 if (n == a->info.batch_blocks)
                     return delta_fail(DELTA_ERR_PLAN, "apply: a batch holds more than %u blocks", a->info.batch_blocks);
                 int queued;
-                st = compute_block(a, cmd.a, n, &queued);
+                st = compute_block(a, cmd.a, n, ordinal++, &queued);
                 n += (uint32_t)queued;
-                dirty |= queued;
+                dirty |= queued | backup;
                 if (!st && p->progress && p->progress(p->progress_ctx, op, a->info.op_count))
                     return delta_fail(DELTA_ERR_ARG, "apply: stopped by the caller");
             }
@@ -311,6 +361,7 @@ static delta_status run_batches(inplace *a)
             if (st) return st;
         }
         j->next_op = op;
+        j->next_block = ordinal;
         j->pending_count = n;
         if (n) j->flags |= DELTA_JOURNAL_PENDING | DELTA_JOURNAL_WRITTEN;
         st = journal_save(a);
@@ -320,15 +371,16 @@ static delta_status run_batches(inplace *a)
     return DELTA_OK;
 }
 
-static delta_status verify_target(inplace *a)
+/* fault unless the image's first size bytes hash to sha. */
+static delta_status check_image(inplace *a, uint64_t size, const uint8_t *sha, delta_status fault, const char *what)
 {
     mbedtls_sha256_context h;
     mbedtls_sha256_init(&h);
     mbedtls_sha256_starts_ret(&h, 0);
     delta_status st = DELTA_OK;
     uint32_t bs = a->info.block_size;
-    for (uint64_t off = 0; off < a->info.target_size && !st; off += bs) {
-        size_t n = a->info.target_size - off < bs ? (size_t)(a->info.target_size - off) : bs;
+    for (uint64_t off = 0; off < size && !st; off += bs) {
+        size_t n = size - off < bs ? (size_t)(size - off) : bs;
         st = flash_read(a, off, a->w.block, n);
         if (!st) mbedtls_sha256_update_ret(&h, a->w.block, n);
     }
@@ -336,9 +388,33 @@ static delta_status verify_target(inplace *a)
     mbedtls_sha256_finish_ret(&h, got);
     mbedtls_sha256_free(&h);
     if (st) return st;
-    if (memcmp(got, a->p->target_sha256, DELTA_SHA256_LEN) != 0)
-        return delta_fail(DELTA_ERR_TARGET, "apply: the written image does not match the target SHA-256");
+    if (memcmp(got, sha, DELTA_SHA256_LEN) != 0) return delta_fail(fault, "%s", what);
     return DELTA_OK;
+}
+
+static delta_status verify_target(inplace *a)
+{
+    return check_image(a, a->info.target_size, a->p->target_sha256, DELTA_ERR_TARGET,
+                       "apply: the written image does not match the target SHA-256");
+}
+
+/* Before the first batch: the source blocks past the target go to the
+ * backup, since the final resize drops them. Nothing has written them yet:
+ * only a BLOCK command inside the target writes the image. */
+static delta_status save_tail(inplace *a)
+{
+    uint64_t first = patch_block_count(a->info.target_size, a->info.block_size);
+    uint64_t count = tail_blocks(&a->info);
+    delta_status st = DELTA_OK;
+    for (uint64_t t = 0; t < count && !st; t++) {
+        size_t len = source_block_len(&a->info, first + t);
+        st = flash_read(a, (first + t) * a->info.block_size, a->w.old, len);
+        if (!st) st = scratch_write(a, backup_slot_offset(a->p->backup_offset, &a->info, t), a->w.old, len);
+    }
+    if (!st && count) st = scratch_sync(a);
+    if (st) return st;
+    a->j->flags |= DELTA_JOURNAL_TAIL_SAVED;
+    return count ? journal_save(a) : DELTA_OK;
 }
 
 static delta_status run_in_place(inplace *a)
@@ -347,14 +423,16 @@ static delta_status run_in_place(inplace *a)
     delta_journal *j = a->j;
     if (!(a->info.flags & DELTA_PATCH_INPLACE))
         return delta_fail(DELTA_ERR_PLAN, "apply: the patch has no in-place plan");
+    if (!j->state) j->state = DELTA_JOURNAL_APPLYING;
     if (a->info.target_size > p->flash->capacity)
         return delta_fail(DELTA_ERR_SLOT, "apply: target of %llu bytes does not fit the %llu-byte region",
                           (unsigned long long)a->info.target_size, (unsigned long long)p->flash->capacity);
     if (j->next_op == 0 && !(j->flags & DELTA_JOURNAL_PENDING)) {
         j->stash_count = a->info.stash_slots;
+        j->next_block = 0;
         memset(j->stash, 0, sizeof j->stash);
     } else if (j->stash_count != a->info.stash_slots || j->next_op > a->info.op_count ||
-               j->pending_count > a->info.batch_blocks) {
+               j->pending_count > a->info.batch_blocks || j->next_block > j->next_op) {
         return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: does not fit this patch");
     } else {
         for (uint32_t s = 0; s < j->stash_count; s++)
@@ -362,6 +440,10 @@ static delta_status run_in_place(inplace *a)
                 return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: stash slot %u names a block outside the source", s);
     }
     delta_status st;
+    if (p->backup_offset != DELTA_NO_BACKUP && !(j->flags & DELTA_JOURNAL_TAIL_SAVED)) {
+        st = save_tail(a);
+        if (st) return st;
+    }
     if (j->flags & DELTA_JOURNAL_PENDING) {
         st = write_pending(a);
         if (st) return st;
@@ -389,22 +471,86 @@ static delta_status run_in_place(inplace *a)
     return journal_save(a);
 }
 
+/* Sets up the applier's state for p: the patch header, workspace, cursor. */
+static delta_status inplace_open(inplace *a, const delta_apply_params *p)
+{
+    memset(a, 0, sizeof *a);
+    a->p = p;
+    a->j = p->journal;
+    a->cur_size = p->flash->size;
+    delta_status st = delta_patch_read_info(p->patch, &a->info);
+    if (!st) st = ws_setup(&a->w, &a->info, p->workspace, p->workspace_size);
+    if (!st) pcursor_init(&a->c, p->patch, &a->info, a->w.arena, a->w.arena_size);
+    return st;
+}
+
+static void inplace_close(inplace *a)
+{
+    pcursor_free(&a->c);
+    free(a->w.owned);
+}
+
+/* Writes backup slot `slot` (len bytes) back at image offset off. */
+static delta_status restore_slot(inplace *a, uint64_t slot, uint64_t off, size_t len)
+{
+    if (!len) return DELTA_OK;
+    delta_status st = scratch_read(a, backup_slot_offset(a->p->backup_offset, &a->info, slot), a->w.block, len);
+    return st ? st : flash_write(a, off, a->w.block, len);
+}
+
+/* The BLOCK commands before limit_op, in plan order: the backup slots they filled. */
+static delta_status restore_blocks(inplace *a, uint64_t limit_op)
+{
+    uint64_t tail = tail_blocks(&a->info), ordinal = 0;
+    delta_status st = pcursor_seek(&a->c, 0);
+    for (uint64_t op = 0; op < limit_op && !st; op++) {
+        pcmd cmd;
+        st = pcursor_next(&a->c, &cmd);
+        if (st || cmd.type != CMD_BLOCK) continue;
+        piece pc;
+        int more;
+        while (!(st = pcursor_piece(&a->c, &pc, &more)) && more)
+            if ((st = pcursor_data(&a->c, &pc, a->w.block, (size_t)pc.len))) break;
+        if (!st) st = restore_slot(a, tail + ordinal++, cmd.a * a->info.block_size, source_block_len(&a->info, cmd.a));
+    }
+    return st;
+}
+
+delta_status delta_restore_in_place(const delta_restore_params *r)
+{
+    if (!r || !r->patch || !r->flash || !r->store || !r->source_sha256 || r->backup_offset == DELTA_NO_BACKUP)
+        return delta_fail(DELTA_ERR_ARG, "restore: missing parameter");
+    delta_journal unused;
+    delta_apply_params p = {r->patch, r->flash, r->store, &unused, NULL, r->workspace, r->workspace_size,
+                            NULL, NULL, 0, r->backup_offset};
+    inplace a;
+    delta_status st = inplace_open(&a, &p);
+    if (!st && r->limit_op > a.info.op_count)
+        st = delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: command %llu is past the patch",
+                        (unsigned long long)r->limit_op);
+    if (!st) st = restore_blocks(&a, r->limit_op);
+    if (!st && r->tail_saved) {
+        uint64_t first = patch_block_count(a.info.target_size, a.info.block_size);
+        for (uint64_t t = 0; t < tail_blocks(&a.info) && !st; t++)
+            st = restore_slot(&a, t, (first + t) * a.info.block_size, source_block_len(&a.info, first + t));
+    }
+    if (!st && r->flash->resize && r->flash->resize(r->flash->ctx, a.info.source_size) != DELTA_IO_OK)
+        st = delta_fail(DELTA_ERR_WRITE, "restore: setting the image size to %llu failed",
+                        (unsigned long long)a.info.source_size);
+    if (!st) st = flash_sync(&a);
+    if (!st) st = check_image(&a, a.info.source_size, r->source_sha256, DELTA_ERR_UNRECOVERABLE,
+                              "restore: the image written back does not match the source SHA-256");
+    inplace_close(&a);
+    return st;
+}
+
 delta_status delta_apply_in_place(const delta_apply_params *p)
 {
     if (!p || !p->patch || !p->flash || !p->store || !p->journal || !p->target_sha256)
         return delta_fail(DELTA_ERR_ARG, "apply: missing parameter");
     inplace a;
-    memset(&a, 0, sizeof a);
-    a.p = p;
-    a.j = p->journal;
-    a.cur_size = p->flash->size;
-    delta_status st = delta_patch_read_info(p->patch, &a.info);
-    if (st) return st;
-    st = ws_setup(&a.w, &a.info, p->workspace, p->workspace_size);
-    if (st) return st;
-    pcursor_init(&a.c, p->patch, &a.info, a.w.arena, a.w.arena_size);
-    st = run_in_place(&a);
-    pcursor_free(&a.c);
-    free(a.w.owned);
+    delta_status st = inplace_open(&a, p);
+    if (!st) st = run_in_place(&a);
+    inplace_close(&a);
     return st;
 }

@@ -1,6 +1,14 @@
 /* The journal record of an in-place update (formats/journal.md). */
 #include "patch_internal.h"
 
+enum {
+    J_ID = 8, J_STATE = 40, J_IMAGE = 44, J_FLAGS = 48, J_TRIES = 52, J_NEXT_OP = 56, J_NEXT_BLOCK = 64,
+    J_MANIFEST_LEN = 72, J_STASH_COUNT = 76, J_PENDING_COUNT = 80, J_RESERVED = 84
+};
+
+#define KNOWN_FLAGS \
+    (DELTA_JOURNAL_PENDING | DELTA_JOURNAL_WRITTEN | DELTA_JOURNAL_IMAGE_DONE | DELTA_JOURNAL_TAIL_SAVED)
+
 size_t delta_journal_size(uint32_t stash_count, uint32_t pending_count)
 {
     return DELTA_JOURNAL_FIXED + 8 * (size_t)stash_count + 12 * (size_t)pending_count + 4;
@@ -14,13 +22,16 @@ delta_status delta_journal_encode(const delta_journal *j, uint8_t *buf, size_t c
     if (cap < n) return delta_fail(DELTA_ERR_ARG, "journal: buffer of %zu bytes, need %zu", cap, n);
     memset(buf, 0, n);
     memcpy(buf, DELTA_JOURNAL_MAGIC, 8);
-    memcpy(buf + 8, j->package_id, DELTA_SHA256_LEN);
-    delta_put32(buf + 40, j->image_index);
-    delta_put32(buf + 44, j->flags);
-    delta_put64(buf + 48, j->next_op);
-    delta_put32(buf + 56, j->tries);
-    delta_put32(buf + 60, j->stash_count);
-    delta_put32(buf + 64, j->pending_count);
+    memcpy(buf + J_ID, j->package_id, DELTA_SHA256_LEN);
+    delta_put32(buf + J_STATE, j->state);
+    delta_put32(buf + J_IMAGE, j->image_index);
+    delta_put32(buf + J_FLAGS, j->flags);
+    delta_put32(buf + J_TRIES, j->tries);
+    delta_put64(buf + J_NEXT_OP, j->next_op);
+    delta_put64(buf + J_NEXT_BLOCK, j->next_block);
+    delta_put32(buf + J_MANIFEST_LEN, j->manifest_len);
+    delta_put32(buf + J_STASH_COUNT, j->stash_count);
+    delta_put32(buf + J_PENDING_COUNT, j->pending_count);
     uint8_t *p = buf + DELTA_JOURNAL_FIXED;
     for (uint32_t i = 0; i < j->stash_count; i++, p += 8) delta_put64(p, j->stash[i]);
     for (uint32_t i = 0; i < j->pending_count; i++, p += 12) {
@@ -36,23 +47,32 @@ delta_status delta_journal_decode(const uint8_t *buf, size_t len, delta_journal 
 {
     memset(j, 0, sizeof *j);
     if (len < DELTA_JOURNAL_FIXED + 4 || memcmp(buf, DELTA_JOURNAL_MAGIC, 8) != 0)
-        return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: not a libdelta journal");
-    uint32_t stash = delta_le32(buf + 60), pending = delta_le32(buf + 64);
+        return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: not a libdelta journal (version 3)");
+    uint32_t stash = delta_le32(buf + J_STASH_COUNT), pending = delta_le32(buf + J_PENDING_COUNT);
     if (stash > DELTA_PATCH_MAX_STASH || pending > DELTA_PATCH_MAX_BATCH || len != delta_journal_size(stash, pending))
         return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: size does not match its slot counts");
     if (delta_crc32(0, buf, len - 4) != delta_le32(buf + len - 4))
         return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: CRC mismatch");
-    memcpy(j->package_id, buf + 8, DELTA_SHA256_LEN);
-    j->image_index = delta_le32(buf + 40);
-    j->flags = delta_le32(buf + 44);
-    j->next_op = delta_le64(buf + 48);
-    j->tries = delta_le32(buf + 56);
+    memcpy(j->package_id, buf + J_ID, DELTA_SHA256_LEN);
+    j->state = delta_le32(buf + J_STATE);
+    j->image_index = delta_le32(buf + J_IMAGE);
+    j->flags = delta_le32(buf + J_FLAGS);
+    j->tries = delta_le32(buf + J_TRIES);
+    j->next_op = delta_le64(buf + J_NEXT_OP);
+    j->next_block = delta_le64(buf + J_NEXT_BLOCK);
+    j->manifest_len = delta_le32(buf + J_MANIFEST_LEN);
     j->stash_count = stash;
     j->pending_count = pending;
-    if (j->flags & ~(uint32_t)(DELTA_JOURNAL_PENDING | DELTA_JOURNAL_WRITTEN | DELTA_JOURNAL_IMAGE_DONE))
+    if (j->state != DELTA_JOURNAL_APPLYING && j->state != DELTA_JOURNAL_ROLLBACK)
+        return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: unknown state %u", j->state);
+    if (j->flags & ~(uint32_t)KNOWN_FLAGS)
         return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: unknown flags 0x%x", j->flags);
     if (!(j->flags & DELTA_JOURNAL_PENDING) != !pending)
         return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: pending flag and pending blocks disagree");
+    if (delta_le32(buf + J_RESERVED) != 0) return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: reserved field not 0");
+    if (j->next_block > j->next_op)
+        return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: %llu blocks before command %llu",
+                          (unsigned long long)j->next_block, (unsigned long long)j->next_op);
     const uint8_t *p = buf + DELTA_JOURNAL_FIXED;
     for (uint32_t i = 0; i < stash; i++, p += 8) j->stash[i] = delta_le64(p);
     for (uint32_t i = 0; i < pending; i++, p += 12) {
