@@ -7,7 +7,8 @@
 # public header, and every header compiles on its own.
 #
 # Env (ctest sets them): BUILD (the build dir, installed from), SRC (repo root),
-# DATA (tests/data), CMAKE, CC, SHARED (DELTA_BUILD_SHARED: ON/OFF).
+# DATA (tests/data), CMAKE, CC, SHARED (DELTA_BUILD_SHARED: ON/OFF), SANITIZE
+# (DELTA_SANITIZE: the consumers are then built with the same -fsanitize).
 set -euo pipefail
 SRC=${SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 BUILD=${BUILD:-$SRC/build}
@@ -15,6 +16,9 @@ DATA=${DATA:-$SRC/tests/data}
 CMAKE=${CMAKE:-cmake}
 CC=${CC:-cc}
 SHARED=${SHARED:-ON}
+SANITIZE=${SANITIZE:-}
+san=()
+[[ -n $SANITIZE ]] && san=(-fsanitize="$SANITIZE")
 CONSUMER=$SRC/tests/sdk/consumer
 
 # Under the build dir (the install prefixes are kept for a look after a failure).
@@ -148,7 +152,8 @@ for kind in "${kinds[@]}"; do
     b=$T/cmake-$kind
     opt=()
     [[ $kind == static ]] && opt=(-DLIBDELTA_USE_STATIC_LIBS=ON)
-    run "$b.log" "$CMAKE" -S "$CONSUMER" -B "$b" -DCMAKE_PREFIX_PATH="$P" -DCMAKE_C_COMPILER="$CC" "${opt[@]}"
+    run "$b.log" "$CMAKE" -S "$CONSUMER" -B "$b" -DCMAKE_PREFIX_PATH="$P" -DCMAKE_C_COMPILER="$CC" \
+        -DCMAKE_C_FLAGS="${san[*]}" "${opt[@]}"
     check "find_package: $kind libraries chosen" grep -q "libdelta $version ($kind) from $libdir/cmake/libdelta" "$b.log"
     run "$b-build.log" "$CMAKE" --build "$b"
     consumer_checks "$kind" "$b" "find_package, $kind"
@@ -182,10 +187,10 @@ if [[ $SHARED == ON ]]; then
     mkdir -p "$b"
     # shellcheck disable=SC2046 # the flags are words
     check "pkg-config: cc consumer.c \$(pkg-config --cflags --libs libdelta)" \
-        "$CC" -o "$b/consumer" "$CONSUMER/consumer.c" $(pkg-config --cflags --libs libdelta) -Wl,-rpath,"$libdir"
+        "$CC" "${san[@]}" -o "$b/consumer" "$CONSUMER/consumer.c" $(pkg-config --cflags --libs libdelta) -Wl,-rpath,"$libdir"
     # shellcheck disable=SC2046
     check "pkg-config: cc consumer_core.c \$(pkg-config --cflags --libs libdelta-core)" \
-        "$CC" -o "$b/consumer_core" "$CONSUMER/consumer_core.c" $(pkg-config --cflags --libs libdelta-core) -Wl,-rpath,"$libdir"
+        "$CC" "${san[@]}" -o "$b/consumer_core" "$CONSUMER/consumer_core.c" $(pkg-config --cflags --libs libdelta-core) -Wl,-rpath,"$libdir"
     consumer_checks shared "$b" "pkg-config, shared"
 fi
 
@@ -194,7 +199,7 @@ fi
 # library alone configured with DELTA_BUILD_SHARED=OFF (also tests that option).
 SP=$T/prefix-static
 run "$T/static-configure.log" "$CMAKE" -S "$SRC" -B "$T/build-static" -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_C_COMPILER="$CC" -DDELTA_BUILD_SHARED=OFF -DDELTA_BUILD_TOOLS=OFF -DDELTA_BUILD_TESTS=OFF
+    -DCMAKE_C_COMPILER="$CC" -DDELTA_SANITIZE="$SANITIZE" -DDELTA_BUILD_SHARED=OFF -DDELTA_BUILD_TOOLS=OFF -DDELTA_BUILD_TESTS=OFF
 run "$T/static-build.log" "$CMAKE" --build "$T/build-static" -j2
 run "$T/static-install.log" "$CMAKE" --install "$T/build-static" --prefix "$SP"
 slibdir=$(dirname "$(find "$SP" -name libdelta.a | head -1)")
@@ -204,14 +209,15 @@ b=$T/pc-static
 mkdir -p "$b"
 # shellcheck disable=SC2046
 check "pkg-config: cc consumer.c \$(pkg-config --static --cflags --libs libdelta)" \
-    "$CC" -o "$b/consumer" "$CONSUMER/consumer.c" $(pkg-config --static --cflags --libs libdelta)
+    "$CC" "${san[@]}" -o "$b/consumer" "$CONSUMER/consumer.c" $(pkg-config --static --cflags --libs libdelta)
 # shellcheck disable=SC2046
 check "pkg-config: cc consumer_core.c \$(pkg-config --static --cflags --libs libdelta-core)" \
-    "$CC" -o "$b/consumer_core" "$CONSUMER/consumer_core.c" $(pkg-config --static --cflags --libs libdelta-core)
+    "$CC" "${san[@]}" -o "$b/consumer_core" "$CONSUMER/consumer_core.c" $(pkg-config --static --cflags --libs libdelta-core)
 consumer_checks static "$b" "pkg-config --static"
 # find_package in a static-only prefix takes the static libraries without being asked.
 b=$T/cmake-static-only
-run "$b.log" "$CMAKE" -S "$CONSUMER" -B "$b" -DCMAKE_PREFIX_PATH="$SP" -DCMAKE_C_COMPILER="$CC"
+run "$b.log" "$CMAKE" -S "$CONSUMER" -B "$b" -DCMAKE_PREFIX_PATH="$SP" -DCMAKE_C_COMPILER="$CC" \
+    -DCMAKE_C_FLAGS="${san[*]}"
 check "find_package, static-only prefix: static libraries" grep -q "libdelta $version (static)" "$b.log"
 run "$b-build.log" "$CMAKE" --build "$b"
 consumer_checks static "$b" "find_package, static-only prefix"
