@@ -20,6 +20,7 @@
 #include "libdelta/diff.h"
 #include "libdelta/patch.h"
 #include "libdelta/package.h"
+#include "libdelta/update.h"
 #include "libdelta/fileio.h"
 
 #endif
