@@ -199,6 +199,13 @@ add("signature-garbage", pkg(sig=b"\x30\x44" + bytes(68)), "DELTA_ERR_SIGNATURE"
     "manifest.sig is a DER header over zeros")
 add("signature-too-large", pkg(sig=SIG + bytes(1100)), "DELTA_ERR_SIGNATURE", E504, DEV,
     "manifest.sig of 1100+ bytes (limit 1024)")
+# Strict DER (formats/signature.md): the package's own valid signature re-encoded with the same r and
+# s, so no re-signing; mbedTLS alone verifies both.
+assert SIG[:4] == b"\x30\x45\x02\x20" and SIG[36:39] == b"\x02\x21\x00" and SIG[39] >= 0x80 and len(SIG) == 71
+add("signature-der-long-length", pkg(sig=b"\x30\x81\x45" + SIG[2:]), "DELTA_ERR_SIGNATURE", E504, DEV,
+    "manifest.sig's SEQUENCE length 69 in long form (30 81 45): not strict DER, same r and s")
+add("signature-der-negative-s", pkg(sig=b"\x30\x44" + SIG[2:36] + b"\x02\x20" + SIG[39:]), "DELTA_ERR_SIGNATURE",
+    E504, DEV, "manifest.sig's s without the 0x00 its top bit needs (a negative INTEGER of the same magnitude)")
 add("duplicate-member", write_zip([(b"manifest.json", MAN), (b"manifest.sig", SIG), (b"firmware.ldp", LDP),
                                    (b"manifest.json", MAN)]), "DELTA_ERR_MEMBERS", E504, DEV,
     "manifest.json twice")
