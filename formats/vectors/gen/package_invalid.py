@@ -353,6 +353,20 @@ add("double-block", with_patch(ldpatch(S, S, B, 1, NONE_STASH, 2, block_cmd(2, l
 add("op-count-huge", with_patch(ldpatch(S, S, B, 1, NONE_STASH, 1 << 40, ctrl, bytes(B), b""), ops=1 << 40,
                                 blocks_written=1),
     "DELTA_ERR_PATCH", E504, DEV, "op_count 2^40 in the header and the manifest (re-signed)")
+# The op_count cap (formats/patch.md): at most 4 commands per target block. At the limit, the
+# writer's worst case: each of the 8 blocks in its own batch with a stash, STASH k 0, BLOCK k,
+# FREE 0, COMMIT (one stash slot: the manifest's scratch and space follow). One more command (an
+# empty COMMIT, which the proof alone lets through) is refused by the header check.
+four = b"".join(b"\x02" + uvarint(k) + b"\x00" + block_cmd(k, copy(B, 0)) + b"\x03\x00\x04" for k in range(8))
+STASH_DOC = json.loads(json.dumps(NONE_DOC))
+STASH_DOC["space_needed"] = (NONE_BATCH + 1) * B + 4096
+def stashed(ctrl, ops):
+    return with_patch(ldpatch(S, S, B, 1, 1, ops, ctrl, bytes(8 * B), b""), doc=STASH_DOC, ops=ops,
+                      blocks_written=8, scratch_bytes=(NONE_BATCH + 1) * B, state_bytes=4096)
+add("op-count-limit", stashed(four, 32), "DELTA_OK", 0, DEV,
+    "control: op_count 32 for 8 blocks (the limit, 4 per block): STASH, BLOCK, FREE, COMMIT per block; opens")
+add("op-count-over", stashed(four + b"\x04", 33), "DELTA_ERR_PATCH", E504, DEV,
+    "op_count 33 for 8 blocks (limit 32): the same plan and one empty COMMIT")
 bad_magic = bytearray(NONE_LDP)
 bad_magic[7:8] = b"2"
 add("patch-bad-magic", with_patch(bytes(bad_magic)), "DELTA_ERR_PATCH", E504, DEV,
