@@ -1,5 +1,6 @@
 /*
- * Writes the seed corpora of fuzz_patch, fuzz_verify and fuzz_apply, and the
+ * Writes the seed corpora of fuzz_patch, fuzz_verify, fuzz_apply and
+ * fuzz_journal (journals an in-place apply really wrote), and the
  * valid packages the hostile package vectors start from, all made through the
  * library from the committed firmware (tests/data/firmware/, slices of the
  * Pybricks City Hub images). Deterministic: running it again gives the same
@@ -7,7 +8,7 @@
  *
  *   build/fuzz/make_seeds <repository root>
  *
- * writes fuzz/corpus/{patch,verify,apply}/seed-* and
+ * writes fuzz/corpus/{patch,verify,apply,journal}/seed-* and
  * formats/vectors/valid/package-*.{zip,bin} (see formats/vectors/invalid/pkg-README.md).
  */
 #include <errno.h>
@@ -91,6 +92,73 @@ static void pkg_seed(const char *dir, const char *name, const pkg_spec *sp)
     delta_buf_free(&out);
 }
 
+/* fuzz_journal: an in-place apply in memory whose store keeps the first
+ * journal of each kind it writes (image, flags, stash slots in use). */
+#define JOURNAL_KINDS 32
+typedef struct journal_capture {
+    fz_mem mem; /* first: the fz_ callbacks take the capture as their fz_mem */
+    uint32_t kinds[JOURNAL_KINDS];
+    size_t nkinds;
+    size_t written;
+} journal_capture;
+
+static int capture_write(void *ctx, const void *buf, size_t len)
+{
+    journal_capture *c = ctx;
+    delta_journal j;
+    check(delta_journal_decode(buf, len, &j), "journal written by the applier");
+    uint32_t live = 0;
+    for (uint32_t i = 0; i < j.stash_count; i++) live += j.stash[i] != 0;
+    uint32_t kind = j.image_index << 8 | j.flags << 1 | (live != 0);
+    int seen = 0;
+    for (size_t i = 0; i < c->nkinds; i++) seen |= c->kinds[i] == kind;
+    if (!seen && c->nkinds < JOURNAL_KINDS) {
+        c->kinds[c->nkinds++] = kind;
+        char name[96];
+        snprintf(name, sizeof name, "seed-image%u-%s%s%s%s-%zu", j.image_index,
+                 j.flags & DELTA_JOURNAL_PENDING ? "pending-" : "", j.flags & DELTA_JOURNAL_WRITTEN ? "written-" : "",
+                 j.flags & DELTA_JOURNAL_IMAGE_DONE ? "done-" : "", live ? "stash" : "nostash", c->written);
+        put("fuzz/corpus/journal", name, buf, len);
+    }
+    c->written++;
+    return fz_j_write(&c->mem, buf, len);
+}
+
+static void journal_seeds(const delta_make_image *images, size_t count)
+{
+    delta_make_options opt = DELTA_MAKE_OPTIONS_INIT;
+    opt.project = FZ_PROJECT;
+    opt.source_version = FZ_SOURCE_VERSION;
+    opt.target_version = FZ_TARGET_VERSION;
+    opt.patch.block_size = 1024;
+    opt.patch.compression = DELTA_COMPRESSION_NONE;
+    opt.patch.batch_blocks = 2; /* many commits, and cycles too long for a batch: stashes */
+    opt.diff.threads = 1;
+    delta_buf pkg = DELTA_BUF_INIT;
+    check(delta_package_make(&opt, images, count, &pkg, NULL), "journal package");
+    delta_source file;
+    delta_source_from_memory(&file, pkg.data, pkg.len);
+    delta_package *p = NULL;
+    check(delta_package_open(&file, NULL, &p), "journal package open");
+    const delta_manifest *m = delta_package_manifest(p);
+    static journal_capture cap[2];
+    delta_flash fl[2], *fp[2];
+    for (size_t i = 0; i < count; i++) {
+        if (!fz_mem_init(&cap[i].mem, images[i].source, images[i].source_len, 65536, m->space_needed)) exit(1);
+        fz_mem_flash(&cap[i].mem, &fl[i]);
+        fp[i] = &fl[i];
+    }
+    delta_store store;
+    fz_mem_store(&cap[0].mem, &store);
+    store.ctx = &cap[0];
+    store.journal_write = capture_write;
+    int resumed = -1;
+    check(delta_package_apply_in_place(p, fp, &store, NULL, &resumed), "journal apply");
+    for (size_t i = 0; i < count; i++) fz_mem_free(&cap[i].mem);
+    delta_package_free(p);
+    delta_buf_free(&pkg);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) { fprintf(stderr, "usage: make_seeds <repository root>\n"); return 2; }
@@ -135,6 +203,15 @@ int main(int argc, char **argv)
     pkg_seed("fuzz/corpus/apply", "seed-two-images.zip", &apply_two);
     pkg_spec shrink = {NULL, NULL, 0, 512, DELTA_COMPRESSION_LZMA2, 1, {{"firmware", fw27, S, fw28, 20000, 0}}};
     pkg_seed("fuzz/corpus/apply", "seed-shrink-512.zip", &shrink);
+
+    /* fuzz_journal: image 0 is the fixed source's first 8 KiB with its blocks rotated by one (a
+     * cycle through every block: stashes), image 1 a real 16 KiB update. */
+    static uint8_t rotated[8192];
+    memcpy(rotated, fw27 + 1024, sizeof rotated - 1024);
+    memcpy(rotated + sizeof rotated - 1024, fw27, 1024);
+    delta_make_image jimages[2] = {{"boot", fw27, sizeof rotated, rotated, sizeof rotated, 0},
+                                   {"firmware", fw27, 16384, fw28, 16384, 0}};
+    journal_seeds(jimages, 2);
 
     /* The valid packages the hostile vectors (formats/vectors/gen/package_invalid.py) edit:
      * 8 KiB slices, 1 KiB blocks, signed with ec-p256; one with LZMA2, one with no compression. */

@@ -499,6 +499,21 @@ static void craft_central_signature(delta_buf *a)
     base_zip(a);
     a->data[central_of(a, 1) + 2] = 0x03;
 }
+/* Central entries 0 and 1 swapped: every entry still matches its local
+ * header and the members still tile the archive, but the directory no
+ * longer lists them in the order of their local headers. */
+static void craft_central_order(delta_buf *a)
+{
+    base_zip(a);
+    size_t c0 = central_of(a, 0), c1 = central_of(a, 1), c2 = central_of(a, 2);
+    size_t len0 = c1 - c0, len1 = c2 - c1;
+    uint8_t *tmp = malloc(len0 + len1);
+    cr_assert_not_null(tmp);
+    memcpy(tmp, a->data + c1, len1);
+    memcpy(tmp + len1, a->data + c0, len0);
+    memcpy(a->data + c0, tmp, len0 + len1);
+    free(tmp);
+}
 static void craft_bad_crc(delta_buf *a)
 {
     base_zip(a);
@@ -557,6 +572,8 @@ static const zip_case cases[] = {
     {"extra-field", craft_extra_field, DELTA_ERR_ZIP, AT_OPEN, "extra fields"},
     {"entry-comment", craft_entry_comment, DELTA_ERR_ZIP, AT_OPEN, "byte comment"},
     {"central-signature", craft_central_signature, DELTA_ERR_ZIP, AT_OPEN, "bad signature"},
+    {"central-order", craft_central_order, DELTA_ERR_ZIP, AT_OPEN,
+     "entries 0 (images/modem.patch, local header at 74) and 1 (manifest.json, local header at 0) are out of order"},
     {"bad-crc", craft_bad_crc, DELTA_ERR_MEMBER_DATA, AT_HASH, "CRC error"},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
@@ -672,6 +689,7 @@ CASE(overlap_cd, "overlap-cd")
 CASE(extra_field, "extra-field")
 CASE(entry_comment, "entry-comment")
 CASE(central_signature, "central-signature")
+CASE(central_order, "central-order")
 CASE(bad_crc, "bad-crc")
 
 static delta_status status_named(const char *s)

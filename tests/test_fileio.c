@@ -1,10 +1,13 @@
 /* The POSIX file adapters: sources, sinks, flash images, the state directory, maps. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/internal.h"
@@ -475,4 +478,112 @@ Test(fileio, a_full_device_is_nospace)
     cr_assert_eq(delta_file_sink_open("/dev/full", &sink, &f), DELTA_OK);
     cr_assert_eq(sink.write(sink.ctx, 0, "x", 1), DELTA_IO_NOSPACE);
     delta_file_close(f);
+}
+
+/* ---- FIFOs and devices where a file is expected -------------------------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A FIFO with no writer used to block open() forever; a source must be
+ * read at random offsets, which no pipe, FIFO or character device allows. */
+Test(fileio, fifo_and_device_sources_are_refused_at_once, .timeout = 10)
+{
+    char *fifo = path_in("fifo");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    char pipe_path[64];
+    snprintf(pipe_path, sizeof pipe_path, "/dev/fd/%d", fds[0]);
+    const char *paths[] = {fifo, pipe_path, "/dev/null"};
+    for (size_t i = 0; i < 3; i++) {
+        delta_source src;
+        delta_file *f = (delta_file *)1;
+        double t0 = now_s();
+        delta_status st = delta_file_source_open(paths[i], &src, &f);
+        double took = now_s() - t0;
+        cr_assert_eq(st, DELTA_ERR_INPUT, "%s: %d (%s)", paths[i], st, delta_last_error());
+        cr_assert_null(f);
+        char want[600];
+        snprintf(want, sizeof want, "%s: not a regular file or block device", paths[i]);
+        cr_assert_str_eq(delta_last_error(), want);
+        cr_assert_lt(took, 2.0, "%s: took %.1f s", paths[i], took);
+    }
+    close(fds[0]);
+    close(fds[1]);
+    free(fifo);
+}
+
+/* map (mkdelta's inputs) and read_all (keys) still read pipes to their end;
+ * on a FIFO nobody writes to they return at once with what there is:
+ * nothing. */
+Test(fileio, map_and_read_all_of_a_fifo_without_writer_return_at_once, .timeout = 10)
+{
+    char *fifo = path_in("fifo");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    double t0 = now_s();
+    const uint8_t *data = (const uint8_t *)1;
+    size_t len = 1;
+    delta_file *f = NULL;
+    cr_assert_eq(delta_file_map(fifo, &data, &len, &f), DELTA_OK, "%s", delta_last_error());
+    cr_assert_eq(len, 0);
+    cr_assert_null(data);
+    delta_file_close(f);
+    delta_buf buf = DELTA_BUF_INIT;
+    cr_assert_eq(delta_file_read_all(fifo, 100, &buf), DELTA_OK, "%s", delta_last_error());
+    cr_assert_eq(buf.len, 0);
+    delta_buf_free(&buf);
+    cr_assert_lt(now_s() - t0, 2.0);
+    free(fifo);
+}
+
+/* Opens fifo with a writer that has written msg and holds the write end
+ * open for 200 ms more (a child process); *holder keeps a reader so the
+ * buffered bytes survive until the code under test opens its own. */
+static pid_t fifo_with_writer(const char *fifo, const char *msg, int *holder)
+{
+    *holder = open(fifo, O_RDONLY | O_NONBLOCK);
+    cr_assert_geq(*holder, 0);
+    int w = open(fifo, O_WRONLY);
+    cr_assert_geq(w, 0);
+    cr_assert_eq(write(w, msg, strlen(msg)), (ssize_t)strlen(msg));
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        usleep(200000);
+        _exit(0); /* closes the write end: the reader sees the end */
+    }
+    close(w);
+    return pid;
+}
+
+Test(fileio, map_and_read_all_of_a_fifo_with_a_writer_read_it_to_the_end, .timeout = 10)
+{
+    char *fifo = path_in("fifo");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    int holder;
+    pid_t pid = fifo_with_writer(fifo, "through a fifo", &holder);
+    const uint8_t *data;
+    size_t len;
+    delta_file *f = NULL;
+    cr_assert_eq(delta_file_map(fifo, &data, &len, &f), DELTA_OK, "%s", delta_last_error());
+    cr_assert_eq(len, 14);
+    cr_assert_arr_eq(data, "through a fifo", 14);
+    delta_file_close(f);
+    cr_assert_eq(waitpid(pid, NULL, 0), pid);
+    close(holder);
+
+    pid = fifo_with_writer(fifo, "-----BEGIN PUBLIC KEY-----\n", &holder);
+    delta_buf buf = DELTA_BUF_INIT;
+    cr_assert_eq(delta_file_read_all(fifo, 1000, &buf), DELTA_OK, "%s", delta_last_error());
+    cr_assert_eq(buf.len, 27);
+    cr_assert_arr_eq(buf.data, "-----BEGIN PUBLIC KEY-----\n", 27);
+    delta_buf_free(&buf);
+    cr_assert_eq(waitpid(pid, NULL, 0), pid);
+    close(holder);
+    free(fifo);
 }

@@ -352,3 +352,30 @@ Test(package, identical_and_empty_images)
     delta_package_free(p);
     delta_buf_free(&pkg);
 }
+
+/* A signature refused for its encoding keeps the reason in the package's
+ * message; a mismatch keeps the plain one. */
+Test(package, signature_encoding_fault_is_named)
+{
+    size_t len = 0;
+    uint8_t *data = tu_read_file(DELTA_VECTORS "/invalid/pkg-signature-der-negative-s.zip", &len);
+    delta_source src;
+    delta_source_from_memory(&src, data, len);
+    delta_check_options o = DELTA_CHECK_OPTIONS_INIT;
+    o.pubkey_pem = (const char *)F.pub;
+    o.pubkey_len = F.pub_len;
+    delta_package *p = NULL;
+    cr_assert_eq(delta_package_open(&src, &o, &p), DELTA_ERR_SIGNATURE);
+    cr_assert_null(p);
+    cr_assert_str_eq(delta_last_error(), "the manifest signature does not verify with the given key: ECDSA "
+                                         "signature is not strict DER: s is negative (leading octet 0xe6); r and s "
+                                         "are positive");
+    o.pubkey_pem = (const char *)F.other_pub;
+    o.pubkey_len = F.other_pub_len;
+    free(data);
+    data = tu_read_file(DELTA_VECTORS "/valid/package-none.zip", &len);
+    delta_source_from_memory(&src, data, len);
+    cr_assert_eq(delta_package_open(&src, &o, &p), DELTA_ERR_SIGNATURE);
+    cr_assert_str_eq(delta_last_error(), "the manifest signature does not verify with the given key");
+    free(data);
+}

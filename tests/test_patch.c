@@ -499,3 +499,98 @@ Test(patch, journal_round_trip_and_corruption)
     }
     cr_assert_eq(delta_journal_decode(buf, len - 1, &k), DELTA_ERR_STATE_CORRUPT);
 }
+
+/* ---- the op_count cap (formats/patch.md: at most 4 commands per target block) ---- */
+
+static void put_bytes(delta_buf *b, const void *p, size_t n)
+{
+    cr_assert_eq(delta_buf_append(b, p, n), DELTA_OK);
+}
+
+/* An in-place ldpatch1 with no compression over `blocks` 512-byte blocks
+ * (source = target): per block, its own batch STASH k 0, BLOCK k (a COPY
+ * of source block k, zero diff), FREE 0, COMMIT, the writer's worst case of
+ * 4 commands per block; then `extra_commits` more (empty) COMMITs. */
+static void craft_four_per_block(delta_buf *out, uint32_t blocks, uint32_t extra_commits)
+{
+    extern uint32_t delta_crc32(uint32_t, const void *, size_t);
+    const uint32_t bs = 512;
+    delta_buf ctrl = DELTA_BUF_INIT;
+    for (uint32_t k = 0; k < blocks; k++) {
+        cr_assert_lt(k, 128u, "one-byte varints only");
+        uint8_t cmds[] = {0x02, (uint8_t)k, 0x00,              /* STASH k 0 */
+                          0x01, (uint8_t)k, 0x80, 0x08, 0x00, /* BLOCK k: COPY 512, d 0 */
+                          0x03, 0x00,                          /* FREE 0 */
+                          0x04};                               /* COMMIT */
+        put_bytes(&ctrl, cmds, sizeof cmds);
+    }
+    for (uint32_t i = 0; i < extra_commits; i++) put_bytes(&ctrl, "\x04", 1);
+    size_t diff_len = (size_t)blocks * bs;
+    uint8_t *diff = calloc(diff_len, 1);
+    uint8_t h[64] = {0}, seg[DELTA_PATCH_SEGMENT_ENTRY] = {0};
+    memcpy(h, "LDPATCH1", 8);
+    uint64_t size = (uint64_t)blocks * bs, ops = 4ull * blocks + extra_commits;
+    for (int i = 0; i < 8; i++) {
+        h[8 + i] = h[16 + i] = (uint8_t)(size >> (8 * i));
+        h[48 + i] = (uint8_t)(ops >> (8 * i));
+    }
+    h[25] = bs >> 8;                 /* block_size 512 */
+    h[29] = DELTA_PATCH_INPLACE;     /* flags */
+    h[36] = 1;                       /* segment_count */
+    h[40] = 1;                       /* stash_slots */
+    uint32_t max_stream = (uint32_t)(diff_len > ctrl.len ? diff_len : ctrl.len);
+    for (int i = 0; i < 4; i++) h[44 + i] = (uint8_t)(max_stream >> (8 * i));
+    h[56] = 1; /* batch_blocks */
+    uint32_t sizes[3] = {(uint32_t)ctrl.len, (uint32_t)diff_len, 0};
+    for (int s = 0; s < 3; s++)
+        for (int i = 0; i < 4; i++) seg[8 + 4 * s + i] = seg[20 + 4 * s + i] = (uint8_t)(sizes[s] >> (8 * i));
+    uint32_t scrc = delta_crc32(delta_crc32(0, ctrl.data, ctrl.len), diff, diff_len);
+    for (int i = 0; i < 4; i++) seg[32 + i] = (uint8_t)(scrc >> (8 * i));
+    uint32_t crc = delta_crc32(delta_crc32(0, h, 60), seg, sizeof seg);
+    for (int i = 0; i < 4; i++) h[60 + i] = (uint8_t)(crc >> (8 * i));
+    put_bytes(out, h, sizeof h);
+    put_bytes(out, seg, sizeof seg);
+    put_bytes(out, ctrl.data, ctrl.len);
+    put_bytes(out, diff, diff_len);
+    free(diff);
+    delta_buf_free(&ctrl);
+}
+
+Test(patch, op_count_cap_is_four_per_target_block)
+{
+    delta_buf at = DELTA_BUF_INIT, over = DELTA_BUF_INIT;
+    craft_four_per_block(&at, 8, 0);
+    craft_four_per_block(&over, 8, 1);
+    delta_source ps;
+    delta_patch_info info;
+    delta_plan_report rep;
+
+    /* 32 commands for 8 blocks: the limit, a valid plan that proves */
+    delta_source_from_memory(&ps, at.data, at.len);
+    cr_assert_eq(delta_patch_read_info(&ps, &info), DELTA_OK, "%s", delta_last_error());
+    cr_assert_eq(info.op_count, 32);
+    cr_assert_eq(delta_patch_prove(&ps, &rep), DELTA_OK, "%s", delta_last_error());
+    cr_assert_eq(rep.blocks_written, 8);
+    cr_assert_eq(rep.stashes, 8);
+
+    /* 33 (one more, an empty COMMIT the proof alone would let through): refused by the header check */
+    delta_source_from_memory(&ps, over.data, over.len);
+    cr_assert_eq(delta_patch_read_info(&ps, &info), DELTA_ERR_PATCH);
+    cr_assert_str_eq(delta_last_error(), "patch: 33 commands for 8 target blocks (at most 4 per block)");
+    cr_assert_eq(delta_patch_prove(&ps, NULL), DELTA_ERR_PATCH);
+    delta_buf_free(&at);
+    delta_buf_free(&over);
+}
+
+Test(patch, empty_target_takes_no_commands)
+{
+    /* 0 target blocks: op_count must be 0 (and so must segment_count) */
+    delta_buf p = DELTA_BUF_INIT;
+    craft_four_per_block(&p, 0, 1);
+    delta_source ps;
+    delta_source_from_memory(&ps, p.data, p.len);
+    delta_patch_info info;
+    cr_assert_eq(delta_patch_read_info(&ps, &info), DELTA_ERR_PATCH);
+    cr_assert_str_eq(delta_last_error(), "patch: 1 commands for 0 target blocks (at most 4 per block)");
+    delta_buf_free(&p);
+}

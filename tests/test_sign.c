@@ -225,3 +225,250 @@ Test(sign, unusable_keys_are_refused)
     key_refused(0, huge, big, "oversized PEM");
     free(huge);
 }
+
+/* ---- strict encodings (formats/signature.md) ------------------------------
+ *
+ * Each hostile signature is the committed valid one (manifest-1.sig,
+ * manifest-1.rsa.sig) re-encoded; the ECDSA ones keep r and s (or change
+ * only their encoding), so mbedTLS alone verifies several of them. They are
+ * also committed as formats/vectors/invalid/sig-<case>.sig, listed with
+ * their status in sig-README.md; DELTA_REGEN_VECTORS=1 rewrites them. */
+
+#define INVALID_DIR DELTA_VECTORS "/invalid"
+
+static void put(delta_buf *b, const void *p, size_t n)
+{
+    cr_assert_eq(delta_buf_append(b, p, n), DELTA_OK);
+}
+#define PUT(b, ...)                                                                                        \
+    do {                                                                                                   \
+        static const uint8_t bytes_[] = {__VA_ARGS__};                                                     \
+        put(b, bytes_, sizeof bytes_);                                                                     \
+    } while (0)
+
+/* manifest-1.sig: 30 45 | 02 20 r (32 bytes, top bit clear) | 02 21 00 s (32 bytes, top bit set). */
+static blob ec_base(void)
+{
+    blob b = VEC("manifest-1.sig");
+    cr_assert_eq(b.len, 71);
+    static const uint8_t head[] = {0x30, 0x45, 0x02, 0x20};
+    cr_assert_arr_eq(b.data, head, sizeof head, "manifest-1.sig no longer has the layout the cases assume");
+    cr_assert(b.data[4] < 0x80 && b.data[36] == 0x02 && b.data[37] == 0x21 && b.data[38] == 0 &&
+              b.data[39] >= 0x80);
+    return b;
+}
+#define EC_R (base.data + 2)  /* 02 20 r ... to the end */
+#define EC_S (base.data + 36) /* 02 21 00 s */
+
+static void ec_seq_length_long_form(delta_buf *o, blob base)
+{
+    PUT(o, 0x30, 0x81, 0x45);
+    put(o, EC_R, 69);
+}
+static void ec_seq_length_leading_zero(delta_buf *o, blob base)
+{
+    PUT(o, 0x30, 0x82, 0x00, 0x45);
+    put(o, EC_R, 69);
+}
+static void ec_r_length_long_form(delta_buf *o, blob base)
+{
+    PUT(o, 0x30, 0x46, 0x02, 0x81, 0x20);
+    put(o, base.data + 4, 67);
+}
+static void ec_r_padded_zero(delta_buf *o, blob base)
+{
+    PUT(o, 0x30, 0x46, 0x02, 0x21, 0x00);
+    put(o, base.data + 4, 67);
+}
+static void ec_r_padded_ff(delta_buf *o, blob base)
+{
+    PUT(o, 0x30, 0x46, 0x02, 0x21, 0xff);
+    put(o, base.data + 4, 67);
+}
+static void ec_s_padded_zero(delta_buf *o, blob base)
+{
+    PUT(o, 0x30, 0x46);
+    put(o, EC_R, 34);
+    PUT(o, 0x02, 0x22, 0x00);
+    put(o, base.data + 38, 33);
+}
+/* s without the 0x00 its top bit needs: negative in DER, but mbedTLS
+ * reads the magnitude and verifies it. */
+static void ec_s_negative(delta_buf *o, blob base)
+{
+    PUT(o, 0x30, 0x44);
+    put(o, EC_R, 34);
+    PUT(o, 0x02, 0x20);
+    put(o, base.data + 39, 32);
+}
+static void ec_r_too_long(delta_buf *o, blob base)
+{
+    PUT(o, 0x30, 0x46, 0x02, 0x21, 0x01);
+    put(o, base.data + 4, 67);
+}
+static void ec_r_zero(delta_buf *o, blob base)
+{
+    PUT(o, 0x30, 0x26, 0x02, 0x01, 0x00);
+    put(o, EC_S, 35);
+}
+static void ec_r_tag(delta_buf *o, blob base)
+{
+    put(o, base.data, base.len);
+    o->data[2] = 0x03; /* BIT STRING */
+}
+static void ec_indefinite(delta_buf *o, blob base)
+{
+    PUT(o, 0x30, 0x80);
+    put(o, EC_R, 69);
+    PUT(o, 0x00, 0x00);
+}
+static void ec_trailing_byte(delta_buf *o, blob base)
+{
+    put(o, base.data, base.len);
+    PUT(o, 0x00);
+}
+static void ec_byte_after_s(delta_buf *o, blob base)
+{
+    PUT(o, 0x30, 0x46);
+    put(o, EC_R, 69);
+    PUT(o, 0x00);
+}
+static void rsa_leading_zero(delta_buf *o, blob base)
+{
+    PUT(o, 0x00);
+    put(o, base.data, base.len);
+}
+static void rsa_trailing_byte(delta_buf *o, blob base)
+{
+    put(o, base.data, base.len);
+    PUT(o, 0x00);
+}
+static void rsa_short(delta_buf *o, blob base)
+{
+    put(o, base.data, base.len - 1);
+}
+
+typedef struct sig_case {
+    const char *name;
+    void (*craft)(delta_buf *, blob);
+    int rsa;         /* 0: manifest-1.sig with ec-p256.pub.pem; 1: manifest-1.rsa.sig with rsa2048.pub.pem */
+    const char *why; /* the exact tail of the message */
+} sig_case;
+
+#define DER "verify: ECDSA signature is not strict DER: "
+static const sig_case sig_cases[] = {
+    {"ec-seq-length-long-form", ec_seq_length_long_form, 0,
+     DER "the length 69 of the SEQUENCE is in long form (0x81 0x45): DER takes the short form below 128"},
+    {"ec-seq-length-leading-zero", ec_seq_length_leading_zero, 0,
+     DER "the length of the SEQUENCE has a leading zero octet (0x82 0x00 ...): not minimal"},
+    {"ec-r-length-long-form", ec_r_length_long_form, 0,
+     DER "the length 32 of r is in long form (0x81 0x20): DER takes the short form below 128"},
+    {"ec-r-padded-zero", ec_r_padded_zero, 0, DER "r has a leading 0x00 octet not needed for the sign bit: not minimal"},
+    {"ec-r-padded-ff", ec_r_padded_ff, 0, DER "r is negative (leading octet 0xff); r and s are positive"},
+    {"ec-s-padded-zero", ec_s_padded_zero, 0, DER "s has a leading 0x00 octet not needed for the sign bit: not minimal"},
+    {"ec-s-negative", ec_s_negative, 0, DER "s is negative (leading octet 0x8f); r and s are positive"},
+    {"ec-r-too-long", ec_r_too_long, 0, DER "r of 33 bytes is longer than the 32-byte group order"},
+    {"ec-r-zero", ec_r_zero, 0, DER "r is zero"},
+    {"ec-r-tag", ec_r_tag, 0, DER "r has tag 0x03, not INTEGER (0x02)"},
+    {"ec-indefinite-length", ec_indefinite, 0, DER "the SEQUENCE has an indefinite length (0x80)"},
+    {"ec-trailing-byte", ec_trailing_byte, 0, DER "1 byte after the SEQUENCE"},
+    {"ec-byte-after-s", ec_byte_after_s, 0, DER "1 byte after s inside the SEQUENCE"},
+    {"rsa-leading-zero", rsa_leading_zero, 1, "verify: RSA signature of 257 bytes; a 2048-bit key takes exactly 256"},
+    {"rsa-trailing-byte", rsa_trailing_byte, 1, "verify: RSA signature of 257 bytes; a 2048-bit key takes exactly 256"},
+    {"rsa-short", rsa_short, 1, "verify: RSA signature of 255 bytes; a 2048-bit key takes exactly 256"},
+};
+#define NSIG_CASES (sizeof sig_cases / sizeof sig_cases[0])
+
+static const sig_case *sig_case_named(const char *name)
+{
+    for (size_t i = 0; i < NSIG_CASES; i++)
+        if (strcmp(sig_cases[i].name, name) == 0) return &sig_cases[i];
+    return NULL;
+}
+
+static void check_sig_case(const sig_case *c)
+{
+    blob base = c->rsa ? VEC("manifest-1.rsa.sig") : ec_base();
+    blob pub = KEY(c->rsa ? "rsa2048.pub.pem" : "ec-p256.pub.pem"), msg = VEC("manifest-1.json");
+    cr_assert_eq(verify(pub, msg, base.data, base.len), DELTA_OK, "the base signature verifies");
+    delta_buf sig = DELTA_BUF_INIT;
+    c->craft(&sig, base);
+    delta_status st = verify(pub, msg, sig.data, sig.len);
+    cr_assert_eq(st, DELTA_ERR_SIGNATURE, "%s: status %d (%s)", c->name, st, delta_last_error());
+    cr_assert_str_eq(delta_last_error(), c->why, "%s", c->name);
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/sig-%s.sig", INVALID_DIR, c->name);
+    const char *regen = getenv("DELTA_REGEN_VECTORS");
+    if (regen && *regen == '1') {
+        tu_write_file(path, sig.data, sig.len);
+    } else {
+        blob want = load(INVALID_DIR, path + strlen(INVALID_DIR) + 1);
+        cr_assert(want.len == sig.len && memcmp(want.data, sig.data, sig.len) == 0,
+                  "%s differs from what the test crafts", path);
+        free(want.data);
+    }
+    delta_buf_free(&sig);
+    free(base.data);
+    free(pub.data);
+    free(msg.data);
+}
+
+Test(strict, every_case)
+{
+    for (size_t i = 0; i < NSIG_CASES; i++) check_sig_case(&sig_cases[i]);
+}
+
+/* The boundaries: the shortest and the longest strict encodings get past
+ * the encoding check to the verification proper. */
+Test(strict, smallest_and_largest_encodings_reach_verification)
+{
+    blob pub = KEY("ec-p256.pub.pem"), msg = VEC("manifest-1.json");
+    static const uint8_t tiny[] = {0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01};
+    cr_assert_eq(verify(pub, msg, tiny, sizeof tiny), DELTA_ERR_SIGNATURE);
+    cr_assert(strncmp(delta_last_error(), "verify: signature does not verify with the given key", 52) == 0, "%s",
+              delta_last_error());
+    uint8_t big[72] = {0x30, 0x46, 0x02, 0x21, 0x00};
+    memset(big + 5, 0xff, 32);
+    big[37] = 0x02;
+    big[38] = 0x21;
+    big[39] = 0x00;
+    memset(big + 40, 0xff, 32);
+    cr_assert_eq(verify(pub, msg, big, sizeof big), DELTA_ERR_SIGNATURE);
+    cr_assert(strncmp(delta_last_error(), "verify: signature does not verify with the given key", 52) == 0, "%s",
+              delta_last_error());
+    free(pub.data);
+    free(msg.data);
+}
+
+/* sig-README.md is the oracle for other implementations: each line names a
+ * file, its key and its status; the files give exactly that, and the README
+ * covers every case of this suite and no other. */
+Test(strict, readme_lists_every_vector)
+{
+    blob text = load(INVALID_DIR, "sig-README.md");
+    char *copy = strndup((const char *)text.data, text.len);
+    size_t seen = 0;
+    for (char *line = strtok(copy, "\n"); line; line = strtok(NULL, "\n")) {
+        char file[128], key[64], status[64];
+        if (sscanf(line, "%127s %63s %63[A-Z_]", file, key, status) != 3 || strncmp(file, "sig-", 4) != 0) continue;
+        size_t n = strlen(file);
+        cr_assert(n > 8 && strcmp(file + n - 4, ".sig") == 0, "%s", file);
+        file[n - 4] = '\0';
+        const sig_case *c = sig_case_named(file + 4);
+        cr_assert_not_null(c, "%s.sig is not crafted by this suite", file);
+        cr_assert_str_eq(key, c->rsa ? "rsa2048.pub.pem" : "ec-p256.pub.pem", "%s", file);
+        cr_assert_str_eq(status, "DELTA_ERR_SIGNATURE", "%s", file);
+        file[n - 4] = '.';
+        blob sig = load(INVALID_DIR, file), pub = KEY(key), msg = VEC("manifest-1.json");
+        cr_assert_eq(verify(pub, msg, sig.data, sig.len), DELTA_ERR_SIGNATURE, "%s: %s", file, delta_last_error());
+        cr_assert_str_eq(delta_last_error(), c->why, "%s", file);
+        free(sig.data);
+        free(pub.data);
+        free(msg.data);
+        seen++;
+    }
+    free(copy);
+    free(text.data);
+    cr_assert_eq(seen, NSIG_CASES, "sig-README.md lists %zu files, the suite crafts %zu", seen, NSIG_CASES);
+}

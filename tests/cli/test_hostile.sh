@@ -99,5 +99,25 @@ refuse 50 "too large|larger|exceeds|bytes" "$(bad notzip)" --max-size 10
 expect 1 "$BIN/verifydelta" --pubkey "$KEY" --source "$OLD" "$GOOD"
 check "a private key given as --pubkey is named" grep -q "private key" "$LAST_ERR"
 
+# A FIFO (with no writer) as the package or as a --source: refused at once as
+# a local input error (exit 1), naming it, and nothing written. (open() used
+# to wait forever for a writer.)
+fifo_refused() { # fifo_refused WHAT FIFO TOOL ARG...
+    local what=$1 fifo=$2 d=$T/fifo-out; shift 2
+    rm -rf "$d"
+    mkdir -p "$d"
+    expect 1 timeout 10 "$@"
+    check "$what: named, not a regular file" grep -q "$fifo: not a regular file or block device" "$LAST_ERR"
+    check "$what: nothing written" test -z "$(ls -A "$d")"
+}
+mkfifo "$T/pkg.fifo" "$T/src.fifo"
+DEV=(--pubkey "$PUB" --project "$PROJECT" --from "$FROM")
+fifo_refused "verifydelta, FIFO package" "$T/pkg.fifo" "$BIN/verifydelta" "${DEV[@]}" --source "$OLD" "$T/pkg.fifo"
+fifo_refused "verifydelta, FIFO --source" "$T/src.fifo" "$BIN/verifydelta" "${DEV[@]}" --source "$T/src.fifo" "$GOOD"
+fifo_refused "applydelta, FIFO package" "$T/pkg.fifo" \
+    "$BIN/applydelta" "${DEV[@]}" --source "$OLD" --output "$T/fifo-out/new.bin" "$T/pkg.fifo"
+fifo_refused "applydelta, FIFO --source" "$T/src.fifo" \
+    "$BIN/applydelta" "${DEV[@]}" --source "$T/src.fifo" --output "$T/fifo-out/new.bin" "$GOOD"
+
 check "at least 20 refused cases" test "$CASES" -ge 20
 finish

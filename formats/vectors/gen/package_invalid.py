@@ -214,6 +214,13 @@ add("signature-garbage", pkg(sig=b"\x30\x44" + bytes(68)), "DELTA_ERR_SIGNATURE"
     "manifest.sig is a DER header over zeros")
 add("signature-too-large", pkg(sig=SIG + bytes(1100)), "DELTA_ERR_SIGNATURE", E504, DEV,
     "manifest.sig of 1100+ bytes (limit 1024)")
+# Strict DER (formats/signature.md): the package's own valid signature re-encoded with the same r and
+# s, so no re-signing; mbedTLS alone verifies both.
+assert SIG[:4] == b"\x30\x45\x02\x20" and SIG[36:39] == b"\x02\x21\x00" and SIG[39] >= 0x80 and len(SIG) == 71
+add("signature-der-long-length", pkg(sig=b"\x30\x81\x45" + SIG[2:]), "DELTA_ERR_SIGNATURE", E504, DEV,
+    "manifest.sig's SEQUENCE length 69 in long form (30 81 45): not strict DER, same r and s")
+add("signature-der-negative-s", pkg(sig=b"\x30\x44" + SIG[2:36] + b"\x02\x20" + SIG[39:]), "DELTA_ERR_SIGNATURE",
+    E504, DEV, "manifest.sig's s without the 0x00 its top bit needs (a negative INTEGER of the same magnitude)")
 add("duplicate-member", write_zip([(b"manifest.json", MAN), (b"manifest.sig", SIG), (b"firmware.ldp", LDP),
                                    (b"manifest.json", MAN)]), "DELTA_ERR_MEMBERS", E504, DEV,
     "manifest.json twice")
@@ -361,6 +368,20 @@ add("double-block", with_patch(ldpatch(S, S, B, 1, NONE_STASH, 2, block_cmd(2, l
 add("op-count-huge", with_patch(ldpatch(S, S, B, 1, NONE_STASH, 1 << 40, ctrl, bytes(B), b""), ops=1 << 40,
                                 blocks_written=1),
     "DELTA_ERR_PATCH", E504, DEV, "op_count 2^40 in the header and the manifest (re-signed)")
+# The op_count cap (formats/patch.md): at most 4 commands per target block. At the limit, the
+# writer's worst case: each of the 8 blocks in its own batch with a stash, STASH k 0, BLOCK k,
+# FREE 0, COMMIT (one stash slot: the manifest's scratch and space follow). One more command (an
+# empty COMMIT, which the proof alone lets through) is refused by the header check.
+four = b"".join(b"\x02" + uvarint(k) + b"\x00" + block_cmd(k, copy(B, 0)) + b"\x03\x00\x04" for k in range(8))
+STASH_DOC = json.loads(json.dumps(NONE_DOC))
+STASH_DOC["space_needed"] = (NONE_BATCH + 1) * B + 4096
+def stashed(ctrl, ops):
+    return with_patch(ldpatch(S, S, B, 1, 1, ops, ctrl, bytes(8 * B), b""), doc=STASH_DOC, ops=ops,
+                      blocks_written=8, scratch_bytes=(NONE_BATCH + 1) * B, state_bytes=4096)
+add("op-count-limit", stashed(four, 32), "DELTA_OK", 0, DEV,
+    "control: op_count 32 for 8 blocks (the limit, 4 per block): STASH, BLOCK, FREE, COMMIT per block; opens")
+add("op-count-over", stashed(four + b"\x04", 33), "DELTA_ERR_PATCH", E504, DEV,
+    "op_count 33 for 8 blocks (limit 32): the same plan and one empty COMMIT")
 bad_magic = bytearray(NONE_LDP)
 bad_magic[7:8] = b"2"
 add("patch-bad-magic", with_patch(bytes(bad_magic)), "DELTA_ERR_PATCH", E504, DEV,

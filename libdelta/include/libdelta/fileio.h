@@ -15,7 +15,9 @@ extern "C" {
 
 typedef struct delta_file delta_file;
 
-/* Opens a file read-only as a source (pread). DELTA_ERR_INPUT on failure. */
+/* Opens a regular file or a block device read-only as a source (pread).
+ * DELTA_ERR_INPUT on failure, and at once for a FIFO, pipe, socket or
+ * character device ("not a regular file or block device"). */
 DELTA_API delta_status delta_file_source_open(const char *path, delta_source *src, delta_file **out);
 
 /* Creates or truncates a file as a sink (pwrite). DELTA_ERR_OUTPUT on failure. */
@@ -84,10 +86,13 @@ typedef struct delta_file_update_params {
  */
 DELTA_API delta_status delta_file_update(const delta_file_update_params *p, delta_update_result *result);
 
-/* Reads a whole (small) file into buf, at most max bytes (DELTA_ERR_INPUT / _LIMIT). */
+/* Reads a whole (small) file into buf, at most max bytes (DELTA_ERR_INPUT / _LIMIT).
+ * A pipe or FIFO is read to its end; a FIFO with no writer reads as empty
+ * (the open never waits for a writer). */
 DELTA_API delta_status delta_file_read_all(const char *path, uint64_t max, delta_buf *buf);
 
-/* Maps a whole file read-only (host tools: diff inputs). */
+/* Maps a whole file read-only (host tools: diff inputs). A pipe or FIFO
+ * (process substitution) is read to its end instead, as read_all does. */
 DELTA_API delta_status delta_file_map(const char *path, const uint8_t **data, size_t *len,
                                       delta_file **out);
 

@@ -23,7 +23,9 @@ DELTA_API delta_status delta_sign(const char *pem, size_t pem_len, const void *m
                                   size_t msg_len, delta_buf *sig);
 
 /* Verifies sig over msg with a PEM public key. DELTA_ERR_KEY when the key
- * cannot be used, DELTA_ERR_SIGNATURE when the signature does not verify. */
+ * cannot be used, DELTA_ERR_SIGNATURE when the signature does not verify or
+ * is not in its one accepted encoding (ECDSA: strict DER; RSA: exactly the
+ * modulus length; formats/signature.md). */
 DELTA_API delta_status delta_verify(const char *pem, size_t pem_len, const void *msg,
                                     size_t msg_len, const void *sig, size_t sig_len);
 

@@ -195,7 +195,8 @@ static delta_status check_local(const delta_source *src, const uint8_t *e, size_
     return DELTA_OK;
 }
 
-/* The members, sorted by local header offset, must tile [0, cd_off). */
+/* The members, sorted by local header offset, must tile [0, cd_off), and
+ * that sorted order must be the central directory's. */
 static delta_status check_layout(const delta_zip *zip, uint64_t cd_off)
 {
     size_t order[DELTA_ZIP_MAX_MEMBERS];
@@ -224,6 +225,15 @@ static delta_status check_layout(const delta_zip *zip, uint64_t cd_off)
     if (expect != cd_off)
         return delta_fail(DELTA_ERR_ZIP, "%llu unaccounted bytes between the last member and the central directory",
                           (unsigned long long)(cd_off - expect));
+    /* The members tile the archive; the directory must also list them in
+     * the order of their local headers (the order in which they were added). */
+    for (size_t i = 1; i < zip->count; i++)
+        if (zip->header_offset[i] < zip->header_offset[i - 1])
+            return delta_fail(DELTA_ERR_ZIP, "central directory entries %zu (%s, local header at %llu) and %zu (%s, "
+                                             "local header at %llu) are out of order: the directory must list the "
+                                             "members in the order of their local headers", i - 1,
+                              zip->members[i - 1].name, (unsigned long long)zip->header_offset[i - 1], i,
+                              zip->members[i].name, (unsigned long long)zip->header_offset[i]);
     return DELTA_OK;
 }
 

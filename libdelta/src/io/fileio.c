@@ -162,6 +162,34 @@ static delta_file *file_new(enum file_kind kind, int fd)
     return f;
 }
 
+/* ---- opening inputs ---------------------------------------------------- */
+
+/* Opens path read-only without waiting: a FIFO with no writer would block
+ * open() forever, so open with O_NONBLOCK (which succeeds at once on a FIFO),
+ * fstat, then clear O_NONBLOCK so that reads block as usual. Directories are
+ * refused here; what else a caller accepts is its own business. */
+static delta_status open_input(const char *path, int *fd_out, struct stat *st)
+{
+    *fd_out = -1;
+    int fd = open_retry(path, O_RDONLY | O_NONBLOCK, 0);
+    if (fd < 0) return delta_fail(DELTA_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    if (fstat(fd, st) < 0) {
+        close_quietly(fd);
+        return delta_fail(DELTA_ERR_INPUT, "%s: cannot stat: %s", path, strerror(errno));
+    }
+    if (S_ISDIR(st->st_mode)) {
+        close_quietly(fd);
+        return delta_fail(DELTA_ERR_INPUT, "%s: is a directory", path);
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+        close_quietly(fd);
+        return delta_fail(DELTA_ERR_INPUT, "%s: cannot clear O_NONBLOCK: %s", path, strerror(errno));
+    }
+    *fd_out = fd;
+    return DELTA_OK;
+}
+
 /* ---- source ---------------------------------------------------------- */
 
 static int source_read(void *ctx, uint64_t off, void *buf, size_t len)
@@ -174,16 +202,15 @@ static int source_read(void *ctx, uint64_t off, void *buf, size_t len)
 delta_status delta_file_source_open(const char *path, delta_source *src, delta_file **out)
 {
     *out = NULL;
-    int fd = open_retry(path, O_RDONLY, 0);
-    if (fd < 0) return delta_fail(DELTA_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) < 0) {
+    delta_status status = open_input(path, &fd, &st);
+    if (status) return status;
+    /* A source is read at random offsets and its size must be known: a
+     * pipe, FIFO, socket or terminal has neither (pread fails, st_size is 0). */
+    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
         close_quietly(fd);
-        return delta_fail(DELTA_ERR_INPUT, "%s: cannot stat: %s", path, strerror(errno));
-    }
-    if (S_ISDIR(st.st_mode)) {
-        close_quietly(fd);
-        return delta_fail(DELTA_ERR_INPUT, "%s: is a directory", path);
+        return delta_fail(DELTA_ERR_INPUT, "%s: not a regular file or block device", path);
     }
     uint64_t size = (uint64_t)st.st_size;
 #ifdef BLKGETSIZE64
@@ -357,23 +384,16 @@ static delta_status read_fd_all(int fd, const char *path, uint64_t max, delta_bu
 
 delta_status delta_file_read_all(const char *path, uint64_t max, delta_buf *buf)
 {
-    int fd = open_retry(path, O_RDONLY, 0);
-    if (fd < 0) return delta_fail(DELTA_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) < 0) {
-        close_quietly(fd);
-        return delta_fail(DELTA_ERR_INPUT, "%s: cannot stat: %s", path, strerror(errno));
-    }
-    if (S_ISDIR(st.st_mode)) {
-        close_quietly(fd);
-        return delta_fail(DELTA_ERR_INPUT, "%s: is a directory", path);
-    }
+    delta_status status = open_input(path, &fd, &st);
+    if (status) return status;
     if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
         close_quietly(fd);
         return delta_fail(DELTA_ERR_LIMIT, "%s: %llu bytes, larger than the limit of %llu", path,
                           (unsigned long long)st.st_size, (unsigned long long)max);
     }
-    delta_status status = read_fd_all(fd, path, max, buf);
+    status = read_fd_all(fd, path, max, buf);
     close_quietly(fd);
     return status;
 }
@@ -383,23 +403,15 @@ delta_status delta_file_map(const char *path, const uint8_t **data, size_t *len,
     *out = NULL;
     *data = NULL;
     *len = 0;
-    int fd = open_retry(path, O_RDONLY, 0);
-    if (fd < 0) return delta_fail(DELTA_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) < 0) {
-        close_quietly(fd);
-        return delta_fail(DELTA_ERR_INPUT, "%s: cannot stat: %s", path, strerror(errno));
-    }
-    if (S_ISDIR(st.st_mode)) {
-        close_quietly(fd);
-        return delta_fail(DELTA_ERR_INPUT, "%s: is a directory", path);
-    }
+    delta_status status = open_input(path, &fd, &st);
+    if (status) return status;
     delta_file *f = file_new(KIND_MAP, -1);
     if (!f) {
         close_quietly(fd);
         return delta_fail(DELTA_ERR_NOMEM, "%s: out of memory", path);
     }
-    delta_status status = DELTA_OK;
     if (S_ISREG(st.st_mode)) {
         if ((uint64_t)st.st_size > SIZE_MAX) {
             status = delta_fail(DELTA_ERR_LIMIT, "%s: too large to map", path);

@@ -1,4 +1,5 @@
 /* Opening a package: every check that needs no device image, in the contract's order. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <mbedtls/sha256.h>
@@ -82,8 +83,16 @@ static delta_status check_signature(delta_package *pkg, const delta_check_option
     delta_status st = read_member(pkg, sm, DELTA_SIG_MAX_BYTES, DELTA_ERR_SIGNATURE, &sig, sha);
     if (!st && opt->pubkey_pem) {
         st = delta_verify(opt->pubkey_pem, opt->pubkey_len, manifest->data, manifest->len, sig.data, sig.len);
-        if (st == DELTA_ERR_SIGNATURE)
-            st = delta_fail(DELTA_ERR_SIGNATURE, "the manifest signature does not verify with the given key");
+        if (st == DELTA_ERR_SIGNATURE) {
+            /* Keep an encoding fault's own words ("ECDSA signature is not
+             * strict DER: ..."); a mismatch needs no more than this. */
+            char why[256];
+            const char *e = delta_last_error();
+            if (strncmp(e, "verify: ", 8) == 0) e += 8;
+            snprintf(why, sizeof why, "%s", strncmp(e, "signature does not verify", 25) == 0 ? "" : e);
+            st = delta_fail(DELTA_ERR_SIGNATURE, "the manifest signature does not verify with the given key%s%s",
+                            why[0] ? ": " : "", why);
+        }
         if (!st) pkg->signature_state = 2;
     }
     delta_buf_free(&sig);

@@ -1,6 +1,10 @@
 /* ldpatch1 header and segment table: parse, validate, derive the needs. */
 #include "patch_internal.h"
 
+/* op_count <= 4 x target blocks: BLOCK, STASH, FREE and COMMIT, each at most
+ * once per target block (formats/patch.md, formats/limits.md). */
+#define PATCH_MAX_OPS_PER_BLOCK 4u
+
 uint64_t patch_block_count(uint64_t size, uint32_t block_size)
 {
     return size / block_size + (size % block_size != 0);
@@ -68,10 +72,12 @@ delta_status delta_patch_read_info(const delta_source *patch, delta_patch_info *
     if (info->max_stream > DELTA_PATCH_MAX_SEGMENT)
         return delta_fail(DELTA_ERR_PATCH, "patch: stream of %u bytes (limit 64 MiB)", info->max_stream);
     uint64_t blocks = patch_block_count(info->target_size, info->block_size);
-    /* Each block at most once; stashes, frees and commits bounded by blocks: op_count is capped. */
-    if (info->op_count > 4 * blocks + 2)
-        return delta_fail(DELTA_ERR_PATCH, "patch: %llu commands for %llu target blocks",
-                          (unsigned long long)info->op_count, (unsigned long long)blocks);
+    /* A BLOCK per target block at most, a STASH per block at most, a FREE per
+     * STASH, a COMMIT per batch and a batch holds a block (formats/patch.md). */
+    if (info->op_count > PATCH_MAX_OPS_PER_BLOCK * blocks)
+        return delta_fail(DELTA_ERR_PATCH, "patch: %llu commands for %llu target blocks (at most %u per block)",
+                          (unsigned long long)info->op_count, (unsigned long long)blocks,
+                          PATCH_MAX_OPS_PER_BLOCK);
     if ((info->op_count == 0) != (info->segment_count == 0))
         return delta_fail(DELTA_ERR_PATCH, "patch: segments and commands disagree");
 

@@ -84,6 +84,94 @@ static delta_status key_allowed(mbedtls_pk_context *pk, const char *what)
                       mbedtls_pk_get_name(pk));
 }
 
+/* ---- strict DER of an ECDSA signature ------------------------------------
+ *
+ * mbedTLS reads ECDSA-Sig-Value leniently: long-form or zero-padded lengths,
+ * INTEGERs padded with 0x00 and negative INTEGERs (taken as magnitudes) all
+ * verify, so one signature has many encodings. formats/signature.md asks
+ * for strict DER (X.690 10.1, 8.3.2), checked here before mbedTLS sees the
+ * bytes. */
+
+#define DER_SEQUENCE 0x30
+#define DER_INTEGER 0x02
+
+/* A refusal; the first argument must be a string literal. */
+#define DER_BAD(...) delta_fail(DELTA_ERR_SIGNATURE, "verify: ECDSA signature is not strict DER: " __VA_ARGS__)
+
+/* Reads the length octets of `what` at *p: the minimal form only (short
+ * below 128, else long with no leading zero octet), within [*p, end). */
+static delta_status der_length(const uint8_t **p, const uint8_t *end, const char *what, size_t *out)
+{
+    if (*p == end) return DER_BAD("the signature ends before the length of %s", what);
+    uint8_t first = *(*p)++;
+    size_t len = first;
+    if (first == 0x80) return DER_BAD("%s has an indefinite length (0x80)", what);
+    if (first > 0x80) {
+        size_t n = first & 0x7fu;
+        if (n > (size_t)(end - *p))
+            return DER_BAD("the signature ends inside the %zu length octets of %s", n, what);
+        if (**p == 0)
+            return DER_BAD("the length of %s has a leading zero octet (0x%02x 0x00 ...): not minimal", what,
+                           first);
+        /* A signature is at most DELTA_SIG_MAX_BYTES: 3+ length octets cannot fit. */
+        if (n > 2) return DER_BAD("the length of %s takes %zu octets, more than the signature holds", what, n);
+        len = 0;
+        for (size_t k = 0; k < n; k++) len = len << 8 | *(*p)++;
+        if (len < 0x80)
+            return DER_BAD("the length %zu of %s is in long form (0x%02x 0x%02zx): DER takes the short form "
+                           "below 128", len, what, first, len);
+        if (n == 2 && len < 0x100)
+            return DER_BAD("the length %zu of %s takes 2 octets where 1 does: not minimal", len, what);
+    }
+    if (len > (size_t)(end - *p))
+        return DER_BAD("%s of %zu bytes runs past the end of the signature (%zu bytes left)", what, len,
+                       (size_t)(end - *p));
+    *out = len;
+    return DELTA_OK;
+}
+
+/* One INTEGER (r or s) at *p: minimal, positive, non-zero, with at most
+ * order_len bytes of magnitude. */
+static delta_status der_integer(const uint8_t **p, const uint8_t *end, const char *name, size_t order_len)
+{
+    if (*p == end) return DER_BAD("the SEQUENCE ends before %s", name);
+    if (**p != DER_INTEGER) return DER_BAD("%s has tag 0x%02x, not INTEGER (0x02)", name, **p);
+    (*p)++;
+    size_t len = 0;
+    delta_status st = der_length(p, end, name, &len);
+    if (st) return st;
+    const uint8_t *v = *p;
+    if (len == 0) return DER_BAD("%s is an empty INTEGER", name);
+    if (v[0] & 0x80) return DER_BAD("%s is negative (leading octet 0x%02x); r and s are positive", name, v[0]);
+    if (len > 1 && v[0] == 0 && !(v[1] & 0x80))
+        return DER_BAD("%s has a leading 0x00 octet not needed for the sign bit: not minimal", name);
+    if (len == 1 && v[0] == 0) return DER_BAD("%s is zero", name);
+    size_t magnitude = v[0] == 0 ? len - 1 : len;
+    if (magnitude > order_len)
+        return DER_BAD("%s of %zu bytes is longer than the %zu-byte group order", name, magnitude, order_len);
+    *p += len;
+    return DELTA_OK;
+}
+
+/* ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER } (SEC 1 C.5,
+ * RFC 3279 2.2.3) in strict DER, exactly sig_len (>= 1) bytes. */
+static delta_status ecdsa_der_check(const uint8_t *sig, size_t sig_len, size_t order_len)
+{
+    const uint8_t *p = sig, *end = sig + sig_len;
+    if (*p != DER_SEQUENCE) return DER_BAD("tag 0x%02x, not SEQUENCE (0x30)", *p);
+    p++;
+    size_t len = 0;
+    delta_status st = der_length(&p, end, "the SEQUENCE", &len);
+    if (st) return st;
+    size_t left = (size_t)(end - p) - len;
+    if (left) return DER_BAD("%zu byte%s after the SEQUENCE", left, left == 1 ? "" : "s");
+    if ((st = der_integer(&p, end, "r", order_len))) return st;
+    if ((st = der_integer(&p, end, "s", order_len))) return st;
+    left = (size_t)(end - p);
+    if (left) return DER_BAD("%zu byte%s after s inside the SEQUENCE", left, left == 1 ? "" : "s");
+    return DELTA_OK;
+}
+
 delta_status delta_sign(const char *pem, size_t pem_len, const void *msg, size_t msg_len, delta_buf *sig)
 {
     if (!sig || (!msg && msg_len)) return delta_fail(DELTA_ERR_ARG, "sign: null argument");
@@ -178,6 +266,18 @@ delta_status delta_verify(const char *pem, size_t pem_len, const void *msg, size
         st = delta_fail(DELTA_ERR_SIGNATURE, "verify: signature of %zu bytes exceeds the limit of %d", sig_len,
                         DELTA_SIG_MAX_BYTES);
         goto done;
+    }
+    /* The encoding first: mbedTLS alone would take malleable variants. */
+    if (mbedtls_pk_get_type(&pk) == MBEDTLS_PK_RSA) {
+        size_t want = mbedtls_pk_get_len(&pk);
+        if (sig_len != want) {
+            st = delta_fail(DELTA_ERR_SIGNATURE, "verify: RSA signature of %zu bytes; a %zu-bit key takes exactly "
+                                                 "%zu", sig_len, mbedtls_pk_get_bitlen(&pk), want);
+            goto done;
+        }
+    } else {
+        size_t order_len = (mbedtls_pk_ec(pk)->grp.nbits + 7) / 8;
+        if ((st = ecdsa_der_check(sig, sig_len, order_len))) goto done;
     }
     ret = mbedtls_sha256_ret(msg_len ? msg : (const void *)"", msg_len, hash, 0);
     if (ret != 0) {
