@@ -142,18 +142,23 @@ static void journal_seeds(const delta_make_image *images, size_t count)
     check(delta_package_open(&file, NULL, &p), "journal package open");
     const delta_manifest *m = delta_package_manifest(p);
     static journal_capture cap[2];
-    delta_flash fl[2], *fp[2];
+    delta_flash fl[2];
+    delta_update_region regions[2];
     for (size_t i = 0; i < count; i++) {
         if (!fz_mem_init(&cap[i].mem, images[i].source, images[i].source_len, 65536, m->space_needed)) exit(1);
         fz_mem_flash(&cap[i].mem, &fl[i]);
-        fp[i] = &fl[i];
+        regions[i] = (delta_update_region){m->images[i].name, &fl[i]};
     }
     delta_store store;
     fz_mem_store(&cap[0].mem, &store);
     store.ctx = &cap[0];
     store.journal_write = capture_write;
-    int resumed = -1;
-    check(delta_package_apply_in_place(p, fp, &store, NULL, &resumed), "journal apply");
+    delta_update_params up = DELTA_UPDATE_PARAMS_INIT;
+    up.package = &file;
+    up.regions = regions;
+    up.region_count = count;
+    up.store = &store;
+    check(delta_update_run(&up, NULL), "journal apply");
     for (size_t i = 0; i < count; i++) fz_mem_free(&cap[i].mem);
     delta_package_free(p);
     delta_buf_free(&pkg);

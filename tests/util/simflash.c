@@ -63,7 +63,9 @@ static int event(sim *s, int kind, int *fail)
     s->last_kind = kind;
     uint64_t count = s->fail_count ? s->fail_count : 1;
     *fail = s->fail_at && s->events >= s->fail_at && s->events < s->fail_at + count;
-    if (kind == s->broken_kind && ++s->run_kind_count > s->broken_after) *fail = 1;
+    if (kind == s->broken_kind && ++s->run_kind_count > s->broken_after &&
+        (!s->broken_limit || s->run_kind_count <= s->broken_after + s->broken_limit))
+        *fail = 1;
     if (s->cut_at && s->events == s->cut_at) {
         s->dead = 1;
         s->cut_kind = kind;

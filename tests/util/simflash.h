@@ -40,6 +40,7 @@ typedef struct sim {
      * run fails (a medium that keeps failing); -1: none. sim_run() starts a run. */
     int broken_kind;
     uint64_t broken_after, run_kind_count;
+    uint64_t broken_limit; /* with broken_kind: at most this many failures per run (0: no limit) */
     int flash_broken;    /* every image write fails with EIO (the rest works) */
     int scratch_broken;  /* every scratch write fails with EIO */
     int dead;

@@ -216,11 +216,28 @@ add("signature-too-large", pkg(sig=SIG + bytes(1100)), "DELTA_ERR_SIGNATURE", E5
     "manifest.sig of 1100+ bytes (limit 1024)")
 # Strict DER (formats/signature.md): the package's own valid signature re-encoded with the same r and
 # s, so no re-signing; mbedTLS alone verifies both.
-assert SIG[:4] == b"\x30\x45\x02\x20" and SIG[36:39] == b"\x02\x21\x00" and SIG[39] >= 0x80 and len(SIG) == 71
-add("signature-der-long-length", pkg(sig=b"\x30\x81\x45" + SIG[2:]), "DELTA_ERR_SIGNATURE", E504, DEV,
-    "manifest.sig's SEQUENCE length 69 in long form (30 81 45): not strict DER, same r and s")
-add("signature-der-negative-s", pkg(sig=b"\x30\x44" + SIG[2:36] + b"\x02\x20" + SIG[39:]), "DELTA_ERR_SIGNATURE",
-    E504, DEV, "manifest.sig's s without the 0x00 its top bit needs (a negative INTEGER of the same magnitude)")
+assert SIG[0] == 0x30 and SIG[1] == len(SIG) - 2 < 128 and SIG[2] == 0x02
+R = SIG[4:4 + SIG[3]]
+assert SIG[4 + len(R)] == 0x02
+S_ = SIG[6 + len(R):]
+assert len(S_) == SIG[5 + len(R)]
+add("signature-der-long-length", pkg(sig=b"\x30\x81" + SIG[1:]), "DELTA_ERR_SIGNATURE", E504, DEV,
+    "manifest.sig's SEQUENCE length in long form (30 81 nn): not strict DER, same r and s")
+def der_int(v):
+    return b"\x02" + bytes([len(v)]) + v
+def der_sig(r, s):
+    body = der_int(r) + der_int(s)
+    return b"\x30" + bytes([len(body)]) + body
+if S_[0] == 0 or R[0] == 0:
+    # An INTEGER without the 0x00 its top bit needs: negative, of the same magnitude.
+    which = "s" if S_[0] == 0 else "r"
+    bad = der_sig(R, S_[1:]) if which == "s" else der_sig(R[1:], S_)
+    add("signature-der-negative", pkg(sig=bad), "DELTA_ERR_SIGNATURE", E504, DEV,
+        "manifest.sig's %s without the 0x00 its top bit needs (a negative INTEGER of the same magnitude)" % which)
+else:
+    # Neither needs a pad: a needless leading 0x00 on r is not minimal.
+    add("signature-der-negative", pkg(sig=der_sig(b"\x00" + R, S_)), "DELTA_ERR_SIGNATURE", E504, DEV,
+        "manifest.sig's r with a needless leading 0x00 (not minimal; r's top bit is clear)")
 add("duplicate-member", write_zip([(b"manifest.json", MAN), (b"manifest.sig", SIG), (b"firmware.ldp", LDP),
                                    (b"manifest.json", MAN)]), "DELTA_ERR_MEMBERS", E504, DEV,
     "manifest.json twice")
