@@ -11,8 +11,8 @@ fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
 
 # shim ROOT LOG CUT COMMAND...: runs COMMAND with the shim watching ROOT, its
-# events logged to LOG, killed at event CUT (0: never). Returns its status
-# (137 when it was cut).
+# events logged to LOG (and LOG.data; "" for no log), killed at event CUT (0:
+# never). Returns its status (137 when it was cut).
 shim() {
     local root=$1 log=$2 cut=$3; shift 3
     local rc=0
@@ -44,4 +44,12 @@ reboot() {
     printf '%s\t%s\t%s\t%s\n' "$mode" "$1" "$2" "$3" >&"${REBOOTD[1]}"
     read -r reply <&"${REBOOTD[0]}" || reply="error: reboot.py ended"
     [[ $reply == ok ]] || { echo "reboot: $reply" >&2; return 1; }
+}
+
+# next_random: sets RAND (0..32767) from a seeded linear congruential generator
+# (no $RANDOM, no clock: the same seed gives the same cuts). Seed with rng=N.
+rng=1
+next_random() {
+    rng=$(((rng * 1103515245 + 12345) % 2147483648))
+    RAND=$((rng / 65536))
 }

@@ -59,13 +59,6 @@ reset() {
     cp -a "$1" "$DEV"
 }
 
-# next_random: a seeded linear congruential generator (no $RANDOM, no clock).
-rng=0
-next_random() {
-    rng=$(((rng * 1103515245 + 12345) % 2147483648))
-    RAND=$((rng / 65536))
-}
-
 # crash_pass NAME NEW PKG SNAPSHOT EVENTS RECUT: every cut point 1..EVENTS of
 # an update from SNAPSHOT, the first resume cut once more when RECUT is 1.
 crash_pass() {
