@@ -33,8 +33,9 @@
  * The log is written with raw system calls, each line whole, before the
  * process can be killed, so it is complete up to the cut.
  *
- * Limits: one thread; descriptors below CS_MAX_FD; no dup, writev, mmap'd
- * writes or stdio output under the root (the tools use none of them).
+ * Limits: one thread; descriptors below CS_MAX_FD; no dup, writev, O_TMPFILE,
+ * link, symlink, mmap'd writes or stdio output under the root (the tools use
+ * none of them).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -57,6 +58,7 @@
 typedef struct cs_fd {
     int used;
     int dir;
+    dev_t dev;
     ino_t ino;
     char name[PATH_MAX]; /* relative to the root, at open time */
 } cs_fd;
@@ -277,10 +279,19 @@ static int rel_path(int dirfd, const char *path, char *rel)
     return 0;
 }
 
+/* The entry of a descriptor opened under the root, NULL for any other. A
+ * descriptor closed where no shim sees it (fclose, a library's internal close)
+ * and its number reused is caught by its inode. */
 static cs_fd *tracked(int fd)
 {
     if (!cs.active || fd < 0 || fd >= CS_MAX_FD || !cs.fds[fd].used) return NULL;
-    return &cs.fds[fd];
+    cs_fd *e = &cs.fds[fd];
+    struct stat st;
+    if (fstat(fd, &st) < 0 || st.st_ino != e->ino || st.st_dev != e->dev) {
+        e->used = 0;
+        return NULL;
+    }
+    return e;
 }
 
 static void track(int fd, const char *rel)
@@ -297,6 +308,7 @@ static void track(int fd, const char *rel)
     e->used = 1;
     e->dir = S_ISDIR(st.st_mode);
     e->ino = st.st_ino;
+    e->dev = st.st_dev;
     snprintf(e->name, sizeof e->name, "%s", rel);
 }
 
@@ -352,6 +364,13 @@ static int do_open(int (*fn)(int, const char *, int, mode_t), int dirfd, const c
 {
     char rel[PATH_MAX];
     if (rel_path(dirfd, path, rel) < 0) return fn(dirfd, path, flags, mode);
+#ifdef O_TMPFILE
+    if ((flags & O_TMPFILE) == O_TMPFILE) {
+        static const char msg[] = "crashsim: O_TMPFILE under the root is not modelled\n";
+        raw_write_all(2, msg, sizeof msg - 1);
+        return fn(dirfd, path, flags, mode);
+    }
+#endif
     struct stat st;
     int exists = fstatat(dirfd, path, &st, 0) == 0;
     int creates = !exists && (flags & O_CREAT);
