@@ -124,6 +124,8 @@ case_ "rename between dirs, the source synced only: both names lost" "d1/ d1/x=X
 case_ "journal replaced twice (inode numbers may be reused): the last" "" \
     'for v in (b"1", b"2"):
     os.fsync(create("j.tmp", v)); os.rename(p("j.tmp"), p("j")); sync()' "f j=2"
+case_ "names with a space, a tab and a % (escaped in the log)" "" \
+    'os.fsync(create("a b\t%41", b"x")); sync()' "f a b$(printf '\t')%41=x"
 case_ "a file outside the root is not logged" "" \
     'fd = os.open(os.path.join(os.environ["T"], "outside"), os.O_WRONLY | os.O_CREAT, 0o644); os.write(fd, b"x")' ""
 check "outside: the log has no event" test "$(grep -c '^E' "$T/case.log" || true)" = 0
