@@ -166,6 +166,36 @@ def main(csv_path, meta_path, out_dir):
         w("| (no pair completed for every tool) | | | | | | | |")
     w("")
 
+    # What the never-brick guarantees cost (formats/update.md): the state area with the rollback
+    # backup and the package copy, against the work area and journal alone; the in-place apply
+    # (which now also writes each block's backup) against the out-of-place one.
+    state_pairs = [p for p in pairs if result("libdelta", p, "state")[0] == "ok"]
+    if state_pairs:
+        w("## Rollback and authenticated apply: what they cost")
+        w("")
+        w("The state area holds the work area and the journal, plus, since the update session, a copy of "
+          "the manifest and patches (what is applied is what was hashed) and a backup of every block before "
+          "it is overwritten (so that five failed tries restore the exact source). Payload: no change (the "
+          "backup is made on the device). Time: the in-place apply below includes the backup writes.")
+        w("")
+        w("| pair | image | state, work + journal | state, with copy + backup | x image | in place | out of place "
+          "| in place / out of place | apply memory (MiB) |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        ratios = []
+        for p in state_pairs:
+            rows = runs[("libdelta", p, "state")]
+            bare = int(rows[0]["file_bytes"])
+            full = int(rows[0]["bytes"])
+            ip, op = result("libdelta", p, "apply_inplace"), result("libdelta", p, "apply")
+            r = ip[2] / op[2] if ip[2] and op[2] else float("nan")
+            ratios.append(r)
+            w("| %s | %s | %s | %s | %.2f | %s | %s | %.2f | %s |"
+              % (label(p), format(sizes[p][0], ","), format(bare, ","), format(full, ","), full / sizes[p][0],
+                 secs(ip[2]), secs(op[2]), r, mib(ip[3])))
+        w("")
+        w("Median in-place / out-of-place apply time: %.2f." % statistics.median(ratios))
+        w("")
+
     # The targets of the diff engine (issue 3), met or missed, by how much.
     if complete and "libdelta" in summaries:
         s = summaries["libdelta"]

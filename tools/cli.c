@@ -604,7 +604,7 @@ delta_status cli_update(const cli *c, delta_file_update_params *p, cli_urc *rep,
     delta_status st = delta_file_update(p, res);
     if (rep->bar) cli_progress_end(rep->bar);
     if (res->before != DELTA_UPDATE_NONE)
-        cli_info(c, "resumed the update to %s found in the state directory (%u failed tries before)",
+        cli_info(c, "resuming the update to %s found in the state directory (%u failed tries before)",
                  res->target_version, res->tries);
     if (!st && res->already) cli_info(c, "the images already hold version %s: nothing to do", res->target_version);
     else if (!st) cli_info(c, "updated to %s", res->target_version);

@@ -430,7 +430,9 @@ static delta_status fresh(session *s)
     st = map_regions(s);
     for (size_t i = 0; i < s->m->image_count && !st; i++) st = delta_package_check_slot(s->pkg, i, s->flash[i]->capacity);
     if (!st) st = check_images(s);
-    if (st || s->res->already || p->check_only) return st;
+    if (st || p->check_only) return st;
+    /* Already the target: what a cut inside the final clean-up may have left goes. */
+    if (s->res->already) return remove_state(s, "the images already are the target");
 
     /* Every check passed: now, and only now, the state area is written. */
     if (s->inner->journal_remove(s->inner->ctx) != DELTA_IO_OK)
