@@ -105,7 +105,7 @@ static void print_urc(void *ctx, const char *line)
 static uint64_t slot_of(const args *a, const char *name, size_t n)
 {
     uint64_t v = UINT64_MAX;
-    const char *s = cli_named_find(&a->slots, name, n);
+    const char *s = cli_named_find(&a->slots, name ? name : "", n);
     if (s) cli_parse_size(s, &v);
     return v;
 }
@@ -219,18 +219,16 @@ static int apply_out_of_place(cli *c, const args *a, cli_package *p, cli_urc *re
     if (!rc) rc = resolve(c, m, &a->outputs, "output", outputs);
     if (rc) return rc;
 
+    const char *names[DELTA_MANIFEST_MAX_IMAGES];
+    for (size_t i = 0; i < n; i++) names[i] = m->images[i].name;
+    const cli_named *bad = cli_named_unknown(&a->slots, names, n);
+    if (bad && bad->name) return cli_usage_error(c, "--slot-size: the package has no image %s", bad->name);
     delta_status st = DELTA_OK;
     const char *what = "cannot read the source image";
     /* Every check first: slots (511), then every source (510). */
     for (size_t i = 0; i < n && !st; i++) {
-        uint64_t slot = slot_of(a, m->images[i].name, n);
-        if (m->images[i].target_size > slot) {
-            cli_error(c, "error 511: image %s: target of %llu bytes does not fit the %llu-byte "
-                      "region (--slot-size)", m->images[i].name,
-                      (unsigned long long)m->images[i].target_size, (unsigned long long)slot);
-            st = DELTA_ERR_SLOT;
-            what = NULL;
-        }
+        st = delta_package_check_slot(p->pkg, i, slot_of(a, m->images[i].name, n));
+        what = "cannot apply";
     }
     for (size_t i = 0; i < n && !st; i++) st = cli_check_source_file(p->pkg, i, sources[i]);
     for (size_t i = 0; i < n && !st; i++) {

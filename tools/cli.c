@@ -579,7 +579,9 @@ int cli_urc_progress(void *ctx, uint64_t done, uint64_t total)
 void cli_urc_end(cli_urc *r, delta_status status)
 {
     int code = delta_dfota_code(status);
-    int writing = code == 502 || (code >= 520 && code <= 546);
+    /* START comes before success and before a failure while writing, never
+     * before a refusal: nothing was under way (cli_update says so). */
+    int writing = delta_status_is_write_failure(status) && !r->refused;
     if (status == DELTA_OK || writing) cli_urc_start(r);
     if (status == DELTA_OK) cli_urc_percent(r, 100);
     char line[48];
@@ -603,6 +605,7 @@ delta_status cli_update(const cli *c, delta_file_update_params *p, cli_urc *rep,
     p->progress_ctx = rep;
     delta_status st = delta_file_update(p, res);
     if (rep->bar) cli_progress_end(rep->bar);
+    rep->refused = st != DELTA_OK && res->before == DELTA_UPDATE_NONE && res->after == DELTA_UPDATE_NONE;
     if (res->before != DELTA_UPDATE_NONE)
         cli_info(c, "resuming the update to %s found in the state directory (%u failed tries before)",
                  res->target_version, res->tries);

@@ -173,6 +173,7 @@ typedef struct cli_urc {
     int percent;          /* last UPDATING percent emitted */
     unsigned pause_ms;    /* sleep after each UPDATING: a slow flash (fotamodem --flash-delay) */
     cli_progress *bar;    /* NULL: no progress bar */
+    int refused;          /* set by cli_update: no update was under way and none is now */
 } cli_urc;
 
 void cli_urc_start(cli_urc *r);

@@ -6,6 +6,11 @@
  *   CRASHSIM_LOG=FILE   the event log; written bytes go to FILE.data
  *   CRASHSIM_CUT=N      die (SIGKILL) right before the Nth event ...
  *   CRASHSIM_AFTER=1    ... or right after it
+ *   CRASHSIM_EIO_NAME=NAME, CRASHSIM_EIO_AFTER=K
+ *                       a medium that fails: every write to NAME (relative to
+ *                       the root) after the first K of this process fails
+ *                       with EIO (one process is one try of an update);
+ *   CRASHSIM_EIO_COUNT=C  ... only the first C of them (0: all)
  *
  * Events, numbered from 1 in the order they are attempted: a create (open with
  * O_CREAT of a name that did not exist, creat, mkstemp and its kin), a
@@ -72,6 +77,8 @@ static struct {
     uint64_t data_off;
     unsigned long seq, cut;
     int after;
+    char eio_name[PATH_MAX];
+    unsigned long eio_after, eio_writes, eio_count;
     cs_fd fds[CS_MAX_FD];
 } cs; /* zero: in .bss, the descriptor table is large */
 
@@ -182,6 +189,13 @@ __attribute__((constructor)) static void cs_init(void)
     if (cs.root_len == 1) cs.root_len = 0; /* "/": every path is under it */
     cs.cut = cut ? strtoul(cut, NULL, 10) : 0;
     cs.after = after && *after && strcmp(after, "0");
+    const char *eio = getenv("CRASHSIM_EIO_NAME"), *eio_after = getenv("CRASHSIM_EIO_AFTER");
+    if (eio && *eio) {
+        snprintf(cs.eio_name, sizeof cs.eio_name, "%s", eio);
+        cs.eio_after = eio_after ? strtoul(eio_after, NULL, 10) : 0;
+        const char *count = getenv("CRASHSIM_EIO_COUNT");
+        cs.eio_count = count ? strtoul(count, NULL, 10) : 0;
+    }
     if (log && *log) {
         char data[PATH_MAX + 8];
         snprintf(data, sizeof data, "%s.data", log);
@@ -558,6 +572,13 @@ static ssize_t do_write(int fd, const void *buf, size_t len, off_t off, int posi
     snprintf(what, sizeof what, "%s(%s, %s)", positional ? "pwrite" : "write", e->name, range);
     unsigned long seq = event_begin(what);
     ssize_t n;
+    if (cs.eio_name[0] && strcmp(e->name, cs.eio_name) == 0 && ++cs.eio_writes > cs.eio_after &&
+        (!cs.eio_count || cs.eio_writes <= cs.eio_after + cs.eio_count)) {
+        event_failed(seq, what, EIO);
+        event_end(seq, what);
+        errno = EIO;
+        return -1;
+    }
     if (positional) {
         LOAD_REAL(pwrite);
         n = REAL(pwrite)(fd, buf, len, off);

@@ -667,6 +667,14 @@ delta_status delta_dir_store_open(const char *dir, delta_store *store, delta_dir
         }
     } else if (errno != ENOENT) {
         return delta_fail(DELTA_ERR_INPUT, "%s: cannot stat the state directory: %s", dir, strerror(errno));
+    } else {
+        /* It will be created by the first write: its parent must be there now. */
+        char *parent = parent_of(dir);
+        struct stat pst;
+        int ok = parent && stat(parent, &pst) == 0 && S_ISDIR(pst.st_mode);
+        free(parent);
+        if (!ok) return delta_fail(DELTA_ERR_INPUT, "%s: the state directory cannot be created: its parent is not a "
+                                   "directory", dir);
     }
     delta_dir_store *s = calloc(1, sizeof *s);
     char *copy = strdup(dir);
