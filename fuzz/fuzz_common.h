@@ -170,4 +170,79 @@ static inline void fz_mem_store(fz_mem *m, delta_store *st)
     *st = x;
 }
 
+
+/* The resume fixture (fuzz_resume, make_seeds): a package updating 16 KiB of
+ * cityhub-7.27.0 to 7.28.0 (1 KiB blocks, batches of 2, no compression), and
+ * the state area a completed update of it leaves: the manifest and patch
+ * copies and every block's backup. on_journal (may be NULL) sees each journal
+ * the update writes. */
+#define FZ_RESUME_LEN 16384
+typedef struct fz_resume {
+    delta_buf pkg;
+    uint8_t *scratch;
+    uint64_t scratch_len;
+    const uint8_t *source;
+    uint8_t *target;
+} fz_resume;
+
+typedef struct fz_resume_capture {
+    fz_mem mem; /* first: the fz_ callbacks take the capture as their fz_mem */
+    void (*on_journal)(const void *buf, size_t len);
+} fz_resume_capture;
+
+static inline int fz_resume_journal_write(void *ctx, const void *buf, size_t len)
+{
+    fz_resume_capture *c = ctx;
+    if (c->on_journal) c->on_journal(buf, len);
+    return fz_j_write(&c->mem, buf, len);
+}
+
+static inline const fz_resume *fz_resume_fixture(void (*on_journal)(const void *buf, size_t len))
+{
+    static fz_resume r;
+    static int ready;
+    if (ready) return &r;
+    r.source = fz_source();
+    size_t len;
+    r.target = fz_read_file(DELTA_FUZZ_DATA "/firmware/cityhub-7.28.0.bin", &len);
+    if (len < FZ_RESUME_LEN) abort();
+    delta_make_options opt = DELTA_MAKE_OPTIONS_INIT;
+    opt.project = FZ_PROJECT;
+    opt.source_version = FZ_SOURCE_VERSION;
+    opt.target_version = FZ_TARGET_VERSION;
+    opt.patch.block_size = 1024;
+    opt.patch.batch_blocks = 2;
+    opt.patch.compression = DELTA_COMPRESSION_NONE;
+    opt.diff.threads = 1;
+    delta_make_image im = {"firmware", r.source, FZ_RESUME_LEN, r.target, FZ_RESUME_LEN, 0};
+    r.pkg = (delta_buf)DELTA_BUF_INIT;
+    if (delta_package_make(&opt, &im, 1, &r.pkg, NULL) != DELTA_OK) abort();
+    delta_source file;
+    delta_source_from_memory(&file, r.pkg.data, r.pkg.len);
+    delta_package *p = NULL;
+    if (delta_package_open(&file, NULL, &p) != DELTA_OK) abort();
+    r.scratch_len = delta_package_manifest(p)->space_needed;
+    delta_package_free(p);
+    fz_resume_capture cap = {.on_journal = on_journal};
+    if (!fz_mem_init(&cap.mem, r.source, FZ_RESUME_LEN, 2 * FZ_RESUME_LEN, r.scratch_len)) abort();
+    delta_flash fl;
+    fz_mem_flash(&cap.mem, &fl);
+    delta_update_region region = {NULL, &fl};
+    delta_store store;
+    fz_mem_store(&cap.mem, &store);
+    store.ctx = &cap;
+    store.journal_write = fz_resume_journal_write;
+    delta_update_params up = DELTA_UPDATE_PARAMS_INIT;
+    up.package = &file;
+    up.regions = &region;
+    up.region_count = 1;
+    up.store = &store;
+    if (delta_update_run(&up, NULL) != DELTA_OK) abort();
+    if (cap.mem.size != FZ_RESUME_LEN || memcmp(cap.mem.flash, r.target, FZ_RESUME_LEN) != 0) abort();
+    r.scratch = cap.mem.scratch;
+    free(cap.mem.flash);
+    ready = 1;
+    return &r;
+}
+
 #endif

@@ -164,6 +164,15 @@ static void journal_seeds(const delta_make_image *images, size_t count)
     delta_buf_free(&pkg);
 }
 
+/* fuzz_resume: every journal a real update of the resume fixture writes. */
+static void resume_seed(const void *buf, size_t len)
+{
+    static unsigned n;
+    char name[32];
+    snprintf(name, sizeof name, "seed-%03u", n++);
+    put("fuzz/corpus/resume", name, buf, len);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) { fprintf(stderr, "usage: make_seeds <repository root>\n"); return 2; }
@@ -217,6 +226,7 @@ int main(int argc, char **argv)
     delta_make_image jimages[2] = {{"boot", fw27, sizeof rotated, rotated, sizeof rotated, 0},
                                    {"firmware", fw27, 16384, fw28, 16384, 0}};
     journal_seeds(jimages, 2);
+    fz_resume_fixture(resume_seed);
 
     /* The valid packages the hostile vectors (formats/vectors/gen/package_invalid.py) edit:
      * 8 KiB slices, 1 KiB blocks, signed with ec-p256; one with LZMA2, one with no compression. */
