@@ -69,6 +69,8 @@ delta_status delta_journal_decode(const uint8_t *buf, size_t len, delta_journal 
         return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: unknown flags 0x%x", j->flags);
     if (!(j->flags & DELTA_JOURNAL_PENDING) != !pending)
         return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: pending flag and pending blocks disagree");
+    if ((j->flags & DELTA_JOURNAL_PENDING) && !(j->flags & DELTA_JOURNAL_WRITTEN))
+        return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: pending blocks, but nothing written");
     if (delta_le32(buf + J_RESERVED) != 0) return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: reserved field not 0");
     if (j->next_block > j->next_op)
         return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: %llu blocks before command %llu",

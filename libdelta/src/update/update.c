@@ -209,6 +209,18 @@ static delta_status hash_source(const delta_source *src, uint64_t size, uint8_t 
 
 static delta_status rollback(session *s);
 
+/* 1 when every image holds its source (a journal's "nothing written" is checked, not trusted). */
+static int images_are_source(session *s)
+{
+    for (size_t i = 0; i < s->m->image_count; i++) {
+        const delta_manifest_image *im = &s->m->images[i];
+        if (check_bytes(flash_read, s->flash[i], s->flash[i]->size, im->source_size, im->source_sha256,
+                        DELTA_ERR_SOURCE, im->name, "the image") != DELTA_OK)
+            return 0;
+    }
+    return 1;
+}
+
 /* A failed try: the last committed journal, one more try. The fifth rolls back. */
 static delta_status count_failure(session *s, delta_status failure)
 {
@@ -222,7 +234,7 @@ static delta_status count_failure(session *s, delta_status failure)
         if (save(s) != DELTA_OK) return delta_fail(failure, "%s (and the try could not be recorded)", why);
         return delta_fail(failure, "%s (try %u of %u; run again to resume)", why, s->j.tries, DELTA_MAX_TRIES);
     }
-    if (!(s->j.flags & DELTA_JOURNAL_WRITTEN)) {
+    if (!(s->j.flags & DELTA_JOURNAL_WRITTEN) && images_are_source(s)) {
         delta_status st = remove_state(s, "abandoned after five failed tries");
         if (st) return st;
         return delta_fail(DELTA_ERR_ABANDONED, "%s: abandoned after %u failed tries; no image byte was written, the "
