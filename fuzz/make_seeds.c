@@ -16,6 +16,9 @@
 #include "fuzz_common.h"
 
 static const char *root;
+/* The seeds predate reference prediction and keep their bytes without it;
+ * the thumb2 seeds and vector set this to DELTA_ARCH_THUMB2. */
+static uint32_t seed_arch = DELTA_ARCH_NONE;
 static uint8_t *fw22, *fw27, *fw28, *key;
 static size_t fw22_len, fw27_len, fw28_len, key_len;
 
@@ -36,13 +39,14 @@ static void check(delta_status st, const char *what)
 }
 
 /* A bare ldpatch1 patch between two slices. */
-static void patch_seed(const char *name, const uint8_t *s, size_t slen, const uint8_t *t, size_t tlen,
+static void patch_seed_in(const char *dir, const char *name, const uint8_t *s, size_t slen, const uint8_t *t, size_t tlen,
                        uint32_t block, uint32_t compression, int inplace)
 {
     delta_op *ops = NULL;
     size_t n = 0;
     delta_diff_options dopt = DELTA_DIFF_OPTIONS_INIT;
     dopt.threads = 1;
+    dopt.arch = seed_arch;
     check(delta_diff(s, slen, t, tlen, &dopt, &ops, &n), name);
     delta_patch_options po = DELTA_PATCH_OPTIONS_INIT;
     po.block_size = block;
@@ -50,11 +54,18 @@ static void patch_seed(const char *name, const uint8_t *s, size_t slen, const ui
     po.dict_size = compression == DELTA_COMPRESSION_LZMA2 ? 65536 : 0;
     po.segment_size = 8192; /* several segments */
     po.inplace = inplace;
+    po.arch = seed_arch;
     delta_buf out = DELTA_BUF_INIT;
     check(delta_patch_make(s, slen, t, tlen, ops, n, &po, &out, NULL), name);
     delta_ops_free(ops);
-    put("fuzz/corpus/patch", name, out.data, out.len);
+    put(dir, name, out.data, out.len);
     delta_buf_free(&out);
+}
+
+static void patch_seed(const char *name, const uint8_t *s, size_t slen, const uint8_t *t, size_t tlen,
+                       uint32_t block, uint32_t compression, int inplace)
+{
+    patch_seed_in("fuzz/corpus/patch", name, s, slen, t, tlen, block, compression, inplace);
 }
 
 typedef struct pkg_spec {
@@ -80,6 +91,7 @@ static void make_pkg(const pkg_spec *sp, delta_buf *out)
     opt.patch.dict_size = sp->compression == DELTA_COMPRESSION_LZMA2 ? 65536 : 0;
     opt.patch.segment_size = 16384;
     opt.diff.threads = 1;
+    opt.diff.arch = opt.patch.arch = seed_arch;
     check(delta_package_make(&opt, sp->images, sp->count, out, NULL), "package");
 }
 
@@ -145,6 +157,19 @@ int main(int argc, char **argv)
     pkg_seed("formats/vectors/valid", "package-none.zip", &vec);
     put("formats/vectors/valid", "package-source.bin", fw27, V);
     put("formats/vectors/valid", "package-target.bin", fw28, V);
+
+    /* Reference prediction (formats/patch.md): seeds that reach the THUMB2
+     * decoder, and the valid vector patch-thumb2.ldp, uncompressed so that its
+     * preamble reads by eye: 16 KiB at 96 KiB of 7.27.0 -> 7.28.0, 1 KiB blocks. */
+    seed_arch = DELTA_ARCH_THUMB2;
+    patch_seed("seed-thumb2-lzma2-4k", fw27, S, fw28, S, 4096, DELTA_COMPRESSION_LZMA2, 1);
+    patch_seed("seed-thumb2-none-512", fw22, 16384, fw28, 16384, 512, DELTA_COMPRESSION_NONE, 1);
+    pkg_spec thumb = {NULL, NULL, 0, 1024, DELTA_COMPRESSION_LZMA2, 1, {{"firmware", fw27, S, fw28, S, 0}}};
+    pkg_seed("fuzz/corpus/apply", "seed-thumb2.zip", &thumb);
+    const size_t T = 16384, X = 0x18000; /* a stretch where code moved: five map entries */
+    patch_seed_in("formats/vectors/valid", "patch-thumb2.ldp", fw27 + X, T, fw28 + X, T, 1024, DELTA_COMPRESSION_NONE, 1);
+    put("formats/vectors/valid", "patch-thumb2.source.bin", fw27 + X, T);
+    put("formats/vectors/valid", "patch-thumb2.target.bin", fw28 + X, T);
     free(fw22); free(fw27); free(fw28); free(key);
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "libdelta/patch.h"
+#include "patch/arch.h"
 #include "simflash.h"
 #include "testutil.h"
 
@@ -497,4 +498,86 @@ Test(patch, journal_round_trip_and_corruption)
         buf[i] ^= 0x80;
     }
     cr_assert_eq(delta_journal_decode(buf, len - 1, &k), DELTA_ERR_STATE_CORRUPT);
+}
+
+/*
+ * A synthetic Thumb-2 image "relinked": 96 functions of 256 bytes, a BL every
+ * 16 bytes to some function, filler halfwords that are never branches. The
+ * target inserts a new function after the 20th, drops the 60th (its callers
+ * now call function 0) and edits a byte of the 10th; every BL is re-encoded
+ * for the new layout, so the calls across the insertion all change.
+ */
+#define FN 96
+#define FLEN 256
+static void thumb2_layout(uint8_t *img, const int *order, size_t n, const uint32_t *callee, uint64_t seed)
+{
+    size_t addr[FN + 1] = {0};
+    for (size_t k = 0; k < n; k++) addr[order[k]] = k * FLEN;
+    for (size_t k = 0; k < n; k++) {
+        uint8_t *f = img + k * FLEN;
+        tu_fill_random(f, FLEN, seed + (uint64_t)order[k]);
+        for (size_t i = 1; i < FLEN; i += 2) f[i] &= 0x7f; /* filler: bit 15 clear, never a prefix */
+        for (size_t i = 0; i < FLEN; i += 16) {
+            uint32_t to = callee[order[k] * (FLEN / 16) + i / 16];
+            if (to == FN - 36) to = 0; /* the dropped function's callers call 0 */
+            int32_t imm = (int32_t)addr[to] - (int32_t)(k * FLEN + i + 4);
+            uint16_t h1 = 0xF000, h2 = 0xD000;
+            arch_thumb2_encode(&h1, &h2, imm);
+            f[i] = (uint8_t)h1;
+            f[i + 1] = (uint8_t)(h1 >> 8);
+            f[i + 2] = (uint8_t)h2;
+            f[i + 3] = (uint8_t)(h2 >> 8);
+        }
+    }
+}
+
+Test(patch, thumb2_prediction_round_trip)
+{
+    uint32_t callee[(FN + 1) * (FLEN / 16)];
+    uint8_t r[sizeof callee];
+    tu_fill_random(r, sizeof r, 77);
+    for (size_t i = 0; i < sizeof callee / sizeof callee[0]; i++) callee[i] = r[i] % FN;
+    int old_order[FN], new_order[FN];
+    for (int k = 0; k < FN; k++) old_order[k] = k;
+    size_t nn = 0;
+    for (int k = 0; k < FN; k++) {
+        if (k == FN - 36) continue; /* dropped */
+        new_order[nn++] = k;
+        if (k == 20) new_order[nn++] = FN; /* the new function */
+    }
+    pair p;
+    memset(&p, 0, sizeof p);
+    p.src_len = FN * FLEN;
+    p.tgt_len = nn * FLEN;
+    p.src = malloc(p.src_len);
+    p.tgt = malloc(p.tgt_len);
+    /* the source's functions never call the new one */
+    for (size_t i = 0; i < FN * (FLEN / 16); i++)
+        if (callee[i] == FN) callee[i] = 1;
+    thumb2_layout(p.src, old_order, FN, callee, 5);
+    thumb2_layout(p.tgt, new_order, nn, callee, 5);
+    p.tgt[10 * FLEN + 7] ^= 0x11;
+    delta_diff_options dopt = DELTA_DIFF_OPTIONS_INIT;
+    cr_assert_eq(delta_diff(p.src, p.src_len, p.tgt, p.tgt_len, &dopt, &p.ops, &p.nops), DELTA_OK);
+
+    delta_patch_options opt = DELTA_PATCH_OPTIONS_INIT;
+    opt.block_size = 1024;
+    opt.batch_blocks = 2;
+    delta_patch_stats plain, auto_, forced;
+    opt.arch = DELTA_ARCH_NONE;
+    delta_buf a = make_patch(&p, &opt, &plain);
+    opt.arch = DELTA_ARCH_AUTO;
+    delta_buf b = make_patch(&p, &opt, &auto_);
+    cr_assert_eq(plain.predicted_segments, 0);
+    cr_assert_eq(auto_.predicted_segments, 1, "AUTO finds the Thumb-2 code and keeps prediction");
+    cr_assert_lt(b.len, a.len * 3 / 4, "prediction: %zu bytes, without: %zu", b.len, a.len);
+    cr_log_info("thumb2: %zu bytes with prediction, %zu without", b.len, a.len);
+    opt.segment_size = 4096; /* several segments, each with its map */
+    full_check(&p, &opt, &auto_);
+    opt.arch = DELTA_ARCH_THUMB2;
+    full_check(&p, &opt, &forced);
+    cr_assert_eq(forced.predicted_segments, (p.tgt_len + 4095) / 4096);
+    delta_buf_free(&a);
+    delta_buf_free(&b);
+    pair_free(&p);
 }

@@ -32,13 +32,22 @@ typedef struct delta_op {
     uint64_t extra; /* literal bytes after the copy */
 } delta_op;
 
+/* Machine code whose references the diff and the patch writer model
+ * (formats/patch.md, "Reference prediction"). AUTO: THUMB2 where a cheap
+ * detector finds Thumb-2 code in the source, and in the patch only in the
+ * segments it makes smaller. */
+enum delta_arch { DELTA_ARCH_NONE = 0, DELTA_ARCH_THUMB2 = 1, DELTA_ARCH_AUTO = 255 };
+
 typedef struct delta_diff_options {
     uint64_t max_memory; /* cap on the diff's working memory, inputs aside (0: no cap);
                             below the suffix array's size, matching runs in source windows */
     int threads;         /* 0: pick; 1: single-threaded */
+    uint32_t arch;       /* enum delta_arch (AUTO): with THUMB2, matching runs a second
+                            time against the source with its branches moved through the
+                            first matches (one more source-sized buffer) */
 } delta_diff_options;
 
-#define DELTA_DIFF_OPTIONS_INIT {0, 0}
+#define DELTA_DIFF_OPTIONS_INIT {0, 0, DELTA_ARCH_AUTO}
 
 /* Diffs two images held in memory. *ops is freed with delta_ops_free. */
 DELTA_API delta_status delta_diff(const uint8_t *source, size_t source_len,

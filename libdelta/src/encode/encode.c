@@ -6,11 +6,16 @@
 #include <lzma.h>
 
 #include "libdelta/patch.h"
+#include "diff/predict.h"
+#include "patch/arch.h"
 #include "plan.h"
 
 typedef struct segbuf {
-    delta_buf s[3]; /* raw ctrl, diff, extra */
+    delta_buf s[3]; /* raw ctrl (without preamble), diff, extra */
+    delta_buf pdiff; /* the diff stream under reference prediction (when tried) */
+    delta_buf pctrl; /* the control stream with the preamble that goes with it */
     uint64_t first_op;
+    int predict;     /* the segment uses pdiff / pctrl */
 } segbuf;
 
 static delta_status put_varint(delta_buf *b, uint64_t v)
@@ -68,13 +73,18 @@ static delta_status compress_stream(const delta_patch_options *opt, int which, u
     return DELTA_OK;
 }
 
-/* The compression jobs: one per (segment, stream), taken by worker threads. */
+/* The compression jobs: one per raw stream, taken by worker threads. */
+typedef struct job {
+    const delta_buf *raw;
+    int which; /* STREAM_* */
+    delta_buf out;
+    uint32_t stored;
+    delta_status status;
+} job;
+
 typedef struct job_set {
     const delta_patch_options *opt;
-    const segbuf *segs;
-    delta_buf *out;
-    uint32_t *stored;
-    delta_status *status;
+    job *jobs;
     size_t count, next;
     uint32_t diff_lc;
     pthread_mutex_t lock;
@@ -88,8 +98,8 @@ static void *worker(void *arg)
         size_t j = js->next < js->count ? js->next++ : js->count;
         pthread_mutex_unlock(&js->lock);
         if (j == js->count) return NULL;
-        js->status[j] = compress_stream(js->opt, (int)(j % 3), js->diff_lc, &js->segs[j / 3].s[j % 3], &js->out[j],
-                                        &js->stored[j]);
+        job *jb = &js->jobs[j];
+        jb->status = compress_stream(js->opt, jb->which, js->diff_lc, jb->raw, &jb->out, &jb->stored);
     }
 }
 
@@ -126,6 +136,7 @@ static uint32_t choose_diff_lc(const delta_buf *diff)
 
 static delta_status run_jobs(job_set *js, int threads)
 {
+    js->next = 0;
     if (threads <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (int)(n > 16 ? 16 : n) : 1;
@@ -138,8 +149,23 @@ static delta_status run_jobs(job_set *js, int threads)
     worker(js); /* this thread works too */
     for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
     for (size_t j = 0; j < js->count; j++)
-        if (js->status[j]) return js->status[j];
+        if (js->jobs[j].status) return js->jobs[j].status;
     return DELTA_OK;
+}
+
+/* The preamble of a predicted segment: transform id, map entries (formats/patch.md). */
+static delta_status put_preamble(delta_buf *b, const arch_entry *e, uint32_t count)
+{
+    delta_status st = put_varint(b, ARCH_THUMB2);
+    if (!st) st = put_varint(b, count);
+    int64_t old = 0, shift = 0;
+    for (uint32_t k = 0; k < count && !st; k++) {
+        st = put_varint(b, (uint64_t)(e[k].old - old));
+        if (!st) st = put_svarint(b, e[k].shift - shift);
+        old = e[k].old;
+        shift = e[k].shift;
+    }
+    return st;
 }
 
 static delta_status check_options(const delta_patch_options *o)
@@ -154,6 +180,8 @@ static delta_status check_options(const delta_patch_options *o)
     if (o->batch_blocks < 1 || o->batch_blocks > DELTA_PATCH_MAX_BATCH)
         return delta_fail(DELTA_ERR_ARG, "batch of %u blocks outside 1..%u", o->batch_blocks, DELTA_PATCH_MAX_BATCH);
     if (o->max_stash > DELTA_PATCH_MAX_STASH) return delta_fail(DELTA_ERR_ARG, "more than %u stash slots", DELTA_PATCH_MAX_STASH);
+    if (o->arch != DELTA_ARCH_NONE && o->arch != DELTA_ARCH_THUMB2 && o->arch != DELTA_ARCH_AUTO)
+        return delta_fail(DELTA_ERR_ARG, "unknown arch %u", o->arch);
     return DELTA_OK;
 }
 
@@ -183,6 +211,17 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
         if (p.first[k + 1] - p.first[k] > most) most = p.first[k + 1] - p.first[k];
     plan_piece *pieces = malloc(3 * most * sizeof *pieces);
     if (!pieces) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+
+    /* Reference prediction: tried when asked for, or when the source looks
+     * like Thumb-2 code (AUTO); kept per segment where it pays (below). */
+    arch_entry *map_e = NULL;
+    uint32_t map_n = 0;
+    int try_predict = opt.arch == DELTA_ARCH_THUMB2 || (opt.arch == DELTA_ARCH_AUTO && predict_looks_thumb2(source, source_len));
+    if (!st && try_predict) st = predict_fit_map(source, source_len, target, target_len, ops, op_count, &map_e, &map_n);
+    if (map_n > ARCH_MAP_MAX) try_predict = 0;
+    arch_map map = {map_e, map_n};
+    uint8_t *pred = try_predict ? malloc(opt.block_size) : NULL;
+    if (!st && try_predict && !pred) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
 
     /* Cut the commands into segments of at most about segment_size target
      * bytes, all about the same size, so the cores finish together. */
@@ -260,44 +299,121 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
             uint8_t *d = sg->s[1].data + sg->s[1].len;
             for (uint64_t x = 0; x < q->len; x++) d[x] = (uint8_t)(target[q->dst + x] - source[q->src + x]);
             sg->s[1].len += q->len;
+            if (!try_predict) continue;
+            /* The same piece as the decoder sees it: prediction from its source bytes. */
+            st = delta_buf_reserve(&sg->pdiff, q->len);
+            if (st) break;
+            memcpy(pred, source + q->src, q->len);
+            arch_predict(ARCH_THUMB2, &map, q->dst, q->src, pred, q->len);
+            d = sg->pdiff.data + sg->pdiff.len;
+            for (uint64_t x = 0; x < q->len; x++) d[x] = (uint8_t)(target[q->dst + x] - pred[x]);
+            sg->pdiff.len += q->len;
         }
     }
     free(pieces);
+    free(pred);
+    delta_buf pre = DELTA_BUF_INIT;
+    if (!st && try_predict) st = put_preamble(&pre, map_e, map_n);
+    for (size_t i = 0; i < nseg && !st && try_predict; i++) {
+        st = delta_buf_append(&segs[i].pctrl, pre.data, pre.len);
+        if (!st) st = delta_buf_append(&segs[i].pctrl, segs[i].s[0].data, segs[i].s[0].len);
+    }
 
-    /* Compress every (segment, stream) independently, on all cores, then lay
-     * out header + table + streams in order. */
-    size_t njobs = nseg * 3;
-    job_set js = {&opt, segs, calloc(njobs ? njobs : 1, sizeof(delta_buf)),
-                  calloc(njobs ? njobs : 1, sizeof(uint32_t)), calloc(njobs ? njobs : 1, sizeof(delta_status)),
-                  njobs, 0, 0, PTHREAD_MUTEX_INITIALIZER};
-    if (nseg > 0 && opt.compression == DELTA_COMPRESSION_LZMA2) js.diff_lc = choose_diff_lc(&segs[0].s[1]);
-    if (!st && (!js.out || !js.stored || !js.status)) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+    /*
+     * Compress every stream independently, on all cores, then lay out header
+     * + table + streams in order. Jobs per segment: ctrl, diff, extra, and
+     * when prediction is tried the predicted ctrl and diff. A segment keeps
+     * prediction when its two streams come out smaller that way (always, when
+     * asked for THUMB2). Once one segment predicts, the header says PREDICT
+     * and the others' control streams start with the preamble "0" (arch none):
+     * those are compressed again.
+     */
+    size_t per = try_predict ? 5 : 3, njobs = nseg * per;
+    job_set js = {&opt, calloc(njobs ? njobs : 1, sizeof(job)), njobs, 0, 0, PTHREAD_MUTEX_INITIALIZER};
+    if (!st && !js.jobs) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+    for (size_t i = 0; i < nseg && !st; i++)
+        for (size_t k = 0; k < per; k++) {
+            job *jb = &js.jobs[per * i + k];
+            jb->which = k < 3 ? (int)k : (int)k - 3;
+            jb->raw = k < 3 ? &segs[i].s[k] : k == 3 ? &segs[i].pctrl : &segs[i].pdiff;
+        }
+    if (!st && nseg > 0 && opt.compression == DELTA_COMPRESSION_LZMA2) js.diff_lc = choose_diff_lc(&segs[0].s[1]);
     if (!st) st = run_jobs(&js, opt.threads);
+    int any_predict = 0;
+    for (size_t i = 0; i < nseg && !st && try_predict; i++) {
+        const job *jb = &js.jobs[per * i];
+        uint64_t plain = (uint64_t)jb[0].stored + jb[1].stored, predicted = (uint64_t)jb[3].stored + jb[4].stored;
+        segs[i].predict = opt.arch == DELTA_ARCH_THUMB2 || predicted < plain;
+        any_predict |= segs[i].predict;
+    }
+    /* Which job's output each stream of each segment uses. */
+    size_t *pick = calloc(nseg * 3 + 1, sizeof *pick);
+    if (!st && !pick) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+    const delta_buf **raw = calloc(nseg * 3 + 1, sizeof *raw);
+    if (!st && !raw) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+    job_set js2 = {&opt, NULL, 0, 0, js.diff_lc, PTHREAD_MUTEX_INITIALIZER};
+    for (size_t i = 0; i < nseg && !st; i++) {
+        int pr = segs[i].predict;
+        pick[3 * i] = per * i + (pr ? 3 : 0);
+        pick[3 * i + 1] = per * i + (pr ? 4 : 1);
+        pick[3 * i + 2] = per * i + 2;
+        raw[3 * i] = pr ? &segs[i].pctrl : &segs[i].s[0];
+        raw[3 * i + 1] = pr ? &segs[i].pdiff : &segs[i].s[1];
+        raw[3 * i + 2] = &segs[i].s[2];
+        if (any_predict && !pr) { /* "0" + ctrl, into pctrl (no longer needed) */
+            uint8_t zero = ARCH_NONE;
+            segs[i].pctrl.len = 0;
+            st = delta_buf_append(&segs[i].pctrl, &zero, 1);
+            if (!st) st = delta_buf_append(&segs[i].pctrl, segs[i].s[0].data, segs[i].s[0].len);
+            raw[3 * i] = &segs[i].pctrl;
+            js2.count++;
+        }
+    }
+    if (!st && js2.count) {
+        js2.jobs = calloc(js2.count, sizeof(job));
+        if (!js2.jobs) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+        for (size_t i = 0, n = 0; i < nseg && !st; i++)
+            if (!segs[i].predict) {
+                js2.jobs[n].which = STREAM_CTRL;
+                js2.jobs[n].raw = &segs[i].pctrl;
+                n++;
+            }
+        if (!st) st = run_jobs(&js2, opt.threads);
+    }
     delta_buf body = DELTA_BUF_INIT, table = DELTA_BUF_INIT;
     uint32_t max_stream = 0;
-    for (size_t i = 0; i < nseg && !st; i++) {
+    for (size_t i = 0, n2 = 0; i < nseg && !st; i++) {
         uint8_t e[DELTA_PATCH_SEGMENT_ENTRY];
         size_t start = body.len;
+        const job *out3[3];
+        for (int s = 0; s < 3; s++) out3[s] = &js.jobs[pick[3 * i + s]];
+        if (any_predict && !segs[i].predict) out3[0] = &js2.jobs[n2++];
         for (int s = 0; s < 3 && !st; s++) {
-            st = delta_buf_append(&body, js.out[3 * i + s].data, js.out[3 * i + s].len);
-            if (segs[i].s[s].len > max_stream) max_stream = (uint32_t)segs[i].s[s].len;
+            st = delta_buf_append(&body, out3[s]->out.data, out3[s]->out.len);
+            if (raw[3 * i + s]->len > max_stream) max_stream = (uint32_t)raw[3 * i + s]->len;
         }
         if (st) break;
-        sx.ctrl_bytes += js.stored[3 * i];
-        sx.diff_bytes += js.stored[3 * i + 1];
-        sx.extra_stream_bytes += js.stored[3 * i + 2];
+        sx.ctrl_bytes += out3[0]->stored;
+        sx.diff_bytes += out3[1]->stored;
+        sx.extra_stream_bytes += out3[2]->stored;
+        sx.predicted_segments += (uint64_t)segs[i].predict;
         delta_put64(e, segs[i].first_op);
         for (int s = 0; s < 3; s++) {
-            delta_put32(e + 8 + 4 * s, js.stored[3 * i + s]);
-            delta_put32(e + 20 + 4 * s, (uint32_t)segs[i].s[s].len);
+            delta_put32(e + 8 + 4 * s, out3[s]->stored);
+            delta_put32(e + 20 + 4 * s, (uint32_t)raw[3 * i + s]->len);
         }
         delta_put32(e + 32, delta_crc32(0, body.data + start, body.len - start));
         st = delta_buf_append(&table, e, sizeof e);
     }
-    for (size_t i = 0; js.out && i < njobs; i++) delta_buf_free(&js.out[i]);
-    free(js.out);
-    free(js.stored);
-    free(js.status);
+    if (any_predict) sx.map_entries = map_n;
+    for (size_t i = 0; js.jobs && i < njobs; i++) delta_buf_free(&js.jobs[i].out);
+    for (size_t i = 0; js2.jobs && i < js2.count; i++) delta_buf_free(&js2.jobs[i].out);
+    free(js.jobs);
+    free(js2.jobs);
+    free(pick);
+    free(raw);
+    free(map_e);
+    delta_buf_free(&pre);
     if (!st) {
         uint8_t h[DELTA_PATCH_HEADER_SIZE];
         memset(h, 0, sizeof h);
@@ -306,7 +422,8 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
         delta_put64(h + 16, target_len);
         delta_put32(h + 24, opt.block_size);
         h[28] = (uint8_t)opt.compression;
-        h[29] = opt.inplace ? DELTA_PATCH_INPLACE : 0;
+        h[29] = (uint8_t)((opt.inplace ? DELTA_PATCH_INPLACE : 0) | (any_predict ? DELTA_PATCH_PREDICT : 0));
+        delta_put16(h + 30, (uint16_t)(any_predict ? map_n : 0));
         delta_put32(h + 32, opt.compression == DELTA_COMPRESSION_LZMA2 ? opt.dict_size : 0);
         delta_put32(h + 36, (uint32_t)nseg);
         delta_put32(h + 40, p.stash_slots);
@@ -320,8 +437,11 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
         if (!st) st = delta_buf_append(out, table.data, table.len);
         if (!st) st = delta_buf_append(out, body.data, body.len);
     }
-    for (size_t i = 0; i < nseg; i++)
+    for (size_t i = 0; i < nseg; i++) {
         for (int s = 0; s < 3; s++) delta_buf_free(&segs[i].s[s]);
+        delta_buf_free(&segs[i].pdiff);
+        delta_buf_free(&segs[i].pctrl);
+    }
     free(segs);
     delta_buf_free(&body);
     delta_buf_free(&table);

@@ -1,0 +1,223 @@
+/* The writer's side of reference prediction: the map from the matches, the
+ * Thumb-2 detector, and the source with its branches moved for matching. */
+#include <stdlib.h>
+
+#include "predict.h"
+
+typedef struct copy_span {
+    uint64_t src, len;
+    int64_t shift; /* dst - src */
+} copy_span;
+
+static int cmp_span(const void *a, const void *b)
+{
+    const copy_span *x = a, *y = b;
+    if (x->src != y->src) return x->src < y->src ? -1 : 1;
+    if (x->len != y->len) return x->len > y->len ? -1 : 1; /* the longer first */
+    return (x->shift > y->shift) - (x->shift < y->shift);
+}
+
+/*
+ * The reference map, old offset -> new offset, from the diff's matches: each
+ * copy moves its source range by dst - src. Sorted by source offset, a copy
+ * takes over from where it starts (the longest of those starting at the same
+ * offset); an old range no copy covers keeps the previous shift. Consecutive
+ * entries with the same shift merge.
+ */
+delta_status predict_build_map(const delta_op *ops, size_t n, arch_entry **out, uint32_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    copy_span *sp = malloc((n ? n : 1) * sizeof *sp);
+    if (!sp) return delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ops[i].copy > 0) sp[m++] = (copy_span){ops[i].src, ops[i].copy, (int64_t)ops[i].dst - (int64_t)ops[i].src};
+    qsort(sp, m, sizeof *sp, cmp_span);
+    arch_entry *e = malloc((m ? m : 1) * sizeof *e);
+    if (!e) {
+        free(sp);
+        return delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (i > 0 && sp[i].src == sp[i - 1].src) continue;
+        if (k > 0 && e[k - 1].shift == sp[i].shift) continue;
+        e[k].old = (uint32_t)sp[i].src;
+        e[k].shift = (int32_t)sp[i].shift;
+        k++;
+    }
+    free(sp);
+    *out = e;
+    *count = (uint32_t)k;
+    return DELTA_OK;
+}
+
+/* A cheap look for Thumb-2 code: BL / B.W words, at halfword steps, whose
+ * target lands inside the image. Thumb-2 firmware has about one in 50
+ * halfwords (Pybricks: ~2.5%); other data, by chance, under 1 in 256 times
+ * the fraction of the +-16 MiB reach that the image covers. */
+int predict_looks_thumb2(const uint8_t *b, size_t len)
+{
+    uint64_t hits = 0, words = 0;
+    for (size_t i = 0; i + 4 <= len; words++) {
+        int32_t imm;
+        if (arch_thumb2_decode(delta_le16(b + i), delta_le16(b + i + 2), &imm)) {
+            int64_t t = (int64_t)i + 4 + imm;
+            if (t >= 0 && (uint64_t)t < len) hits++;
+            i += 4;
+            continue;
+        }
+        i += 2;
+    }
+    return words > 0 && hits * 200 > words;
+}
+
+/*
+ * The source as the target would hold it if every Thumb-2 BL / B.W had moved
+ * with the map: the branch at s, which the map moves by m(s), to target t,
+ * moved by m(t), gets offset t + m(t) - (s + m(s)) - 4. In a COPY whose shift
+ * dst - src is m(s) that is exactly the decoder's prediction, so matching
+ * against this source finds the matches prediction makes cheap.
+ */
+void predict_relocate(const arch_map *m, uint8_t *b, size_t len)
+{
+    for (size_t i = 0; i + 4 <= len;) {
+        uint16_t h1 = delta_le16(b + i), h2 = delta_le16(b + i + 2);
+        int32_t imm;
+        if (!arch_thumb2_decode(h1, h2, &imm)) {
+            i += 2;
+            continue;
+        }
+        int64_t t = (int64_t)i + 4 + imm, ms, mt;
+        if (arch_map_find(m, (int64_t)i, &ms) && arch_map_find(m, t, &mt)) {
+            int64_t nimm = t + mt - ((int64_t)i + ms) - 4;
+            if (!(nimm & 1) && nimm >= -(INT64_C(1) << 24) && nimm < (INT64_C(1) << 24)) {
+                arch_thumb2_encode(&h1, &h2, (int32_t)nimm);
+                delta_put16(b + i, h1);
+                delta_put16(b + i + 2, h2);
+            }
+        }
+        i += 4;
+    }
+}
+
+typedef struct vote {
+    int64_t t, shift; /* an old branch target, and where the target's branch went: new - old */
+} vote;
+
+static int cmp_vote(const void *a, const void *b)
+{
+    const vote *x = a, *y = b;
+    if (x->t != y->t) return x->t < y->t ? -1 : 1;
+    return (x->shift > y->shift) - (x->shift < y->shift);
+}
+
+/* A run of consecutive distinct targets that share a shift. */
+typedef struct run {
+    int64_t first, shift;
+    uint64_t votes;
+} run;
+
+/*
+ * The map fitted to the branches themselves. Every BL / B.W the decoder will
+ * see in a copy (source bytes at src + i, target bytes at dst + i, both
+ * branches) votes for "old target t moved by new target - t". Per distinct
+ * target the most voted shift wins; consecutive targets with the same shift
+ * form runs; a run of fewer than MIN_VOTES votes costs more as map entries
+ * (about 3 bytes each, and one more to switch back) than its mispredicted
+ * branches do in the diff stream, so it is dropped and its neighbours merge.
+ * Each run left is one entry, starting at its first target.
+ */
+#define MIN_VOTES 2
+delta_status predict_fit_map(const uint8_t *source, size_t source_len, const uint8_t *target, size_t target_len,
+                             const delta_op *ops, size_t n, arch_entry **out, uint32_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    vote *v = NULL;
+    size_t nv = 0, cap = 0;
+    for (size_t k = 0; k < n; k++) {
+        const delta_op *op = &ops[k];
+        if (op->copy == 0 || op->src + op->copy > source_len || op->dst + op->copy > target_len) continue;
+        for (size_t i = (size_t)(op->src & 1); i + 4 <= op->copy;) {
+            const uint8_t *o = source + op->src + i, *w = target + op->dst + i;
+            int32_t imm, nimm;
+            if (!arch_thumb2_decode(delta_le16(o), delta_le16(o + 2), &imm)) {
+                i += 2;
+                continue;
+            }
+            if (arch_thumb2_decode(delta_le16(w), delta_le16(w + 2), &nimm)) {
+                if (nv == cap) {
+                    size_t nc = cap ? 2 * cap : 1024;
+                    vote *nvp = realloc(v, nc * sizeof *nvp);
+                    if (!nvp) {
+                        free(v);
+                        return delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+                    }
+                    v = nvp;
+                    cap = nc;
+                }
+                int64_t t = (int64_t)(op->src + i) + 4 + imm, nt = (int64_t)(op->dst + i) + 4 + nimm;
+                v[nv].t = t;
+                v[nv].shift = nt - t;
+                nv++;
+            }
+            i += 4;
+        }
+    }
+    qsort(v, nv, sizeof *v, cmp_vote);
+    run *r = malloc((nv ? nv : 1) * sizeof *r);
+    if (!r) {
+        free(v);
+        return delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+    }
+    size_t nr = 0;
+    for (size_t a = 0; a < nv;) {
+        /* target v[a].t: its votes are [a, b), sorted by shift; the longest equal stretch wins */
+        size_t b = a, best = a, best_n = 0;
+        while (b < nv && v[b].t == v[a].t) {
+            size_t c = b;
+            while (c < nv && v[c].t == v[a].t && v[c].shift == v[b].shift) c++;
+            if (c - b > best_n) {
+                best_n = c - b;
+                best = b;
+            }
+            b = c;
+        }
+        if (v[a].t >= 0 && (uint64_t)v[a].t < source_len) {
+            if (nr > 0 && r[nr - 1].shift == v[best].shift)
+                r[nr - 1].votes += best_n;
+            else
+                r[nr++] = (run){v[a].t, v[best].shift, best_n};
+        }
+        a = b;
+    }
+    free(v);
+    /* Drop the weak runs, merging what becomes adjacent with the same shift. */
+    size_t m = 0;
+    for (size_t k = 0; k < nr; k++) {
+        if (r[k].votes < MIN_VOTES) continue;
+        if (m > 0 && r[m - 1].shift == r[k].shift) {
+            r[m - 1].votes += r[k].votes;
+            continue;
+        }
+        r[m++] = r[k];
+    }
+    arch_entry *e = malloc((m ? m : 1) * sizeof *e);
+    if (!e) {
+        free(r);
+        return delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+    }
+    size_t k2 = 0;
+    for (size_t k = 0; k < m; k++) {
+        if (r[k].shift <= -(INT64_C(1) << 31) || r[k].shift >= (INT64_C(1) << 31)) continue;
+        e[k2].old = (uint32_t)r[k].first;
+        e[k2].shift = (int32_t)r[k].shift;
+        k2++;
+    }
+    free(r);
+    *out = e;
+    *count = (uint32_t)k2;
+    return DELTA_OK;
+}

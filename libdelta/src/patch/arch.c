@@ -1,0 +1,64 @@
+/* Reference prediction: Thumb-2 BL / B.W predicted through the segment's map. */
+#include "arch.h"
+
+int arch_map_find(const arch_map *m, int64_t t, int64_t *shift)
+{
+    if (m->count == 0 || t < (int64_t)m->e[0].old) return 0;
+    uint32_t lo = 0, hi = m->count; /* e[lo].old <= t < e[hi].old (hi = count: none) */
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if ((int64_t)m->e[mid].old <= t)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    *shift = m->e[lo].shift;
+    return 1;
+}
+
+int arch_thumb2_decode(uint16_t h1, uint16_t h2, int32_t *imm)
+{
+    /* h1 = 11110 S imm10; h2 = 1 x J1 1 J2 imm11 (x = 1 BL, 0 B.W). */
+    if ((h1 & 0xF800) != 0xF000 || (h2 & 0x9000) != 0x9000) return 0;
+    uint32_t s = h1 >> 10 & 1, j1 = h2 >> 13 & 1, j2 = h2 >> 11 & 1;
+    uint32_t i1 = !(j1 ^ s), i2 = !(j2 ^ s);
+    uint32_t v = s << 24 | i1 << 23 | i2 << 22 | (uint32_t)(h1 & 0x3FF) << 12 | (uint32_t)(h2 & 0x7FF) << 1;
+    *imm = (int32_t)(v ^ 0x1000000) - 0x1000000; /* sign-extend 25 bits */
+    return 1;
+}
+
+void arch_thumb2_encode(uint16_t *h1, uint16_t *h2, int32_t imm)
+{
+    uint32_t v = (uint32_t)imm;
+    uint32_t s = v >> 24 & 1, i1 = v >> 23 & 1, i2 = v >> 22 & 1;
+    uint32_t j1 = !(i1 ^ s), j2 = !(i2 ^ s);
+    *h1 = (uint16_t)((*h1 & 0xF800) | s << 10 | (v >> 12 & 0x3FF));
+    *h2 = (uint16_t)((*h2 & 0xD000) | j1 << 13 | j2 << 11 | (v >> 1 & 0x7FF));
+}
+
+static void predict_thumb2(const arch_map *m, uint64_t dst, uint64_t src, uint8_t *b, size_t len)
+{
+    for (size_t i = (size_t)(src & 1); i + 4 <= len;) {
+        uint16_t h1 = delta_le16(b + i), h2 = delta_le16(b + i + 2);
+        int32_t imm;
+        if (!arch_thumb2_decode(h1, h2, &imm)) {
+            i += 2;
+            continue;
+        }
+        int64_t t = (int64_t)(src + i) + 4 + imm, shift;
+        if (arch_map_find(m, t, &shift)) {
+            int64_t nimm = t + shift - ((int64_t)(dst + i) + 4);
+            if (!(nimm & 1) && nimm >= -(INT64_C(1) << 24) && nimm < (INT64_C(1) << 24)) {
+                arch_thumb2_encode(&h1, &h2, (int32_t)nimm);
+                delta_put16(b + i, h1);
+                delta_put16(b + i + 2, h2);
+            }
+        }
+        i += 4;
+    }
+}
+
+void arch_predict(uint32_t arch, const arch_map *m, uint64_t dst, uint64_t src, uint8_t *b, size_t len)
+{
+    if (arch == ARCH_THUMB2) predict_thumb2(m, dst, src, b, len);
+}

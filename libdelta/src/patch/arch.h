@@ -1,0 +1,41 @@
+/*
+ * Reference prediction in COPY pieces (formats/patch.md, "Reference
+ * prediction"). Shared by the writer (libdelta/src/encode/) and the decoder:
+ * both turn a piece's source bytes into the *predicted* target bytes the
+ * same way, and the diff stream holds target - predicted.
+ */
+#ifndef LIBDELTA_PATCH_ARCH_H
+#define LIBDELTA_PATCH_ARCH_H
+
+#include "common/internal.h"
+
+/* Per-segment transform ids (the segment preamble's first varint). */
+enum { ARCH_NONE = 0, ARCH_THUMB2 = 1 };
+/* Entries of one segment's map, at most (the header's u16 map_entries). */
+#define ARCH_MAP_MAX 65535u
+
+/* The map: source offset old (strictly increasing) -> new = old + shift, for
+ * every source offset from old up to the next entry's. */
+typedef struct arch_entry {
+    uint32_t old;
+    int32_t shift;
+} arch_entry;
+
+typedef struct arch_map {
+    const arch_entry *e;
+    uint32_t count;
+} arch_map;
+
+/* The shift of the entry covering source offset t; 0 when none does. */
+int arch_map_find(const arch_map *m, int64_t t, int64_t *shift);
+
+/* Thumb-2 BL (T1) / B.W (T4): 1 and the branch offset when (h1, h2) is one. */
+int arch_thumb2_decode(uint16_t h1, uint16_t h2, int32_t *imm);
+/* Re-encodes (h1, h2) with offset imm: even, in [-2^24, 2^24). */
+void arch_thumb2_encode(uint16_t *h1, uint16_t *h2, int32_t imm);
+
+/* Turns the source bytes b[0..len) of a COPY piece from source offset src to
+ * target offset dst into the predicted target bytes, in place. */
+void arch_predict(uint32_t arch, const arch_map *m, uint64_t dst, uint64_t src, uint8_t *b, size_t len);
+
+#endif
