@@ -170,6 +170,11 @@ int main(int argc, char **argv)
     patch_seed_in("formats/vectors/valid", "patch-thumb2.ldp", fw27 + X, T, fw28 + X, T, 1024, DELTA_COMPRESSION_NONE, 1);
     put("formats/vectors/valid", "patch-thumb2.source.bin", fw27 + X, T);
     put("formats/vectors/valid", "patch-thumb2.target.bin", fw28 + X, T);
+    /* Whole images (tests/data/firmware/cityhub-7.27.0.bin -> 7.28.0.bin): the
+     * vector table gives the load address, so THUMB2_ABS32 is used. */
+    patch_seed_in("formats/vectors/valid", "patch-thumb2-abs32.ldp", fw27, fw27_len, fw28, fw28_len, 4096,
+                  DELTA_COMPRESSION_LZMA2, 1);
+    patch_seed("seed-thumb2-abs32-2k", fw27, fw27_len, fw28, fw28_len, 2048, DELTA_COMPRESSION_LZMA2, 1);
     free(fw22); free(fw27); free(fw28); free(key);
     return 0;
 }

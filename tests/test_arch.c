@@ -9,6 +9,7 @@
 
 #include "libdelta/patch.h"
 #include "patch/arch.h"
+#include "patch/patch_internal.h"
 #include "testutil.h"
 
 static void put_branch(uint8_t *b, uint16_t h1, uint16_t h2)
@@ -62,14 +63,14 @@ Test(arch, thumb2_encodes_handcrafted_branches)
 Test(arch, map_lookup)
 {
     arch_entry e[] = {{0x100, 8}, {0x200, -16}, {0x300, 0}};
-    arch_map m = {e, 3};
+    arch_map m = {e, 3, 0};
     int64_t s;
     cr_assert(!arch_map_find(&m, 0xFF, &s), "before the first entry: undefined");
     cr_assert(arch_map_find(&m, 0x100, &s) && s == 8);
     cr_assert(arch_map_find(&m, 0x1FF, &s) && s == 8);
     cr_assert(arch_map_find(&m, 0x200, &s) && s == -16);
     cr_assert(arch_map_find(&m, 0x7FFFFFFF, &s) && s == 0, "the last entry runs on");
-    arch_map empty = {NULL, 0};
+    arch_map empty = {NULL, 0, 0};
     cr_assert(!arch_map_find(&empty, 0, &s));
 }
 
@@ -84,7 +85,7 @@ Test(arch, map_lookup)
 Test(arch, thumb2_predicts_exact_bytes)
 {
     arch_entry e[] = {{0x100, 0x80}, {0x1000, 0x40}};
-    arch_map m = {e, 2};
+    arch_map m = {e, 2, 0};
     uint8_t b[14];
     put_branch(b, 0xF001, 0xFF7E);     /* at 0x100: imm 0x1EFC -> 0x2000 */
     put_branch(b + 4, 0xF000, 0xF810); /* at 0x104: imm 0x20 -> 0x128, inside the copy */
@@ -94,20 +95,20 @@ Test(arch, thumb2_predicts_exact_bytes)
     uint8_t want[14];
     memcpy(want, b, sizeof b);
     put_branch(want, 0xF001, 0xFF5E);
-    arch_predict(ARCH_THUMB2, &m, 0x180, 0x100, b, sizeof b);
+    arch_predict(ARCH_THUMB2, &m, 1u << 20, 0x180, 0x100, b, sizeof b);
     cr_assert(memcmp(b, want, sizeof b) == 0, "predicted %02x %02x %02x %02x", b[0], b[1], b[2], b[3]);
 
     /* An odd source offset: the scan starts at i = 1 (even source addresses). */
     uint8_t c[5] = {0xAA};
     put_branch(c + 1, 0xF001, 0xFF7E); /* at 0x100 as well */
-    arch_predict(ARCH_THUMB2, &m, 0x17F, 0xFF, c, sizeof c);
+    arch_predict(ARCH_THUMB2, &m, 1u << 20, 0x17F, 0xFF, c, sizeof c);
     cr_assert_eq(c[0], 0xAA);
     cr_assert(memcmp(c + 1, want, 4) == 0);
 
     /* ARCH_NONE predicts nothing. */
     uint8_t d[4];
     put_branch(d, 0xF001, 0xFF7E);
-    arch_predict(ARCH_NONE, &m, 0x180, 0x100, d, 4);
+    arch_predict(ARCH_NONE, &m, 1u << 20, 0x180, 0x100, d, 4);
     cr_assert_eq(d[2], 0x7E);
 }
 
@@ -115,13 +116,86 @@ Test(arch, thumb2_predicts_exact_bytes)
 Test(arch, thumb2_out_of_reach_stays)
 {
     arch_entry e[] = {{0, 0x01000000}};
-    arch_map m = {e, 1};
+    arch_map m = {e, 1, 0};
     uint8_t b[4];
     put_branch(b, 0xF3FF, 0xD7FF); /* the farthest forward: +0x1000000 more is out of reach */
-    arch_predict(ARCH_THUMB2, &m, 0, 0, b, 4);
+    arch_predict(ARCH_THUMB2, &m, 1u << 20, 0, 0, b, 4);
     int32_t imm;
     cr_assert(arch_thumb2_decode(delta_le16(b), delta_le16(b + 2), &imm));
     cr_assert_eq(imm, 0xFFFFFE);
+}
+
+static void put_word(uint8_t *b, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) b[i] = (uint8_t)(v >> (8 * i));
+}
+
+/*
+ * THUMB2_ABS32, base 0x08000000: at source 0x200 (a word boundary) an
+ * address of source offset 0x150, which the map moves by +0x40, becomes
+ * 0x08000190; one below the map (0x50) and one outside the image stay; one
+ * at a source offset that is not a word boundary is no address.
+ */
+Test(arch, abs32_predicts_exact_bytes)
+{
+    arch_entry e[] = {{0x100, 0x40}};
+    arch_map m = {e, 1, 0x08000000};
+    uint8_t b[12], want[12];
+    put_word(b, 0x08000150);
+    put_word(b + 4, 0x08000050);
+    put_word(b + 8, 0x20000150);
+    memcpy(want, b, sizeof b);
+    put_word(want, 0x08000190);
+    arch_predict(ARCH_THUMB2_ABS32, &m, 0x1000, 0x280, 0x200, b, sizeof b);
+    cr_assert(memcmp(b, want, sizeof b) == 0);
+    /* Past the source's end (source_size 0x150): not an address. */
+    put_word(b, 0x08000150);
+    arch_predict(ARCH_THUMB2_ABS32, &m, 0x150, 0x280, 0x200, b, 4);
+    cr_assert_eq(delta_le32(b), 0x08000150);
+    /* THUMB2 alone predicts no addresses. */
+    arch_predict(ARCH_THUMB2, &m, 0x1000, 0x280, 0x200, b, 4);
+    cr_assert_eq(delta_le32(b), 0x08000150);
+    /* At source 0x202 the word at i = 0 is no address; the one at i = 2 is. */
+    uint8_t c[8] = {0x11, 0x22};
+    put_word(c + 2, 0x08000150);
+    arch_predict(ARCH_THUMB2_ABS32, &m, 0x1000, 0x282, 0x202, c, sizeof c);
+    cr_assert_eq(c[0], 0x11);
+    cr_assert_eq(delta_le32(c + 2), 0x08000190);
+}
+
+/* A literal at target 0x1000 holding bl +0x100 is stored with the absolute
+ * target 0x1104; near the top of the 2^25 reach the target wraps. */
+Test(arch, literal_branches_store_absolute_targets)
+{
+    uint8_t b[6] = {0};
+    put_branch(b, 0xF000, 0xF880); /* bl +0x100 */
+    b[4] = 0x70;
+    b[5] = 0x47; /* bx lr */
+    arch_literal_store(ARCH_THUMB2, 0x1000, b, sizeof b);
+    cr_assert_eq(delta_le16(b), 0xF001);
+    cr_assert_eq(delta_le16(b + 2), 0xF882);
+    cr_assert_eq(b[4], 0x70);
+    arch_literal_load(ARCH_THUMB2_ABS32, 0x1000, b, sizeof b);
+    cr_assert_eq(delta_le16(b), 0xF000);
+    cr_assert_eq(delta_le16(b + 2), 0xF880);
+
+    put_branch(b, 0xF002, 0xF800); /* bl +0x2000 at 0x1FFF000: target 0x2001004, stored 0x1004 */
+    arch_literal_store(ARCH_THUMB2, 0x1FFF000, b, 4);
+    cr_assert_eq(delta_le16(b), 0xF001);
+    cr_assert_eq(delta_le16(b + 2), 0xF802);
+    arch_literal_load(ARCH_THUMB2, 0x1FFF000, b, 4);
+    cr_assert_eq(delta_le16(b), 0xF002);
+    cr_assert_eq(delta_le16(b + 2), 0xF800);
+
+    /* At an odd target offset the scan starts at 1; ARCH_NONE stores as is. */
+    uint8_t c[5] = {0xF0};
+    put_branch(c + 1, 0xF000, 0xF880);
+    arch_literal_store(ARCH_THUMB2, 0xFFF, c, sizeof c);
+    cr_assert_eq(c[0], 0xF0);
+    cr_assert_eq(delta_le16(c + 1), 0xF001);
+    cr_assert_eq(delta_le16(c + 3), 0xF882);
+    arch_literal_store(ARCH_NONE, 0xFFF, c, sizeof c);
+    cr_assert_eq(delta_le16(c + 1), 0xF001);
 }
 
 /* The valid vector: PREDICT set, a THUMB2 map, and it yields its target
@@ -145,6 +219,43 @@ Test(arch, valid_vector_applies)
     cr_assert_eq(patch[DELTA_PATCH_HEADER_SIZE + (size_t)segs * DELTA_PATCH_SEGMENT_ENTRY], ARCH_THUMB2);
     delta_plan_report rep;
     cr_assert_eq(delta_patch_prove(&ps, &rep), DELTA_OK, "%s", delta_last_error());
+    tu_memsink m = {calloc(tl + 4096, 1), tl + 4096, 0};
+    delta_sink sink = {&m, tu_memsink_write};
+    cr_assert_eq(delta_apply_out_of_place(&ps, &ss, &sink, NULL, 0), DELTA_OK, "%s", delta_last_error());
+    cr_assert_eq(m.len, tl);
+    cr_assert(memcmp(m.data, tgt, tl) == 0);
+    free(m.data);
+    free(patch);
+    free(src);
+    free(tgt);
+}
+
+/* The whole-image vector: the load address is found, and its segments use
+ * THUMB2_ABS32; it yields cityhub 7.28.0 from 7.27.0 out of place. */
+Test(arch, abs32_vector_applies)
+{
+    size_t pl, sl, tl;
+    uint8_t *patch = tu_read_file(DELTA_VECTORS "/valid/patch-thumb2-abs32.ldp", &pl);
+    uint8_t *src = tu_read_file(DELTA_TEST_DATA "/firmware/cityhub-7.27.0.bin", &sl);
+    uint8_t *tgt = tu_read_file(DELTA_TEST_DATA "/firmware/cityhub-7.28.0.bin", &tl);
+    delta_source ps, ss;
+    delta_source_from_memory(&ps, patch, pl);
+    delta_source_from_memory(&ss, src, sl);
+    delta_patch_info info;
+    cr_assert_eq(delta_patch_read_info(&ps, &info), DELTA_OK, "%s", delta_last_error());
+    cr_assert(info.flags & DELTA_PATCH_PREDICT);
+    /* The first segment's preamble, through the decoder. */
+    size_t ws = patch_decoder_memory(&info);
+    void *mem = malloc(ws);
+    pcursor c;
+    pcursor_init(&c, &ps, &info, mem, ws);
+    pcmd cmd;
+    cr_assert_eq(pcursor_next(&c, &cmd), DELTA_OK, "%s", delta_last_error());
+    cr_assert_eq(c.arch, ARCH_THUMB2_ABS32);
+    cr_assert_eq(c.map.base, 0x08005000, "Pybricks City Hub firmware loads at 0x08005000, got %#x", c.map.base);
+    cr_assert_gt(c.map.count, 0);
+    pcursor_free(&c);
+    free(mem);
     tu_memsink m = {calloc(tl + 4096, 1), tl + 4096, 0};
     delta_sink sink = {&m, tu_memsink_write};
     cr_assert_eq(delta_apply_out_of_place(&ps, &ss, &sink, NULL, 0), DELTA_OK, "%s", delta_last_error());

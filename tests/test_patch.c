@@ -581,3 +581,25 @@ Test(patch, thumb2_prediction_round_trip)
     delta_buf_free(&b);
     pair_free(&p);
 }
+
+/* Data that is not Thumb-2 code: AUTO finds nothing to predict and the
+ * patch is byte for byte the one made without prediction. */
+Test(patch, auto_leaves_data_images_alone)
+{
+    pair p;
+    make_src(&p, 12 * BS, 9);
+    chunk c[] = {{0, 5000}, {LIT, 300}, {5000, 20000}, {26000, p.src_len - 26000}};
+    build(&p, c, 4);
+    delta_patch_options opt = DELTA_PATCH_OPTIONS_INIT;
+    delta_patch_stats st;
+    opt.arch = DELTA_ARCH_NONE;
+    delta_buf a = make_patch(&p, &opt, NULL);
+    opt.arch = DELTA_ARCH_AUTO;
+    delta_buf b = make_patch(&p, &opt, &st);
+    cr_assert_eq(st.predicted_segments, 0);
+    cr_assert_eq(a.len, b.len);
+    cr_assert(memcmp(a.data, b.data, a.len) == 0);
+    delta_buf_free(&a);
+    delta_buf_free(&b);
+    pair_free(&p);
+}

@@ -584,6 +584,8 @@ delta_status delta_diff(const uint8_t *source, size_t source_len, const uint8_t 
     if (arch == DELTA_ARCH_AUTO && !predict_looks_thumb2(source, source_len)) return st;
     arch_entry *e;
     uint32_t n;
+    uint32_t base = 0;
+    int abs32 = predict_find_base(source, source_len, &base);
     st = predict_build_map(*ops, *count, &e, &n);
     if (st) goto fail;
     uint8_t *moved = malloc(source_len);
@@ -593,8 +595,8 @@ delta_status delta_diff(const uint8_t *source, size_t source_len, const uint8_t 
         goto fail;
     }
     memcpy(moved, source, source_len);
-    arch_map m = {e, n};
-    predict_relocate(&m, moved, source_len);
+    arch_map m = {e, n, base};
+    predict_relocate(&m, abs32, moved, source_len);
     free(e);
     delta_op *ops2;
     size_t count2;

@@ -74,19 +74,26 @@ int predict_looks_thumb2(const uint8_t *b, size_t len)
 }
 
 /*
- * The source as the target would hold it if every Thumb-2 BL / B.W had moved
- * with the map: the branch at s, which the map moves by m(s), to target t,
- * moved by m(t), gets offset t + m(t) - (s + m(s)) - 4. In a COPY whose shift
- * dst - src is m(s) that is exactly the decoder's prediction, so matching
- * against this source finds the matches prediction makes cheap.
+ * The source as the target would hold it if every reference had moved with
+ * the map: the branch at s, which the map moves by m(s), to target t, moved
+ * by m(t), gets offset t + m(t) - (s + m(s)) - 4 (in a COPY whose shift
+ * dst - src is m(s) that is exactly the decoder's prediction); with a base,
+ * an address base + t becomes base + t + m(t). Matching against this source
+ * finds the matches prediction makes cheap.
  */
-void predict_relocate(const arch_map *m, uint8_t *b, size_t len)
+void predict_relocate(const arch_map *m, int abs32, uint8_t *b, size_t len)
 {
     for (size_t i = 0; i + 4 <= len;) {
         uint16_t h1 = delta_le16(b + i), h2 = delta_le16(b + i + 2);
         int32_t imm;
         if (!arch_thumb2_decode(h1, h2, &imm)) {
-            i += 2;
+            uint32_t nv;
+            if (abs32 && (i & 3) == 0 && arch_abs32_predict(m, len, delta_le32(b + i), &nv)) {
+                delta_put32(b + i, nv);
+                i += 4;
+            } else {
+                i += 2;
+            }
             continue;
         }
         int64_t t = (int64_t)i + 4 + imm, ms, mt;
@@ -100,6 +107,48 @@ void predict_relocate(const arch_map *m, uint8_t *b, size_t len)
         }
         i += 4;
     }
+}
+
+/*
+ * The load address of a raw Cortex-M image, for its absolute addresses. Word
+ * 1 of the vector table is the reset handler, base + offset + 1 (Thumb); the
+ * base is a multiple of 256 at most the image's size below it. Among those,
+ * the one where the most odd words (function pointers) land on a PUSH {..,
+ * lr} (0xB5xx) or PUSH.W (0xE92D) wins, when at least 16 do. Images over
+ * 4 MiB are not searched (flash of that size is rare, and the search is
+ * candidates x pointers).
+ */
+int predict_find_base(const uint8_t *b, size_t len, uint32_t *base)
+{
+    if (len < 8 || len > ((size_t)4 << 20)) return 0;
+    uint32_t reset = delta_le32(b + 4);
+    if (!(reset & 1)) return 0;
+    uint32_t r = reset & ~1u, lo = r > len ? (r - (uint32_t)len + 255) & ~255u : 0;
+    /* the odd words within reach */
+    size_t n = 0;
+    uint32_t *ptr = malloc((len / 4 + 1) * sizeof *ptr);
+    if (!ptr) return 0;
+    for (size_t i = 0; i + 4 <= len; i += 4) {
+        uint32_t v = delta_le32(b + i);
+        if ((v & 1) && v - 1 >= lo && (uint64_t)(v - 1) < (uint64_t)r + len) ptr[n++] = v - 1;
+    }
+    uint32_t best = 0, best_b = 0;
+    for (uint64_t c = lo; c <= r; c += 256) {
+        uint32_t hits = 0;
+        for (size_t k = 0; k < n; k++) {
+            if (ptr[k] < c || ptr[k] - c + 2 > len) continue;
+            const uint8_t *h = b + (ptr[k] - c);
+            if (h[1] == 0xB5 || (h[1] == 0xE9 && h[0] == 0x2D)) hits++;
+        }
+        if (hits > best) {
+            best = hits;
+            best_b = (uint32_t)c;
+        }
+    }
+    free(ptr);
+    if (best < 16) return 0;
+    *base = best_b;
+    return 1;
 }
 
 typedef struct vote {
@@ -130,8 +179,24 @@ typedef struct run {
  * Each run left is one entry, starting at its first target.
  */
 #define MIN_VOTES 2
+static int push_vote(vote **v, size_t *nv, size_t *cap, int64_t t, int64_t shift)
+{
+    if (*nv == *cap) {
+        size_t nc = *cap ? 2 * *cap : 1024;
+        vote *p = realloc(*v, nc * sizeof *p);
+        if (!p) return 0;
+        *v = p;
+        *cap = nc;
+    }
+    (*v)[*nv].t = t;
+    (*v)[*nv].shift = shift;
+    (*nv)++;
+    return 1;
+}
+
 delta_status predict_fit_map(const uint8_t *source, size_t source_len, const uint8_t *target, size_t target_len,
-                             const delta_op *ops, size_t n, arch_entry **out, uint32_t *count)
+                             const delta_op *ops, size_t n, int abs32, uint32_t base, arch_entry **out,
+                             uint32_t *count)
 {
     *out = NULL;
     *count = 0;
@@ -144,24 +209,21 @@ delta_status predict_fit_map(const uint8_t *source, size_t source_len, const uin
             const uint8_t *o = source + op->src + i, *w = target + op->dst + i;
             int32_t imm, nimm;
             if (!arch_thumb2_decode(delta_le16(o), delta_le16(o + 2), &imm)) {
-                i += 2;
+                /* An address into the source, and the word the target holds there. */
+                uint32_t ov = delta_le32(o), nw = delta_le32(w);
+                if (abs32 && ((op->src + i) & 3) == 0 && ov >= base && ov - base < source_len) {
+                    if (nw >= base && nw - base < target_len &&
+                        !push_vote(&v, &nv, &cap, (int64_t)(ov - base), (int64_t)nw - (int64_t)ov))
+                        goto nomem;
+                    i += 4;
+                } else {
+                    i += 2;
+                }
                 continue;
             }
             if (arch_thumb2_decode(delta_le16(w), delta_le16(w + 2), &nimm)) {
-                if (nv == cap) {
-                    size_t nc = cap ? 2 * cap : 1024;
-                    vote *nvp = realloc(v, nc * sizeof *nvp);
-                    if (!nvp) {
-                        free(v);
-                        return delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
-                    }
-                    v = nvp;
-                    cap = nc;
-                }
                 int64_t t = (int64_t)(op->src + i) + 4 + imm, nt = (int64_t)(op->dst + i) + 4 + nimm;
-                v[nv].t = t;
-                v[nv].shift = nt - t;
-                nv++;
+                if (!push_vote(&v, &nv, &cap, t, nt - t)) goto nomem;
             }
             i += 4;
         }
@@ -220,4 +282,7 @@ delta_status predict_fit_map(const uint8_t *source, size_t source_len, const uin
     *out = e;
     *count = (uint32_t)k2;
     return DELTA_OK;
+nomem:
+    free(v);
+    return delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
 }

@@ -10,12 +10,18 @@
 #include "patch/arch.h"
 #include "plan.h"
 
+/* Reference prediction variants the writer tries: THUMB2, and THUMB2_ABS32
+ * when the source's load address is found. */
+#define NVAR 2
+
 typedef struct segbuf {
-    delta_buf s[3]; /* raw ctrl (without preamble), diff, extra */
-    delta_buf pdiff; /* the diff stream under reference prediction (when tried) */
-    delta_buf pctrl; /* the control stream with the preamble that goes with it */
+    delta_buf s[3];        /* raw ctrl (without preamble), diff, extra */
+    delta_buf pdiff[NVAR]; /* the diff stream under each variant tried */
+    delta_buf pctrl[NVAR]; /* the control stream with that variant's preamble */
+    delta_buf zctrl;       /* the control stream with the preamble "none" */
+    delta_buf pextra;      /* the extra stream as every variant stores it */
     uint64_t first_op;
-    int predict;     /* the segment uses pdiff / pctrl */
+    int var;               /* the variant the segment uses, -1: none */
 } segbuf;
 
 static delta_status put_varint(delta_buf *b, uint64_t v)
@@ -153,10 +159,11 @@ static delta_status run_jobs(job_set *js, int threads)
     return DELTA_OK;
 }
 
-/* The preamble of a predicted segment: transform id, map entries (formats/patch.md). */
-static delta_status put_preamble(delta_buf *b, const arch_entry *e, uint32_t count)
+/* The preamble of a predicted segment: transform id, base, map entries (formats/patch.md). */
+static delta_status put_preamble(delta_buf *b, uint32_t arch, uint32_t base, const arch_entry *e, uint32_t count)
 {
-    delta_status st = put_varint(b, ARCH_THUMB2);
+    delta_status st = put_varint(b, arch);
+    if (!st && arch == ARCH_THUMB2_ABS32) st = put_varint(b, base);
     if (!st) st = put_varint(b, count);
     int64_t old = 0, shift = 0;
     for (uint32_t k = 0; k < count && !st; k++) {
@@ -214,14 +221,22 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
 
     /* Reference prediction: tried when asked for, or when the source looks
      * like Thumb-2 code (AUTO); kept per segment where it pays (below). */
-    arch_entry *map_e = NULL;
-    uint32_t map_n = 0;
-    int try_predict = opt.arch == DELTA_ARCH_THUMB2 || (opt.arch == DELTA_ARCH_AUTO && predict_looks_thumb2(source, source_len));
-    if (!st && try_predict) st = predict_fit_map(source, source_len, target, target_len, ops, op_count, &map_e, &map_n);
-    if (map_n > ARCH_MAP_MAX) try_predict = 0;
-    arch_map map = {map_e, map_n};
-    uint8_t *pred = try_predict ? malloc(opt.block_size) : NULL;
-    if (!st && try_predict && !pred) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+    arch_entry *map_e[NVAR] = {NULL, NULL};
+    arch_map map[NVAR];
+    uint32_t var_arch[NVAR] = {ARCH_THUMB2, ARCH_THUMB2_ABS32};
+    memset(map, 0, sizeof map);
+    int nvar = opt.arch == DELTA_ARCH_THUMB2 || (opt.arch == DELTA_ARCH_AUTO && predict_looks_thumb2(source, source_len));
+    uint32_t base = 0;
+    if (nvar && predict_find_base(source, source_len, &base)) nvar = 2;
+    for (int v = 0; v < nvar && !st; v++) {
+        st = predict_fit_map(source, source_len, target, target_len, ops, op_count, v == 1, base, &map_e[v],
+                             &map[v].count);
+        map[v].e = map_e[v];
+        map[v].base = base;
+        if (!st && map[v].count > ARCH_MAP_MAX) nvar = v; /* this one and the next are not tried */
+    }
+    uint8_t *pred = nvar ? malloc(opt.block_size) : NULL;
+    if (!st && nvar && !pred) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
 
     /* Cut the commands into segments of at most about segment_size target
      * bytes, all about the same size, so the cores finish together. */
@@ -286,6 +301,11 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
             if (q->kind == 1) {
                 sx.extra_bytes += q->len;
                 st = delta_buf_append(&sg->s[2], target + q->dst, q->len);
+                if (!st && nvar) {
+                    size_t at = sg->pextra.len;
+                    st = delta_buf_append(&sg->pextra, target + q->dst, q->len);
+                    if (!st) arch_literal_store(ARCH_THUMB2, q->dst, sg->pextra.data + at, q->len);
+                }
                 continue;
             }
             sx.copy_bytes += q->len;
@@ -299,25 +319,27 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
             uint8_t *d = sg->s[1].data + sg->s[1].len;
             for (uint64_t x = 0; x < q->len; x++) d[x] = (uint8_t)(target[q->dst + x] - source[q->src + x]);
             sg->s[1].len += q->len;
-            if (!try_predict) continue;
             /* The same piece as the decoder sees it: prediction from its source bytes. */
-            st = delta_buf_reserve(&sg->pdiff, q->len);
-            if (st) break;
-            memcpy(pred, source + q->src, q->len);
-            arch_predict(ARCH_THUMB2, &map, q->dst, q->src, pred, q->len);
-            d = sg->pdiff.data + sg->pdiff.len;
-            for (uint64_t x = 0; x < q->len; x++) d[x] = (uint8_t)(target[q->dst + x] - pred[x]);
-            sg->pdiff.len += q->len;
+            for (int v = 0; v < nvar && !st; v++) {
+                st = delta_buf_reserve(&sg->pdiff[v], q->len);
+                if (st) break;
+                memcpy(pred, source + q->src, q->len);
+                arch_predict(var_arch[v], &map[v], source_len, q->dst, q->src, pred, q->len);
+                d = sg->pdiff[v].data + sg->pdiff[v].len;
+                for (uint64_t x = 0; x < q->len; x++) d[x] = (uint8_t)(target[q->dst + x] - pred[x]);
+                sg->pdiff[v].len += q->len;
+            }
         }
     }
     free(pieces);
     free(pred);
-    delta_buf pre = DELTA_BUF_INIT;
-    if (!st && try_predict) st = put_preamble(&pre, map_e, map_n);
-    for (size_t i = 0; i < nseg && !st && try_predict; i++) {
-        st = delta_buf_append(&segs[i].pctrl, pre.data, pre.len);
-        if (!st) st = delta_buf_append(&segs[i].pctrl, segs[i].s[0].data, segs[i].s[0].len);
-    }
+    delta_buf pre[NVAR] = {DELTA_BUF_INIT, DELTA_BUF_INIT};
+    for (int v = 0; v < nvar && !st; v++) st = put_preamble(&pre[v], var_arch[v], base, map[v].e, map[v].count);
+    for (size_t i = 0; i < nseg && !st; i++)
+        for (int v = 0; v < nvar && !st; v++) {
+            st = delta_buf_append(&segs[i].pctrl[v], pre[v].data, pre[v].len);
+            if (!st) st = delta_buf_append(&segs[i].pctrl[v], segs[i].s[0].data, segs[i].s[0].len);
+        }
 
     /*
      * Compress every stream independently, on all cores, then lay out header
@@ -328,23 +350,40 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
      * and the others' control streams start with the preamble "0" (arch none):
      * those are compressed again.
      */
-    size_t per = try_predict ? 5 : 3, njobs = nseg * per;
+    size_t per = 3 + 2 * (size_t)nvar + (nvar > 0), njobs = nseg * per;
     job_set js = {&opt, calloc(njobs ? njobs : 1, sizeof(job)), njobs, 0, 0, PTHREAD_MUTEX_INITIALIZER};
     if (!st && !js.jobs) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
     for (size_t i = 0; i < nseg && !st; i++)
         for (size_t k = 0; k < per; k++) {
             job *jb = &js.jobs[per * i + k];
-            jb->which = k < 3 ? (int)k : (int)k - 3;
-            jb->raw = k < 3 ? &segs[i].s[k] : k == 3 ? &segs[i].pctrl : &segs[i].pdiff;
+            size_t v = (k - 3) / 2;
+            if (k == per - 1 && nvar) { /* the predicted extra stream, last */
+                jb->which = STREAM_EXTRA;
+                jb->raw = &segs[i].pextra;
+                continue;
+            }
+            jb->which = k < 3 ? (int)k : (k - 3) % 2 == 0 ? STREAM_CTRL : STREAM_DIFF;
+            jb->raw = k < 3 ? &segs[i].s[k] : (k - 3) % 2 == 0 ? &segs[i].pctrl[v] : &segs[i].pdiff[v];
         }
     if (!st && nseg > 0 && opt.compression == DELTA_COMPRESSION_LZMA2) js.diff_lc = choose_diff_lc(&segs[0].s[1]);
     if (!st) st = run_jobs(&js, opt.threads);
     int any_predict = 0;
-    for (size_t i = 0; i < nseg && !st && try_predict; i++) {
+    uint32_t map_used = 0;
+    for (size_t i = 0; i < nseg && !st; i++) {
         const job *jb = &js.jobs[per * i];
-        uint64_t plain = (uint64_t)jb[0].stored + jb[1].stored, predicted = (uint64_t)jb[3].stored + jb[4].stored;
-        segs[i].predict = opt.arch == DELTA_ARCH_THUMB2 || predicted < plain;
-        any_predict |= segs[i].predict;
+        uint64_t best = opt.arch == DELTA_ARCH_THUMB2 && nvar ? UINT64_MAX
+                                                              : (uint64_t)jb[0].stored + jb[1].stored + jb[2].stored;
+        segs[i].var = -1;
+        for (int v = 0; v < nvar; v++) {
+            uint64_t size = (uint64_t)jb[3 + 2 * v].stored + jb[4 + 2 * v].stored + jb[per - 1].stored;
+            if (size < best) {
+                best = size;
+                segs[i].var = v;
+            }
+        }
+        if (segs[i].var < 0) continue;
+        any_predict = 1;
+        if (map[segs[i].var].count > map_used) map_used = map[segs[i].var].count;
     }
     /* Which job's output each stream of each segment uses. */
     size_t *pick = calloc(nseg * 3 + 1, sizeof *pick);
@@ -353,19 +392,18 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
     if (!st && !raw) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
     job_set js2 = {&opt, NULL, 0, 0, js.diff_lc, PTHREAD_MUTEX_INITIALIZER};
     for (size_t i = 0; i < nseg && !st; i++) {
-        int pr = segs[i].predict;
-        pick[3 * i] = per * i + (pr ? 3 : 0);
-        pick[3 * i + 1] = per * i + (pr ? 4 : 1);
-        pick[3 * i + 2] = per * i + 2;
-        raw[3 * i] = pr ? &segs[i].pctrl : &segs[i].s[0];
-        raw[3 * i + 1] = pr ? &segs[i].pdiff : &segs[i].s[1];
-        raw[3 * i + 2] = &segs[i].s[2];
-        if (any_predict && !pr) { /* "0" + ctrl, into pctrl (no longer needed) */
+        int v = segs[i].var;
+        pick[3 * i] = per * i + (v >= 0 ? 3 + 2 * (size_t)v : 0);
+        pick[3 * i + 1] = per * i + (v >= 0 ? 4 + 2 * (size_t)v : 1);
+        pick[3 * i + 2] = per * i + (v >= 0 ? per - 1 : 2);
+        raw[3 * i] = v >= 0 ? &segs[i].pctrl[v] : &segs[i].s[0];
+        raw[3 * i + 1] = v >= 0 ? &segs[i].pdiff[v] : &segs[i].s[1];
+        raw[3 * i + 2] = v >= 0 ? &segs[i].pextra : &segs[i].s[2];
+        if (any_predict && v < 0) { /* "0" + ctrl */
             uint8_t zero = ARCH_NONE;
-            segs[i].pctrl.len = 0;
-            st = delta_buf_append(&segs[i].pctrl, &zero, 1);
-            if (!st) st = delta_buf_append(&segs[i].pctrl, segs[i].s[0].data, segs[i].s[0].len);
-            raw[3 * i] = &segs[i].pctrl;
+            st = delta_buf_append(&segs[i].zctrl, &zero, 1);
+            if (!st) st = delta_buf_append(&segs[i].zctrl, segs[i].s[0].data, segs[i].s[0].len);
+            raw[3 * i] = &segs[i].zctrl;
             js2.count++;
         }
     }
@@ -373,9 +411,9 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
         js2.jobs = calloc(js2.count, sizeof(job));
         if (!js2.jobs) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
         for (size_t i = 0, n = 0; i < nseg && !st; i++)
-            if (!segs[i].predict) {
+            if (segs[i].var < 0) {
                 js2.jobs[n].which = STREAM_CTRL;
-                js2.jobs[n].raw = &segs[i].pctrl;
+                js2.jobs[n].raw = &segs[i].zctrl;
                 n++;
             }
         if (!st) st = run_jobs(&js2, opt.threads);
@@ -387,7 +425,7 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
         size_t start = body.len;
         const job *out3[3];
         for (int s = 0; s < 3; s++) out3[s] = &js.jobs[pick[3 * i + s]];
-        if (any_predict && !segs[i].predict) out3[0] = &js2.jobs[n2++];
+        if (any_predict && segs[i].var < 0) out3[0] = &js2.jobs[n2++];
         for (int s = 0; s < 3 && !st; s++) {
             st = delta_buf_append(&body, out3[s]->out.data, out3[s]->out.len);
             if (raw[3 * i + s]->len > max_stream) max_stream = (uint32_t)raw[3 * i + s]->len;
@@ -396,7 +434,7 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
         sx.ctrl_bytes += out3[0]->stored;
         sx.diff_bytes += out3[1]->stored;
         sx.extra_stream_bytes += out3[2]->stored;
-        sx.predicted_segments += (uint64_t)segs[i].predict;
+        sx.predicted_segments += (uint64_t)(segs[i].var >= 0);
         delta_put64(e, segs[i].first_op);
         for (int s = 0; s < 3; s++) {
             delta_put32(e + 8 + 4 * s, out3[s]->stored);
@@ -405,15 +443,17 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
         delta_put32(e + 32, delta_crc32(0, body.data + start, body.len - start));
         st = delta_buf_append(&table, e, sizeof e);
     }
-    if (any_predict) sx.map_entries = map_n;
+    sx.map_entries = map_used;
     for (size_t i = 0; js.jobs && i < njobs; i++) delta_buf_free(&js.jobs[i].out);
     for (size_t i = 0; js2.jobs && i < js2.count; i++) delta_buf_free(&js2.jobs[i].out);
     free(js.jobs);
     free(js2.jobs);
     free(pick);
     free(raw);
-    free(map_e);
-    delta_buf_free(&pre);
+    for (int v = 0; v < NVAR; v++) {
+        free(map_e[v]);
+        delta_buf_free(&pre[v]);
+    }
     if (!st) {
         uint8_t h[DELTA_PATCH_HEADER_SIZE];
         memset(h, 0, sizeof h);
@@ -423,7 +463,7 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
         delta_put32(h + 24, opt.block_size);
         h[28] = (uint8_t)opt.compression;
         h[29] = (uint8_t)((opt.inplace ? DELTA_PATCH_INPLACE : 0) | (any_predict ? DELTA_PATCH_PREDICT : 0));
-        delta_put16(h + 30, (uint16_t)(any_predict ? map_n : 0));
+        delta_put16(h + 30, (uint16_t)map_used);
         delta_put32(h + 32, opt.compression == DELTA_COMPRESSION_LZMA2 ? opt.dict_size : 0);
         delta_put32(h + 36, (uint32_t)nseg);
         delta_put32(h + 40, p.stash_slots);
@@ -439,8 +479,12 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
     }
     for (size_t i = 0; i < nseg; i++) {
         for (int s = 0; s < 3; s++) delta_buf_free(&segs[i].s[s]);
-        delta_buf_free(&segs[i].pdiff);
-        delta_buf_free(&segs[i].pctrl);
+        for (int v = 0; v < NVAR; v++) {
+            delta_buf_free(&segs[i].pdiff[v]);
+            delta_buf_free(&segs[i].pctrl[v]);
+        }
+        delta_buf_free(&segs[i].zctrl);
+        delta_buf_free(&segs[i].pextra);
     }
     free(segs);
     delta_buf_free(&body);

@@ -36,13 +36,33 @@ void arch_thumb2_encode(uint16_t *h1, uint16_t *h2, int32_t imm)
     *h2 = (uint16_t)((*h2 & 0xD000) | j1 << 13 | j2 << 11 | (v >> 1 & 0x7FF));
 }
 
-static void predict_thumb2(const arch_map *m, uint64_t dst, uint64_t src, uint8_t *b, size_t len)
+int arch_abs32_predict(const arch_map *m, uint64_t source_size, uint32_t v, uint32_t *out)
+{
+    *out = v;
+    if (v < m->base || v - m->base >= source_size) return 0;
+    int64_t shift;
+    if (arch_map_find(m, (int64_t)(v - m->base), &shift) && (int64_t)v + shift >= 0 &&
+        (int64_t)v + shift <= (int64_t)UINT32_MAX)
+        *out = (uint32_t)((int64_t)v + shift);
+    return 1;
+}
+
+/* The scan of formats/patch.md: at each halfword, a branch; else, with
+ * abs32 and at a word boundary of the source, an address into the source. */
+static void predict_thumb2(const arch_map *m, int abs32, uint64_t source_size, uint64_t dst, uint64_t src, uint8_t *b,
+                           size_t len)
 {
     for (size_t i = (size_t)(src & 1); i + 4 <= len;) {
         uint16_t h1 = delta_le16(b + i), h2 = delta_le16(b + i + 2);
         int32_t imm;
         if (!arch_thumb2_decode(h1, h2, &imm)) {
-            i += 2;
+            uint32_t nv;
+            if (abs32 && ((src + i) & 3) == 0 && arch_abs32_predict(m, source_size, delta_le32(b + i), &nv)) {
+                delta_put32(b + i, nv);
+                i += 4;
+            } else {
+                i += 2;
+            }
             continue;
         }
         int64_t t = (int64_t)(src + i) + 4 + imm, shift;
@@ -58,7 +78,45 @@ static void predict_thumb2(const arch_map *m, uint64_t dst, uint64_t src, uint8_
     }
 }
 
-void arch_predict(uint32_t arch, const arch_map *m, uint64_t dst, uint64_t src, uint8_t *b, size_t len)
+void arch_predict(uint32_t arch, const arch_map *m, uint64_t source_size, uint64_t dst, uint64_t src, uint8_t *b,
+                  size_t len)
 {
-    if (arch == ARCH_THUMB2) predict_thumb2(m, dst, src, b, len);
+    if (arch == ARCH_THUMB2 || arch == ARCH_THUMB2_ABS32)
+        predict_thumb2(m, arch == ARCH_THUMB2_ABS32, source_size, dst, src, b, len);
+}
+
+/* x mod 2^25, as the signed 25-bit value a branch field holds. */
+static int32_t wrap25(int64_t x)
+{
+    return (int32_t)(((x + (INT64_C(1) << 24)) & ((INT64_C(1) << 25) - 1)) - (INT64_C(1) << 24));
+}
+
+/* The literal scan: each branch field holds, stored, the branch's absolute
+ * target (to_abs) or, applied, its offset again (from abs); the opcode bits
+ * stay, so both sides find the same branches. */
+static void literal_scan(uint64_t dst, uint8_t *b, size_t len, int to_abs)
+{
+    for (size_t i = (size_t)(dst & 1); i + 4 <= len;) {
+        uint16_t h1 = delta_le16(b + i), h2 = delta_le16(b + i + 2);
+        int32_t v;
+        if (!arch_thumb2_decode(h1, h2, &v)) {
+            i += 2;
+            continue;
+        }
+        int64_t here = (int64_t)(dst + i) + 4;
+        arch_thumb2_encode(&h1, &h2, wrap25(to_abs ? here + v : v - here));
+        delta_put16(b + i, h1);
+        delta_put16(b + i + 2, h2);
+        i += 4;
+    }
+}
+
+void arch_literal_store(uint32_t arch, uint64_t dst, uint8_t *b, size_t len)
+{
+    if (arch == ARCH_THUMB2 || arch == ARCH_THUMB2_ABS32) literal_scan(dst, b, len, 1);
+}
+
+void arch_literal_load(uint32_t arch, uint64_t dst, uint8_t *b, size_t len)
+{
+    if (arch == ARCH_THUMB2 || arch == ARCH_THUMB2_ABS32) literal_scan(dst, b, len, 0);
 }

@@ -10,7 +10,7 @@
 #include "common/internal.h"
 
 /* Per-segment transform ids (the segment preamble's first varint). */
-enum { ARCH_NONE = 0, ARCH_THUMB2 = 1 };
+enum { ARCH_NONE = 0, ARCH_THUMB2 = 1, ARCH_THUMB2_ABS32 = 2 };
 /* Entries of one segment's map, at most (the header's u16 map_entries). */
 #define ARCH_MAP_MAX 65535u
 
@@ -24,6 +24,7 @@ typedef struct arch_entry {
 typedef struct arch_map {
     const arch_entry *e;
     uint32_t count;
+    uint32_t base; /* ARCH_THUMB2_ABS32: the address source offset 0 is loaded at */
 } arch_map;
 
 /* The shift of the entry covering source offset t; 0 when none does. */
@@ -34,8 +35,20 @@ int arch_thumb2_decode(uint16_t h1, uint16_t h2, int32_t *imm);
 /* Re-encodes (h1, h2) with offset imm: even, in [-2^24, 2^24). */
 void arch_thumb2_encode(uint16_t *h1, uint16_t *h2, int32_t imm);
 
+/* ARCH_THUMB2_ABS32: 1 when v points into the source (base <= v < base +
+ * source_size); *out is then v moved by the map where it covers v's offset,
+ * else v. */
+int arch_abs32_predict(const arch_map *m, uint64_t source_size, uint32_t v, uint32_t *out);
+
 /* Turns the source bytes b[0..len) of a COPY piece from source offset src to
  * target offset dst into the predicted target bytes, in place. */
-void arch_predict(uint32_t arch, const arch_map *m, uint64_t dst, uint64_t src, uint8_t *b, size_t len);
+void arch_predict(uint32_t arch, const arch_map *m, uint64_t source_size, uint64_t dst, uint64_t src, uint8_t *b,
+                  size_t len);
+
+/* LITERAL pieces at target offset dst: the extra stream stores every branch
+ * with its absolute target in place of its offset (store), and the decoder
+ * turns it back (load). Both in place. */
+void arch_literal_store(uint32_t arch, uint64_t dst, uint8_t *b, size_t len);
+void arch_literal_load(uint32_t arch, uint64_t dst, uint8_t *b, size_t len);
 
 #endif

@@ -99,7 +99,8 @@ delta_status pcursor_seek(pcursor *c, uint64_t op);
 delta_status pcursor_next(pcursor *c, pcmd *cmd);
 /* Next piece of the current BLOCK (*more = 0 when the block is covered). */
 delta_status pcursor_piece(pcursor *c, piece *p, int *more);
-/* Reads piece data from the diff (COPY) or extra (LITERAL) stream. */
+/* Reads a piece's data whole (len == p->len) from the diff (COPY) or extra
+ * (LITERAL) stream; a literal's is undone from the segment's transform. */
 delta_status pcursor_data(pcursor *c, const piece *p, void *buf, size_t len);
 /* COPY piece: turns its p->len source bytes in buf into its target bytes
  * (prediction, then the diff stream's bytes added); tmp holds p->len bytes. */
