@@ -376,7 +376,8 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
         segs[i].var = -1;
         for (int v = 0; v < nvar; v++) {
             uint64_t size = (uint64_t)jb[3 + 2 * v].stored + jb[4 + 2 * v].stored + jb[per - 1].stored;
-            if (size < best) {
+            /* asked for THUMB2, a tie goes to the fuller model */
+            if (size < best || (size == best && opt.arch == DELTA_ARCH_THUMB2)) {
                 best = size;
                 segs[i].var = v;
             }
