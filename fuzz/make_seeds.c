@@ -8,7 +8,8 @@
  *   build/fuzz/make_seeds <repository root>
  *
  * writes fuzz/corpus/{patch,verify,apply}/seed-* and
- * formats/vectors/valid/package-*.{zip,bin} (see formats/vectors/invalid/pkg-README.md).
+ * formats/vectors/valid/package-*.{zip,bin} (see formats/vectors/invalid/pkg-README.md)
+ * and formats/vectors/valid/patch-*.ldp (formats/patch.md, "Reference prediction").
  */
 #include <errno.h>
 #include <sys/stat.h>
@@ -66,6 +67,55 @@ static void patch_seed(const char *name, const uint8_t *s, size_t slen, const ui
                        uint32_t block, uint32_t compression, int inplace)
 {
     patch_seed_in("fuzz/corpus/patch", name, s, slen, t, tlen, block, compression, inplace);
+}
+
+/*
+ * A synthetic x86-64 image, "relinked": 48 functions of 128 bytes after a
+ * 64-byte ELF header, each with a CALL rel32 every 16 bytes and one REX.W
+ * LEA [RIP + disp32], filler bytes below 0x40. The new version (v = 1)
+ * inserts a function after the 10th and drops the 30th (its callers call
+ * function 0), so the references across the insertion all change.
+ */
+static uint8_t *x86_image(int v, size_t *len)
+{
+    enum { N = 48, L = 128 };
+    int order[N + 1], n = 0;
+    for (int k = 0; k < N; k++) {
+        if (v && k == 30) continue;
+        order[n++] = k;
+        if (v && k == 10) order[n++] = N;
+    }
+    size_t addr[N + 1] = {0};
+    for (int k = 0; k < n; k++) addr[order[k]] = 64 + (size_t)k * L;
+    *len = 64 + (size_t)n * L;
+    uint8_t *img = calloc(*len, 1);
+    if (!img) { perror("make_seeds"); exit(1); }
+    memcpy(img, "\x7f" "ELF\x02\x01\x01", 7);
+    img[18] = 62; /* EM_X86_64 */
+    uint32_t x = 12345;
+    for (int k = 0; k < n; k++) {
+        uint8_t *f = img + addr[order[k]];
+        x = 2654435761u * (uint32_t)(order[k] + 1);
+        for (int i = 0; i < L; i++) {
+            x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+            f[i] = (uint8_t)(x & 0x3f);
+        }
+        for (int i = 0; i < L; i += 16) {
+            int to = (int)((uint32_t)(order[k] * 7 + i * 5) % N);
+            if (to == 30 && v) to = 0;
+            int32_t rel = (int32_t)addr[to] - (int32_t)(addr[order[k]] + (size_t)i + 5);
+            f[i] = 0xE8;
+            for (int b = 0; b < 4; b++) f[i + 1 + b] = (uint8_t)((uint32_t)rel >> (8 * b));
+            if (i == 32) {
+                int32_t disp = (int32_t)addr[to] - (int32_t)(addr[order[k]] + (size_t)i + 12);
+                f[i + 5] = 0x48;
+                f[i + 6] = 0x8D;
+                f[i + 7] = 0x05;
+                for (int b = 0; b < 4; b++) f[i + 8 + b] = (uint8_t)((uint32_t)disp >> (8 * b));
+            }
+        }
+    }
+    return img;
 }
 
 typedef struct pkg_spec {
@@ -175,6 +225,18 @@ int main(int argc, char **argv)
     patch_seed_in("formats/vectors/valid", "patch-thumb2-abs32.ldp", fw27, fw27_len, fw28, fw28_len, 4096,
                   DELTA_COMPRESSION_LZMA2, 1);
     patch_seed("seed-thumb2-abs32-2k", fw27, fw27_len, fw28, fw28_len, 2048, DELTA_COMPRESSION_LZMA2, 1);
+    /* X86_64: a synthetic relinked x86-64 image (x86_image) and, forced, firmware bytes
+     * (the rule applies to whatever matches its patterns). */
+    seed_arch = DELTA_ARCH_X86_64;
+    size_t xl_old, xl_new;
+    uint8_t *x_old = x86_image(0, &xl_old), *x_new = x86_image(1, &xl_new);
+    patch_seed_in("formats/vectors/valid", "patch-x86-64.ldp", x_old, xl_old, x_new, xl_new, 1024,
+                  DELTA_COMPRESSION_NONE, 1);
+    put("formats/vectors/valid", "patch-x86-64.source.bin", x_old, xl_old);
+    put("formats/vectors/valid", "patch-x86-64.target.bin", x_new, xl_new);
+    free(x_old);
+    free(x_new);
+    patch_seed("seed-x86-64-lzma2-2k", fw22, 20000, fw28, 20000, 2048, DELTA_COMPRESSION_LZMA2, 1);
     free(fw22); free(fw27); free(fw28); free(key);
     return 0;
 }

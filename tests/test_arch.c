@@ -198,6 +198,45 @@ Test(arch, literal_branches_store_absolute_targets)
     cr_assert_eq(delta_le16(c + 1), 0xF001);
 }
 
+/*
+ * X86_64 on handcrafted instructions, a copy from source 0x1000 to target
+ * 0x1100 of a 0x2000-byte source whose map moves [0x1400, ..) by +0x20:
+ *   0x1000 call 0x1505        E8 00 05 00 00       -> rel 0x420 (call 0x1525 from 0x1100)
+ *   0x1005 lea rax, [0x1600]  48 8D 05 F4 05 00 00 -> disp 0x514
+ *   0x100C cmp byte [0x1700], 0   80 3D ED 06 00 00 00 -> disp 0x60D, the imm8 stays
+ *   0x1013 call 0x3018        E8 00 20 00 00       outside the source: stays
+ */
+Test(arch, x86_64_predicts_exact_bytes)
+{
+    static const uint8_t in[] = {0xE8, 0x00, 0x05, 0x00, 0x00, 0x48, 0x8D, 0x05, 0xF4, 0x05, 0x00, 0x00,
+                                 0x80, 0x3D, 0xED, 0x06, 0x00, 0x00, 0x00, 0xE8, 0x00, 0x20, 0x00, 0x00};
+    static const uint8_t want[] = {0xE8, 0x20, 0x04, 0x00, 0x00, 0x48, 0x8D, 0x05, 0x14, 0x05, 0x00, 0x00,
+                                   0x80, 0x3D, 0x0D, 0x06, 0x00, 0x00, 0x00, 0xE8, 0x00, 0x20, 0x00, 0x00};
+    arch_entry e[] = {{0x1400, 0x20}};
+    arch_map m = {e, 1, 0};
+    uint8_t b[sizeof in];
+    memcpy(b, in, sizeof in);
+    arch_predict(ARCH_X86_64, &m, 0x2000, 0x1100, 0x1000, b, sizeof b);
+    for (size_t i = 0; i < sizeof b; i++) cr_assert_eq(b[i], want[i], "byte %zu: %02x, want %02x", i, b[i], want[i]);
+    /* Cut short, the LEA is no reference (i + n > len): it and what follows stay. */
+    memcpy(b, in, sizeof in);
+    arch_predict(ARCH_X86_64, &m, 0x2000, 0x1100, 0x1000, b, 11);
+    cr_assert_eq(b[1], 0x20);
+    cr_assert_eq(b[8], 0xF4);
+    int64_t t;
+    size_t n, d;
+    cr_assert(arch_x86_ref(in + 5, 7, 0x1005, 0x2000, &t, &n, &d));
+    cr_assert(t == 0x1600 && n == 7 && d == 3);
+    static const uint8_t sse[] = {0xF2, 0x44, 0x0F, 0x10, 0x05, 0x00, 0x01, 0x00, 0x00}; /* movsd xmm8, [rip+0x100] */
+    cr_assert(arch_x86_ref(sse, sizeof sse, 0, 0x2000, &t, &n, &d));
+    cr_assert(t == 0x109 && n == 9 && d == 5);
+    static const uint8_t jmpind[] = {0xFF, 0x25, 0x10, 0x00, 0x00, 0x00}; /* jmp [rip+0x10] */
+    cr_assert(arch_x86_ref(jmpind, sizeof jmpind, 0, 0x2000, &t, &n, &d));
+    cr_assert(t == 0x16 && n == 6 && d == 2);
+    static const uint8_t inc[] = {0xFF, 0x05, 0x10, 0x00, 0x00, 0x00}; /* inc dword [rip+0x10]: not predicted */
+    cr_assert(!arch_x86_ref(inc, sizeof inc, 0, 0x2000, &t, &n, &d));
+}
+
 /* The valid vector: PREDICT set, a THUMB2 map, and it yields its target
  * out of place and after a proof. */
 Test(arch, valid_vector_applies)
@@ -256,6 +295,33 @@ Test(arch, abs32_vector_applies)
     cr_assert_gt(c.map.count, 0);
     pcursor_free(&c);
     free(mem);
+    tu_memsink m = {calloc(tl + 4096, 1), tl + 4096, 0};
+    delta_sink sink = {&m, tu_memsink_write};
+    cr_assert_eq(delta_apply_out_of_place(&ps, &ss, &sink, NULL, 0), DELTA_OK, "%s", delta_last_error());
+    cr_assert_eq(m.len, tl);
+    cr_assert(memcmp(m.data, tgt, tl) == 0);
+    free(m.data);
+    free(patch);
+    free(src);
+    free(tgt);
+}
+
+/* The x86-64 vector (a synthetic relinked image, see fuzz/make_seeds.c):
+ * X86_64 with a map, and it yields its target out of place. */
+Test(arch, x86_64_vector_applies)
+{
+    size_t pl, sl, tl;
+    uint8_t *patch = tu_read_file(DELTA_VECTORS "/valid/patch-x86-64.ldp", &pl);
+    uint8_t *src = tu_read_file(DELTA_VECTORS "/valid/patch-x86-64.source.bin", &sl);
+    uint8_t *tgt = tu_read_file(DELTA_VECTORS "/valid/patch-x86-64.target.bin", &tl);
+    delta_source ps, ss;
+    delta_source_from_memory(&ps, patch, pl);
+    delta_source_from_memory(&ss, src, sl);
+    delta_patch_info info;
+    cr_assert_eq(delta_patch_read_info(&ps, &info), DELTA_OK, "%s", delta_last_error());
+    cr_assert(info.flags & DELTA_PATCH_PREDICT);
+    cr_assert_gt(info.map_entries, 0);
+    cr_assert_eq(patch[DELTA_PATCH_HEADER_SIZE + (size_t)info.segment_count * DELTA_PATCH_SEGMENT_ENTRY], ARCH_X86_64);
     tu_memsink m = {calloc(tl + 4096, 1), tl + 4096, 0};
     delta_sink sink = {&m, tu_memsink_write};
     cr_assert_eq(delta_apply_out_of_place(&ps, &ss, &sink, NULL, 0), DELTA_OK, "%s", delta_last_error());

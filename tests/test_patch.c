@@ -603,3 +603,78 @@ Test(patch, auto_leaves_data_images_alone)
     delta_buf_free(&b);
     pair_free(&p);
 }
+
+/* The same relinking for x86-64: an ELF header (so AUTO picks X86_64), then
+ * functions of 256 bytes with a CALL rel32 every 16 bytes and a REX.W LEA
+ * [RIP + disp32] of another function in each. */
+static void x86_layout(uint8_t *img, const int *order, size_t n, const uint32_t *callee, uint64_t seed)
+{
+    size_t addr[FN + 1] = {0};
+    for (size_t k = 0; k < n; k++) addr[order[k]] = 64 + k * FLEN;
+    memset(img, 0, 64);
+    memcpy(img, "\x7f" "ELF\x02\x01\x01", 7);
+    img[18] = 62; /* EM_X86_64 */
+    for (size_t k = 0; k < n; k++) {
+        uint8_t *f = img + 64 + k * FLEN;
+        size_t at = 64 + k * FLEN;
+        tu_fill_random(f, FLEN, seed + (uint64_t)order[k]);
+        for (size_t i = 0; i < FLEN; i++) f[i] &= 0x3f; /* filler: no E8 / E9 / REX */
+        for (size_t i = 0; i < FLEN; i += 16) {
+            uint32_t to = callee[order[k] * (FLEN / 16) + i / 16];
+            if (to == FN - 36) to = 0;
+            int32_t rel = (int32_t)addr[to] - (int32_t)(at + i + 5);
+            f[i] = 0xE8;
+            for (int b = 0; b < 4; b++) f[i + 1 + b] = (uint8_t)((uint32_t)rel >> (8 * b));
+            if (i == 32) { /* lea rax, [rip + function] */
+                int32_t disp = (int32_t)addr[to] - (int32_t)(at + i + 5 + 7);
+                f[i + 5] = 0x48;
+                f[i + 6] = 0x8D;
+                f[i + 7] = 0x05;
+                for (int b = 0; b < 4; b++) f[i + 8 + b] = (uint8_t)((uint32_t)disp >> (8 * b));
+            }
+        }
+    }
+}
+
+Test(patch, x86_64_prediction_round_trip)
+{
+    uint32_t callee[(FN + 1) * (FLEN / 16)];
+    uint8_t r[sizeof callee];
+    tu_fill_random(r, sizeof r, 78);
+    for (size_t i = 0; i < sizeof callee / sizeof callee[0]; i++) callee[i] = r[i] % FN;
+    int old_order[FN], new_order[FN];
+    for (int k = 0; k < FN; k++) old_order[k] = k;
+    size_t nn = 0;
+    for (int k = 0; k < FN; k++) {
+        if (k == FN - 36) continue;
+        new_order[nn++] = k;
+        if (k == 20) new_order[nn++] = FN;
+    }
+    pair p;
+    memset(&p, 0, sizeof p);
+    p.src_len = 64 + FN * FLEN;
+    p.tgt_len = 64 + nn * FLEN;
+    p.src = malloc(p.src_len);
+    p.tgt = malloc(p.tgt_len);
+    x86_layout(p.src, old_order, FN, callee, 6);
+    x86_layout(p.tgt, new_order, nn, callee, 6);
+    delta_diff_options dopt = DELTA_DIFF_OPTIONS_INIT;
+    cr_assert_eq(delta_diff(p.src, p.src_len, p.tgt, p.tgt_len, &dopt, &p.ops, &p.nops), DELTA_OK);
+    delta_patch_options opt = DELTA_PATCH_OPTIONS_INIT;
+    opt.block_size = 1024;
+    opt.batch_blocks = 2;
+    delta_patch_stats plain, auto_;
+    opt.arch = DELTA_ARCH_NONE;
+    delta_buf a = make_patch(&p, &opt, &plain);
+    opt.arch = DELTA_ARCH_AUTO;
+    delta_buf b = make_patch(&p, &opt, &auto_);
+    cr_assert_eq(auto_.predicted_segments, 1, "AUTO finds the x86-64 ELF file and keeps prediction");
+    cr_assert_lt(b.len, a.len * 3 / 4, "prediction: %zu bytes, without: %zu", b.len, a.len);
+    cr_log_info("x86-64: %zu bytes with prediction, %zu without", b.len, a.len);
+    opt.segment_size = 4096;
+    opt.arch = DELTA_ARCH_X86_64;
+    full_check(&p, &opt, &auto_);
+    delta_buf_free(&a);
+    delta_buf_free(&b);
+    pair_free(&p);
+}

@@ -581,11 +581,16 @@ delta_status delta_diff(const uint8_t *source, size_t source_len, const uint8_t 
     delta_status st = diff_once(source, source_len, target, target_len, opt, ops, count);
     uint32_t arch = opt ? opt->arch : DELTA_ARCH_NONE;
     if (st || *count == 0 || arch == DELTA_ARCH_NONE) return st;
-    if (arch == DELTA_ARCH_AUTO && !predict_looks_thumb2(source, source_len)) return st;
+    uint32_t model = ARCH_NONE; /* the transform whose references the second matching moves */
+    if (arch == DELTA_ARCH_X86_64 || (arch == DELTA_ARCH_AUTO && predict_looks_x86_64(source, source_len)))
+        model = ARCH_X86_64;
+    else if (arch == DELTA_ARCH_THUMB2 || (arch == DELTA_ARCH_AUTO && predict_looks_thumb2(source, source_len)))
+        model = ARCH_THUMB2;
+    if (model == ARCH_NONE) return st;
     arch_entry *e;
     uint32_t n;
     uint32_t base = 0;
-    int abs32 = predict_find_base(source, source_len, &base);
+    if (model == ARCH_THUMB2 && predict_find_base(source, source_len, &base)) model = ARCH_THUMB2_ABS32;
     st = predict_build_map(*ops, *count, &e, &n);
     if (st) goto fail;
     uint8_t *moved = malloc(source_len);
@@ -596,7 +601,7 @@ delta_status delta_diff(const uint8_t *source, size_t source_len, const uint8_t 
     }
     memcpy(moved, source, source_len);
     arch_map m = {e, n, base};
-    predict_relocate(&m, abs32, moved, source_len);
+    predict_relocate(&m, model, moved, source_len);
     free(e);
     delta_op *ops2;
     size_t count2;

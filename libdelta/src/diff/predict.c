@@ -53,6 +53,12 @@ delta_status predict_build_map(const delta_op *ops, size_t n, arch_entry **out, 
     return DELTA_OK;
 }
 
+/* An x86-64 ELF file (e_ident ELFCLASS64, e_machine EM_X86_64). */
+int predict_looks_x86_64(const uint8_t *b, size_t len)
+{
+    return len >= 64 && memcmp(b, "\x7f" "ELF", 4) == 0 && b[4] == 2 && delta_le16(b + 18) == 62;
+}
+
 /* A cheap look for Thumb-2 code: BL / B.W words, at halfword steps, whose
  * target lands inside the image. Thumb-2 firmware has about one in 50
  * halfwords (Pybricks: ~2.5%); other data, by chance, under 1 in 256 times
@@ -81,8 +87,30 @@ int predict_looks_thumb2(const uint8_t *b, size_t len)
  * an address base + t becomes base + t + m(t). Matching against this source
  * finds the matches prediction makes cheap.
  */
-void predict_relocate(const arch_map *m, int abs32, uint8_t *b, size_t len)
+static void relocate_x86(const arch_map *m, uint8_t *b, size_t len)
 {
+    for (size_t i = 0; i < len;) {
+        int64_t t, ms, mt;
+        size_t n, d;
+        if (!arch_x86_ref(b + i, len - i, i, len, &t, &n, &d)) {
+            i++;
+            continue;
+        }
+        if (arch_map_find(m, (int64_t)i, &ms) && arch_map_find(m, t, &mt)) {
+            int64_t rel = t + mt - ((int64_t)(i + n) + ms);
+            if (rel >= INT32_MIN && rel <= INT32_MAX) delta_put32(b + i + d, (uint32_t)(int32_t)rel);
+        }
+        i += n;
+    }
+}
+
+void predict_relocate(const arch_map *m, uint32_t arch, uint8_t *b, size_t len)
+{
+    if (arch == ARCH_X86_64) {
+        relocate_x86(m, b, len);
+        return;
+    }
+    int abs32 = arch == ARCH_THUMB2_ABS32;
     for (size_t i = 0; i + 4 <= len;) {
         uint16_t h1 = delta_le16(b + i), h2 = delta_le16(b + i + 2);
         int32_t imm;
@@ -195,16 +223,36 @@ static int push_vote(vote **v, size_t *nv, size_t *cap, int64_t t, int64_t shift
 }
 
 delta_status predict_fit_map(const uint8_t *source, size_t source_len, const uint8_t *target, size_t target_len,
-                             const delta_op *ops, size_t n, int abs32, uint32_t base, arch_entry **out,
+                             const delta_op *ops, size_t n, uint32_t arch, uint32_t base, arch_entry **out,
                              uint32_t *count)
 {
     *out = NULL;
     *count = 0;
     vote *v = NULL;
     size_t nv = 0, cap = 0;
+    int abs32 = arch == ARCH_THUMB2_ABS32;
     for (size_t k = 0; k < n; k++) {
         const delta_op *op = &ops[k];
         if (op->copy == 0 || op->src + op->copy > source_len || op->dst + op->copy > target_len) continue;
+        if (arch == ARCH_X86_64) {
+            /* A call in the copy, and the same opcode in the target: the target's rel32 votes. */
+            for (size_t i = 0; i < op->copy;) {
+                const uint8_t *o = source + op->src + i, *w = target + op->dst + i;
+                int64_t t;
+                size_t len, d;
+                if (!arch_x86_ref(o, op->copy - i, op->src + i, source_len, &t, &len, &d)) {
+                    i++;
+                    continue;
+                }
+                /* the same instruction (all but its offset): its new target votes */
+                if (memcmp(w, o, d) == 0 && memcmp(w + d + 4, o + d + 4, len - d - 4) == 0) {
+                    int64_t nt = (int64_t)(op->dst + i + len) + (int32_t)delta_le32(w + d);
+                    if (!push_vote(&v, &nv, &cap, t, nt - t)) goto nomem;
+                }
+                i += len;
+            }
+            continue;
+        }
         for (size_t i = (size_t)(op->src & 1); i + 4 <= op->copy;) {
             const uint8_t *o = source + op->src + i, *w = target + op->dst + i;
             int32_t imm, nimm;

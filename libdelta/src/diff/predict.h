@@ -9,14 +9,16 @@
 delta_status predict_build_map(const delta_op *ops, size_t n, arch_entry **out, uint32_t *count);
 /* The map fitted to the branches the copies of ops hold (see predict.c). */
 delta_status predict_fit_map(const uint8_t *source, size_t source_len, const uint8_t *target, size_t target_len,
-                             const delta_op *ops, size_t n, int abs32, uint32_t base, arch_entry **out,
+                             const delta_op *ops, size_t n, uint32_t arch, uint32_t base, arch_entry **out,
                              uint32_t *count);
+/* 1 for an x86-64 ELF file. */
+int predict_looks_x86_64(const uint8_t *b, size_t len);
 /* The load address of a raw Cortex-M image (from its vector table), or 0. */
 int predict_find_base(const uint8_t *b, size_t len, uint32_t *base);
 /* 1 when b looks like Thumb-2 code. */
 int predict_looks_thumb2(const uint8_t *b, size_t len);
-/* Moves every Thumb-2 BL / B.W of b (and with abs32, every address into b
- * from m->base on) through the map, in place. */
-void predict_relocate(const arch_map *m, int abs32, uint8_t *b, size_t len);
+/* Moves every reference of b the transform arch (ARCH_*) predicts through
+ * the map, in place, as if each had moved with the map. */
+void predict_relocate(const arch_map *m, uint32_t arch, uint8_t *b, size_t len);
 
 #endif

@@ -187,7 +187,8 @@ static delta_status check_options(const delta_patch_options *o)
     if (o->batch_blocks < 1 || o->batch_blocks > DELTA_PATCH_MAX_BATCH)
         return delta_fail(DELTA_ERR_ARG, "batch of %u blocks outside 1..%u", o->batch_blocks, DELTA_PATCH_MAX_BATCH);
     if (o->max_stash > DELTA_PATCH_MAX_STASH) return delta_fail(DELTA_ERR_ARG, "more than %u stash slots", DELTA_PATCH_MAX_STASH);
-    if (o->arch != DELTA_ARCH_NONE && o->arch != DELTA_ARCH_THUMB2 && o->arch != DELTA_ARCH_AUTO)
+    if (o->arch != DELTA_ARCH_NONE && o->arch != DELTA_ARCH_THUMB2 && o->arch != DELTA_ARCH_X86_64 &&
+        o->arch != DELTA_ARCH_AUTO)
         return delta_fail(DELTA_ERR_ARG, "unknown arch %u", o->arch);
     return DELTA_OK;
 }
@@ -225,16 +226,24 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
     arch_map map[NVAR];
     uint32_t var_arch[NVAR] = {ARCH_THUMB2, ARCH_THUMB2_ABS32};
     memset(map, 0, sizeof map);
-    int nvar = opt.arch == DELTA_ARCH_THUMB2 || (opt.arch == DELTA_ARCH_AUTO && predict_looks_thumb2(source, source_len));
+    int nvar = 0;
     uint32_t base = 0;
-    if (nvar && predict_find_base(source, source_len, &base)) nvar = 2;
+    if (opt.arch == DELTA_ARCH_X86_64 || (opt.arch == DELTA_ARCH_AUTO && predict_looks_x86_64(source, source_len))) {
+        var_arch[0] = ARCH_X86_64;
+        nvar = 1;
+    } else if (opt.arch == DELTA_ARCH_THUMB2 ||
+               (opt.arch == DELTA_ARCH_AUTO && predict_looks_thumb2(source, source_len))) {
+        nvar = predict_find_base(source, source_len, &base) ? 2 : 1;
+    }
     for (int v = 0; v < nvar && !st; v++) {
-        st = predict_fit_map(source, source_len, target, target_len, ops, op_count, v == 1, base, &map_e[v],
+        st = predict_fit_map(source, source_len, target, target_len, ops, op_count, var_arch[v], base, &map_e[v],
                              &map[v].count);
         map[v].e = map_e[v];
         map[v].base = base;
         if (!st && map[v].count > ARCH_MAP_MAX) nvar = v; /* this one and the next are not tried */
     }
+    /* Thumb-2 literals store their branches absolute: the extra stream differs too. */
+    int lit_tf = nvar > 0 && var_arch[0] != ARCH_X86_64;
     uint8_t *pred = nvar ? malloc(opt.block_size) : NULL;
     if (!st && nvar && !pred) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
 
@@ -301,10 +310,10 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
             if (q->kind == 1) {
                 sx.extra_bytes += q->len;
                 st = delta_buf_append(&sg->s[2], target + q->dst, q->len);
-                if (!st && nvar) {
+                if (!st && lit_tf) {
                     size_t at = sg->pextra.len;
                     st = delta_buf_append(&sg->pextra, target + q->dst, q->len);
-                    if (!st) arch_literal_store(ARCH_THUMB2, q->dst, sg->pextra.data + at, q->len);
+                    if (!st) arch_literal_store(var_arch[0], q->dst, sg->pextra.data + at, q->len);
                 }
                 continue;
             }
@@ -350,14 +359,14 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
      * and the others' control streams start with the preamble "0" (arch none):
      * those are compressed again.
      */
-    size_t per = 3 + 2 * (size_t)nvar + (nvar > 0), njobs = nseg * per;
+    size_t per = 3 + 2 * (size_t)nvar + (size_t)lit_tf, njobs = nseg * per;
     job_set js = {&opt, calloc(njobs ? njobs : 1, sizeof(job)), njobs, 0, 0, PTHREAD_MUTEX_INITIALIZER};
     if (!st && !js.jobs) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
     for (size_t i = 0; i < nseg && !st; i++)
         for (size_t k = 0; k < per; k++) {
             job *jb = &js.jobs[per * i + k];
             size_t v = (k - 3) / 2;
-            if (k == per - 1 && nvar) { /* the predicted extra stream, last */
+            if (k == per - 1 && lit_tf) { /* the predicted extra stream, last */
                 jb->which = STREAM_EXTRA;
                 jb->raw = &segs[i].pextra;
                 continue;
@@ -371,13 +380,13 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
     uint32_t map_used = 0;
     for (size_t i = 0; i < nseg && !st; i++) {
         const job *jb = &js.jobs[per * i];
-        uint64_t best = opt.arch == DELTA_ARCH_THUMB2 && nvar ? UINT64_MAX
+        uint64_t best = opt.arch != DELTA_ARCH_AUTO && nvar ? UINT64_MAX
                                                               : (uint64_t)jb[0].stored + jb[1].stored + jb[2].stored;
         segs[i].var = -1;
         for (int v = 0; v < nvar; v++) {
-            uint64_t size = (uint64_t)jb[3 + 2 * v].stored + jb[4 + 2 * v].stored + jb[per - 1].stored;
+            uint64_t size = (uint64_t)jb[3 + 2 * v].stored + jb[4 + 2 * v].stored + jb[lit_tf ? per - 1 : 2].stored;
             /* asked for THUMB2, a tie goes to the fuller model */
-            if (size < best || (size == best && opt.arch == DELTA_ARCH_THUMB2)) {
+            if (size < best || (size == best && opt.arch != DELTA_ARCH_AUTO)) {
                 best = size;
                 segs[i].var = v;
             }
@@ -396,10 +405,10 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
         int v = segs[i].var;
         pick[3 * i] = per * i + (v >= 0 ? 3 + 2 * (size_t)v : 0);
         pick[3 * i + 1] = per * i + (v >= 0 ? 4 + 2 * (size_t)v : 1);
-        pick[3 * i + 2] = per * i + (v >= 0 ? per - 1 : 2);
+        pick[3 * i + 2] = per * i + (v >= 0 && lit_tf ? per - 1 : 2);
         raw[3 * i] = v >= 0 ? &segs[i].pctrl[v] : &segs[i].s[0];
         raw[3 * i + 1] = v >= 0 ? &segs[i].pdiff[v] : &segs[i].s[1];
-        raw[3 * i + 2] = v >= 0 ? &segs[i].pextra : &segs[i].s[2];
+        raw[3 * i + 2] = v >= 0 && lit_tf ? &segs[i].pextra : &segs[i].s[2];
         if (any_predict && v < 0) { /* "0" + ctrl */
             uint8_t zero = ARCH_NONE;
             st = delta_buf_append(&segs[i].zctrl, &zero, 1);

@@ -78,11 +78,82 @@ static void predict_thumb2(const arch_map *m, int abs32, uint64_t source_size, u
     }
 }
 
+/* RIP-relative [disp32] memory operand: modrm mod 00, rm 101. */
+static int rip_modrm(uint8_t m)
+{
+    return (m & 0xC7) == 0x05;
+}
+
+int arch_x86_ref(const uint8_t *b, size_t avail, uint64_t at, uint64_t source_size, int64_t *target, size_t *len,
+                 size_t *disp)
+{
+    size_t n = 0, d = 0, p = 0;
+    if (avail >= 5 && (b[0] == 0xE8 || b[0] == 0xE9)) { /* CALL / JMP rel32 */
+        n = 5;
+        d = 1;
+    } else {
+        /* [66 | F2 | F3] [REX] opcode modrm disp32 [imm] */
+        if (avail > 0 && (b[0] == 0x66 || b[0] == 0xF2 || b[0] == 0xF3)) p++;
+        if (avail > p && (b[p] & 0xF0) == 0x40) p++;
+        if (avail < p + 6) return 0;
+        uint8_t op = b[p];
+        if (op == 0x0F) {
+            uint8_t op2 = b[p + 1];
+            if (avail < p + 7 || !rip_modrm(b[p + 2])) return 0;
+            if (op2 == 0xB6 || op2 == 0xB7 || op2 == 0x10 || op2 == 0x11 || op2 == 0x28 || op2 == 0x29 ||
+                op2 == 0x2E || op2 == 0x2F || op2 == 0x6F || op2 == 0x7F) {
+                d = p + 3;
+                n = p + 7;
+            }
+        } else if (!rip_modrm(b[p + 1])) {
+            return 0;
+        } else if (op == 0x8B || op == 0x8D || op == 0x89 || op == 0x3B || op == 0x39 || op == 0x03 ||
+                   op == 0x2B || op == 0x85 || op == 0x88 || op == 0x8A || op == 0x38 || op == 0x3A) {
+            d = p + 2;
+            n = p + 6;
+        } else if ((op == 0x80 || op == 0x83 || op == 0xC6) && avail >= p + 7) {
+            d = p + 2; /* imm8 after the displacement */
+            n = p + 7;
+        } else if (op == 0xFF && ((b[p + 1] >> 3 & 7) == 2 || (b[p + 1] >> 3 & 7) == 4)) {
+            d = p + 2; /* CALL / JMP [RIP + disp32] */
+            n = p + 6;
+        }
+        if (n == 0) return 0;
+    }
+    int64_t t = (int64_t)at + (int64_t)n + (int32_t)delta_le32(b + d);
+    if (t < 0 || (uint64_t)t >= source_size) return 0;
+    *target = t;
+    *len = n;
+    *disp = d;
+    return 1;
+}
+
+/* x86-64: at each byte, a reference whose target lands in the source is
+ * re-aimed through the map, and the scan skips the rest of its bytes. */
+static void predict_x86(const arch_map *m, uint64_t source_size, uint64_t dst, uint64_t src, uint8_t *b, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        int64_t t, shift;
+        size_t n, d;
+        if (!arch_x86_ref(b + i, len - i, src + i, source_size, &t, &n, &d)) {
+            i++;
+            continue;
+        }
+        if (arch_map_find(m, t, &shift)) {
+            int64_t rel = t + shift - ((int64_t)(dst + i + n));
+            if (rel >= INT32_MIN && rel <= INT32_MAX) delta_put32(b + i + d, (uint32_t)(int32_t)rel);
+        }
+        i += n;
+    }
+}
+
 void arch_predict(uint32_t arch, const arch_map *m, uint64_t source_size, uint64_t dst, uint64_t src, uint8_t *b,
                   size_t len)
 {
     if (arch == ARCH_THUMB2 || arch == ARCH_THUMB2_ABS32)
         predict_thumb2(m, arch == ARCH_THUMB2_ABS32, source_size, dst, src, b, len);
+    else if (arch == ARCH_X86_64)
+        predict_x86(m, source_size, dst, src, b, len);
 }
 
 /* x mod 2^25, as the signed 25-bit value a branch field holds. */

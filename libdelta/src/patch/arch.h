@@ -10,7 +10,7 @@
 #include "common/internal.h"
 
 /* Per-segment transform ids (the segment preamble's first varint). */
-enum { ARCH_NONE = 0, ARCH_THUMB2 = 1, ARCH_THUMB2_ABS32 = 2 };
+enum { ARCH_NONE = 0, ARCH_THUMB2 = 1, ARCH_THUMB2_ABS32 = 2, ARCH_X86_64 = 3 };
 /* Entries of one segment's map, at most (the header's u16 map_entries). */
 #define ARCH_MAP_MAX 65535u
 
@@ -34,6 +34,13 @@ int arch_map_find(const arch_map *m, int64_t t, int64_t *shift);
 int arch_thumb2_decode(uint16_t h1, uint16_t h2, int32_t *imm);
 /* Re-encodes (h1, h2) with offset imm: even, in [-2^24, 2^24). */
 void arch_thumb2_encode(uint16_t *h1, uint16_t *h2, int32_t imm);
+
+/* x86-64 references (formats/patch.md): CALL / JMP rel32, and instructions
+ * with a [RIP + disp32] operand, at b[0..avail) of source offset at: 1, the
+ * target, the instruction's length and its offset field's position when the
+ * target lands in the source (source_size bytes). */
+int arch_x86_ref(const uint8_t *b, size_t avail, uint64_t at, uint64_t source_size, int64_t *target, size_t *len,
+                 size_t *disp);
 
 /* ARCH_THUMB2_ABS32: 1 when v points into the source (base <= v < base +
  * source_size); *out is then v moved by the map where it covers v's offset,
