@@ -70,13 +70,20 @@ static void patch_seed(const char *name, const uint8_t *s, size_t slen, const ui
 }
 
 /*
- * A synthetic x86-64 image, "relinked": 48 functions of 128 bytes after a
- * 64-byte ELF header, each with a CALL rel32 every 16 bytes and one REX.W
- * LEA [RIP + disp32], filler bytes below 0x40. The new version (v = 1)
- * inserts a function after the 10th and drops the 30th (its callers call
- * function 0), so the references across the insertion all change.
+ * A synthetic image, "relinked": 48 functions of 128 bytes after a 64-byte
+ * ELF header of the machine (62 x86-64, 183 AArch64). x86-64: a CALL rel32
+ * every 16 bytes and one REX.W LEA [RIP + disp32], filler bytes below 0x40.
+ * AArch64: a BL every 16 bytes and one ADRP + ADD (the filler holds a few
+ * B by chance, predicted like the rest). The new version (v = 1) inserts a function after the 10th and
+ * drops the 30th (its callers call function 0), so the references across
+ * the insertion all change.
  */
-static uint8_t *x86_image(int v, size_t *len)
+static void put32le(uint8_t *p, uint32_t v)
+{
+    for (int b = 0; b < 4; b++) p[b] = (uint8_t)(v >> (8 * b));
+}
+
+static uint8_t *relinked_image(uint16_t machine, int v, size_t *len)
 {
     enum { N = 48, L = 128 };
     int order[N + 1], n = 0;
@@ -91,11 +98,11 @@ static uint8_t *x86_image(int v, size_t *len)
     uint8_t *img = calloc(*len, 1);
     if (!img) { perror("make_seeds"); exit(1); }
     memcpy(img, "\x7f" "ELF\x02\x01\x01", 7);
-    img[18] = 62; /* EM_X86_64 */
-    uint32_t x = 12345;
+    img[18] = (uint8_t)machine;
     for (int k = 0; k < n; k++) {
-        uint8_t *f = img + addr[order[k]];
-        x = 2654435761u * (uint32_t)(order[k] + 1);
+        size_t at = addr[order[k]];
+        uint8_t *f = img + at;
+        uint32_t x = 2654435761u * (uint32_t)(order[k] + 1);
         for (int i = 0; i < L; i++) {
             x ^= x << 13; x ^= x >> 17; x ^= x << 5;
             f[i] = (uint8_t)(x & 0x3f);
@@ -103,15 +110,23 @@ static uint8_t *x86_image(int v, size_t *len)
         for (int i = 0; i < L; i += 16) {
             int to = (int)((uint32_t)(order[k] * 7 + i * 5) % N);
             if (to == 30 && v) to = 0;
-            int32_t rel = (int32_t)addr[to] - (int32_t)(addr[order[k]] + (size_t)i + 5);
-            f[i] = 0xE8;
-            for (int b = 0; b < 4; b++) f[i + 1 + b] = (uint8_t)((uint32_t)rel >> (8 * b));
-            if (i == 32) {
-                int32_t disp = (int32_t)addr[to] - (int32_t)(addr[order[k]] + (size_t)i + 12);
-                f[i + 5] = 0x48;
-                f[i + 6] = 0x8D;
-                f[i + 7] = 0x05;
-                for (int b = 0; b < 4; b++) f[i + 8 + b] = (uint8_t)((uint32_t)disp >> (8 * b));
+            int64_t here = (int64_t)(at + (size_t)i);
+            if (machine == 62) {
+                f[i] = 0xE8;
+                put32le(f + i + 1, (uint32_t)(int32_t)((int64_t)addr[to] - (here + 5)));
+                if (i == 32) { /* lea rax, [rip + function] */
+                    f[i + 5] = 0x48;
+                    f[i + 6] = 0x8D;
+                    f[i + 7] = 0x05;
+                    put32le(f + i + 8, (uint32_t)(int32_t)((int64_t)addr[to] - (here + 12)));
+                }
+            } else {
+                put32le(f + i, 0x94000000 | ((uint32_t)(((int64_t)addr[to] - here) / 4) & 0x3FFFFFF)); /* bl */
+                if (i == 32) { /* adrp x0, function; add x0, x0, :lo12:function */
+                    uint32_t p = (uint32_t)(((int64_t)addr[to] >> 12) - ((here + 4) >> 12)) & 0x1FFFFF;
+                    put32le(f + i + 4, 0x90000000 | (p & 3) << 29 | (p >> 2) << 5);
+                    put32le(f + i + 8, 0x91000000 | (uint32_t)(addr[to] & 0xFFF) << 10);
+                }
             }
         }
     }
@@ -229,13 +244,24 @@ int main(int argc, char **argv)
      * (the rule applies to whatever matches its patterns). */
     seed_arch = DELTA_ARCH_X86_64;
     size_t xl_old, xl_new;
-    uint8_t *x_old = x86_image(0, &xl_old), *x_new = x86_image(1, &xl_new);
+    uint8_t *x_old = relinked_image(62, 0, &xl_old), *x_new = relinked_image(62, 1, &xl_new);
     patch_seed_in("formats/vectors/valid", "patch-x86-64.ldp", x_old, xl_old, x_new, xl_new, 1024,
                   DELTA_COMPRESSION_NONE, 1);
     put("formats/vectors/valid", "patch-x86-64.source.bin", x_old, xl_old);
     put("formats/vectors/valid", "patch-x86-64.target.bin", x_new, xl_new);
     free(x_old);
     free(x_new);
+    seed_arch = DELTA_ARCH_AARCH64;
+    x_old = relinked_image(183, 0, &xl_old);
+    x_new = relinked_image(183, 1, &xl_new);
+    patch_seed_in("formats/vectors/valid", "patch-aarch64.ldp", x_old, xl_old, x_new, xl_new, 1024,
+                  DELTA_COMPRESSION_NONE, 1);
+    put("formats/vectors/valid", "patch-aarch64.source.bin", x_old, xl_old);
+    put("formats/vectors/valid", "patch-aarch64.target.bin", x_new, xl_new);
+    patch_seed("seed-aarch64-lzma2-1k", x_old, xl_old, x_new, xl_new, 1024, DELTA_COMPRESSION_LZMA2, 1);
+    free(x_old);
+    free(x_new);
+    seed_arch = DELTA_ARCH_X86_64;
     patch_seed("seed-x86-64-lzma2-2k", fw22, 20000, fw28, 20000, 2048, DELTA_COMPRESSION_LZMA2, 1);
     free(fw22); free(fw27); free(fw28); free(key);
     return 0;

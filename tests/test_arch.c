@@ -237,6 +237,42 @@ Test(arch, x86_64_predicts_exact_bytes)
     cr_assert(!arch_x86_ref(inc, sizeof inc, 0, 0x2000, &t, &n, &d));
 }
 
+/*
+ * AARCH64, a copy from source 0x1000 to target 0x2000; the map moves
+ * [0x1400, 0x3000) by +0x20 and [0x3000, ..) by +0x1008:
+ *   0x1000 bl 0x1400                 94000100 -> bl 0x1420 from 0x2000: 97FFFD08
+ *   0x1004 adrp x0, 0x3000; add x0, x0, #0x10   D0000000 91004000 -> 0x4018: D0000000 91006000
+ *   0x100C adrp x0, 0x3000; ldr x1, [x0, #0x18] D0000000 F9400C01 -> 0x4020: D0000000 F9401001
+ *   0x1014 adrp x0, 0x3000; ldr x1, [x0, #0x8]  -> 0x4010 fine; a 4-byte str at 0x3004 -> 0x400C
+ * and an ADRP whose next word uses another register is no reference.
+ */
+Test(arch, aarch64_predicts_exact_bytes)
+{
+    static const uint32_t in[] = {0x94000100, 0xD0000000, 0x91004000, 0xD0000000, 0xF9400C01,
+                                  0xD0000000, 0xB9000401, 0xD0000000, 0x91004021};
+    static const uint32_t want[] = {0x97FFFD08, 0xD0000000, 0x91006000, 0xD0000000, 0xF9401001,
+                                    0xD0000000, 0xB9000C01, 0xD0000000, 0x91004021};
+    arch_entry e[] = {{0x1400, 0x20}, {0x3000, 0x1008}};
+    arch_map m = {e, 2, 0};
+    uint8_t b[sizeof in];
+    for (size_t i = 0; i < sizeof in / 4; i++) put_word(b + 4 * i, in[i]);
+    arch_predict(ARCH_AARCH64, &m, 0x10000, 0x2000, 0x1000, b, sizeof b);
+    for (size_t i = 0; i < sizeof in / 4; i++)
+        cr_assert_eq(delta_le32(b + 4 * i), want[i], "word %zu: %08x, want %08x", i, delta_le32(b + 4 * i), want[i]);
+    /* Out of reach (the 8-byte load's offset would not be a multiple of 8): it stays. */
+    arch_entry odd[] = {{0x3000, 0x1004}};
+    arch_map mo = {odd, 1, 0};
+    put_word(b, 0xD0000000);
+    put_word(b + 4, 0xF9400C01);
+    arch_predict(ARCH_AARCH64, &mo, 0x10000, 0x2004, 0x1004, b, 8);
+    cr_assert_eq(delta_le32(b + 4), 0xF9400C01);
+    /* The ADRP pair cut by the piece's end is no reference. */
+    int64_t t;
+    size_t n;
+    cr_assert(!arch_a64_ref(0xD0000000, 0, 0, 0x1004, &t, &n));
+    cr_assert(arch_a64_ref(0x97FFFFFF, 0, 0, 0x1000, &t, &n) && t == 0xFFC && n == 4); /* bl .-4 */
+}
+
 /* The valid vector: PREDICT set, a THUMB2 map, and it yields its target
  * out of place and after a proof. */
 Test(arch, valid_vector_applies)
@@ -322,6 +358,33 @@ Test(arch, x86_64_vector_applies)
     cr_assert(info.flags & DELTA_PATCH_PREDICT);
     cr_assert_gt(info.map_entries, 0);
     cr_assert_eq(patch[DELTA_PATCH_HEADER_SIZE + (size_t)info.segment_count * DELTA_PATCH_SEGMENT_ENTRY], ARCH_X86_64);
+    tu_memsink m = {calloc(tl + 4096, 1), tl + 4096, 0};
+    delta_sink sink = {&m, tu_memsink_write};
+    cr_assert_eq(delta_apply_out_of_place(&ps, &ss, &sink, NULL, 0), DELTA_OK, "%s", delta_last_error());
+    cr_assert_eq(m.len, tl);
+    cr_assert(memcmp(m.data, tgt, tl) == 0);
+    free(m.data);
+    free(patch);
+    free(src);
+    free(tgt);
+}
+
+/* The AArch64 vector (a synthetic relinked image, see fuzz/make_seeds.c):
+ * AARCH64 with a map, and it yields its target out of place. */
+Test(arch, aarch64_vector_applies)
+{
+    size_t pl, sl, tl;
+    uint8_t *patch = tu_read_file(DELTA_VECTORS "/valid/patch-aarch64.ldp", &pl);
+    uint8_t *src = tu_read_file(DELTA_VECTORS "/valid/patch-aarch64.source.bin", &sl);
+    uint8_t *tgt = tu_read_file(DELTA_VECTORS "/valid/patch-aarch64.target.bin", &tl);
+    delta_source ps, ss;
+    delta_source_from_memory(&ps, patch, pl);
+    delta_source_from_memory(&ss, src, sl);
+    delta_patch_info info;
+    cr_assert_eq(delta_patch_read_info(&ps, &info), DELTA_OK, "%s", delta_last_error());
+    cr_assert(info.flags & DELTA_PATCH_PREDICT);
+    cr_assert_gt(info.map_entries, 0);
+    cr_assert_eq(patch[DELTA_PATCH_HEADER_SIZE + (size_t)info.segment_count * DELTA_PATCH_SEGMENT_ENTRY], ARCH_AARCH64);
     tu_memsink m = {calloc(tl + 4096, 1), tl + 4096, 0};
     delta_sink sink = {&m, tu_memsink_write};
     cr_assert_eq(delta_apply_out_of_place(&ps, &ss, &sink, NULL, 0), DELTA_OK, "%s", delta_last_error());

@@ -604,39 +604,54 @@ Test(patch, auto_leaves_data_images_alone)
     pair_free(&p);
 }
 
-/* The same relinking for x86-64: an ELF header (so AUTO picks X86_64), then
- * functions of 256 bytes with a CALL rel32 every 16 bytes and a REX.W LEA
- * [RIP + disp32] of another function in each. */
-static void x86_layout(uint8_t *img, const int *order, size_t n, const uint32_t *callee, uint64_t seed)
+/* The same relinking for x86-64 (machine 62) and AArch64 (183): an ELF
+ * header (so AUTO picks the transform), then functions of 256 bytes with a
+ * call every 16 bytes (CALL rel32 / BL) and one address of another function
+ * in each (REX.W LEA [RIP + disp32] / ADRP + ADD). */
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int b = 0; b < 4; b++) p[b] = (uint8_t)(v >> (8 * b));
+}
+
+static void elf_layout(uint16_t machine, uint8_t *img, const int *order, size_t n, const uint32_t *callee,
+                       uint64_t seed)
 {
     size_t addr[FN + 1] = {0};
     for (size_t k = 0; k < n; k++) addr[order[k]] = 64 + k * FLEN;
     memset(img, 0, 64);
     memcpy(img, "\x7f" "ELF\x02\x01\x01", 7);
-    img[18] = 62; /* EM_X86_64 */
+    img[18] = (uint8_t)machine;
     for (size_t k = 0; k < n; k++) {
         uint8_t *f = img + 64 + k * FLEN;
-        size_t at = 64 + k * FLEN;
+        int64_t at = (int64_t)(64 + k * FLEN);
         tu_fill_random(f, FLEN, seed + (uint64_t)order[k]);
-        for (size_t i = 0; i < FLEN; i++) f[i] &= 0x3f; /* filler: no E8 / E9 / REX */
+        for (size_t i = 0; i < FLEN; i++) f[i] &= machine == 62 ? 0x3f : 0x0f; /* filler: no references */
         for (size_t i = 0; i < FLEN; i += 16) {
             uint32_t to = callee[order[k] * (FLEN / 16) + i / 16];
             if (to == FN - 36) to = 0;
-            int32_t rel = (int32_t)addr[to] - (int32_t)(at + i + 5);
-            f[i] = 0xE8;
-            for (int b = 0; b < 4; b++) f[i + 1 + b] = (uint8_t)((uint32_t)rel >> (8 * b));
-            if (i == 32) { /* lea rax, [rip + function] */
-                int32_t disp = (int32_t)addr[to] - (int32_t)(at + i + 5 + 7);
-                f[i + 5] = 0x48;
-                f[i + 6] = 0x8D;
-                f[i + 7] = 0x05;
-                for (int b = 0; b < 4; b++) f[i + 8 + b] = (uint8_t)((uint32_t)disp >> (8 * b));
+            int64_t here = at + (int64_t)i, dest = (int64_t)addr[to];
+            if (machine == 62) {
+                f[i] = 0xE8;
+                put_le32(f + i + 1, (uint32_t)(int32_t)(dest - (here + 5)));
+                if (i == 32) {
+                    f[i + 5] = 0x48;
+                    f[i + 6] = 0x8D;
+                    f[i + 7] = 0x05;
+                    put_le32(f + i + 8, (uint32_t)(int32_t)(dest - (here + 12)));
+                }
+            } else {
+                put_le32(f + i, 0x94000000 | ((uint32_t)((dest - here) / 4) & 0x3FFFFFF));
+                if (i == 32) {
+                    uint32_t pg = (uint32_t)((dest >> 12) - ((here + 4) >> 12)) & 0x1FFFFF;
+                    put_le32(f + i + 4, 0x90000000 | (pg & 3) << 29 | (pg >> 2) << 5);
+                    put_le32(f + i + 8, 0x91000000 | (uint32_t)(dest & 0xFFF) << 10);
+                }
             }
         }
     }
 }
 
-Test(patch, x86_64_prediction_round_trip)
+static void elf_round_trip(uint16_t machine, uint32_t arch)
 {
     uint32_t callee[(FN + 1) * (FLEN / 16)];
     uint8_t r[sizeof callee];
@@ -656,8 +671,8 @@ Test(patch, x86_64_prediction_round_trip)
     p.tgt_len = 64 + nn * FLEN;
     p.src = malloc(p.src_len);
     p.tgt = malloc(p.tgt_len);
-    x86_layout(p.src, old_order, FN, callee, 6);
-    x86_layout(p.tgt, new_order, nn, callee, 6);
+    elf_layout(machine, p.src, old_order, FN, callee, 6);
+    elf_layout(machine, p.tgt, new_order, nn, callee, 6);
     delta_diff_options dopt = DELTA_DIFF_OPTIONS_INIT;
     cr_assert_eq(delta_diff(p.src, p.src_len, p.tgt, p.tgt_len, &dopt, &p.ops, &p.nops), DELTA_OK);
     delta_patch_options opt = DELTA_PATCH_OPTIONS_INIT;
@@ -668,13 +683,23 @@ Test(patch, x86_64_prediction_round_trip)
     delta_buf a = make_patch(&p, &opt, &plain);
     opt.arch = DELTA_ARCH_AUTO;
     delta_buf b = make_patch(&p, &opt, &auto_);
-    cr_assert_eq(auto_.predicted_segments, 1, "AUTO finds the x86-64 ELF file and keeps prediction");
+    cr_assert_eq(auto_.predicted_segments, 1, "AUTO finds the ELF file's machine and keeps prediction");
     cr_assert_lt(b.len, a.len * 3 / 4, "prediction: %zu bytes, without: %zu", b.len, a.len);
-    cr_log_info("x86-64: %zu bytes with prediction, %zu without", b.len, a.len);
+    cr_log_info("machine %u: %zu bytes with prediction, %zu without", machine, b.len, a.len);
     opt.segment_size = 4096;
-    opt.arch = DELTA_ARCH_X86_64;
+    opt.arch = arch;
     full_check(&p, &opt, &auto_);
     delta_buf_free(&a);
     delta_buf_free(&b);
     pair_free(&p);
+}
+
+Test(patch, x86_64_prediction_round_trip)
+{
+    elf_round_trip(62, DELTA_ARCH_X86_64);
+}
+
+Test(patch, aarch64_prediction_round_trip)
+{
+    elf_round_trip(183, DELTA_ARCH_AARCH64);
 }

@@ -31,7 +31,7 @@ static const cli_option options[] = {
     {OPT_NO_INPLACE, 0, "no-inplace", NULL,
      "target-order patch (benchmarks only: applies only out of place)"},
     {OPT_COMPRESSION, 0, "compression", "lzma2|none", "patch compression (lzma2)"},
-    {OPT_ARCH, 0, "arch", "auto|thumb2|x86-64|none",
+    {OPT_ARCH, 0, "arch", "auto|thumb2|x86-64|aarch64|none",
      "predict the references of this machine code (auto: detected, kept where the patch gets smaller)"},
     {OPT_JSON, 0, "json", NULL, "print a JSON report on stdout"},
     CLI_COMMON_OPTIONS
@@ -128,10 +128,12 @@ static int handle(void *ctx, int id, const char *value)
             a->patch.arch = DELTA_ARCH_THUMB2;
         else if (strcmp(value, "x86-64") == 0)
             a->patch.arch = DELTA_ARCH_X86_64;
+        else if (strcmp(value, "aarch64") == 0)
+            a->patch.arch = DELTA_ARCH_AARCH64;
         else if (strcmp(value, "none") == 0)
             a->patch.arch = DELTA_ARCH_NONE;
         else {
-            cli_usage_error(a->c, "--arch: '%s' is not auto, thumb2, x86-64 or none", value);
+            cli_usage_error(a->c, "--arch: '%s' is not auto, thumb2, x86-64, aarch64 or none", value);
             return -1;
         }
         a->diff.arch = a->patch.arch; /* the matching models the same code */

@@ -34,9 +34,16 @@ typedef struct delta_op {
 
 /* Machine code whose references the diff and the patch writer model
  * (formats/patch.md, "Reference prediction"). AUTO: THUMB2 where a cheap
- * detector finds Thumb-2 code in the source, X86_64 for an x86-64 ELF file,
+ * detector finds Thumb-2 code in the source, X86_64 / AARCH64 for an ELF file
+ * of that machine,
  * and in the patch only in the segments it makes smaller. */
-enum delta_arch { DELTA_ARCH_NONE = 0, DELTA_ARCH_THUMB2 = 1, DELTA_ARCH_X86_64 = 2, DELTA_ARCH_AUTO = 255 };
+enum delta_arch {
+    DELTA_ARCH_NONE = 0,
+    DELTA_ARCH_THUMB2 = 1,
+    DELTA_ARCH_X86_64 = 2,
+    DELTA_ARCH_AARCH64 = 3,
+    DELTA_ARCH_AUTO = 255
+};
 
 typedef struct delta_diff_options {
     uint64_t max_memory; /* cap on the diff's working memory, inputs aside (0: no cap);

@@ -582,8 +582,10 @@ delta_status delta_diff(const uint8_t *source, size_t source_len, const uint8_t 
     uint32_t arch = opt ? opt->arch : DELTA_ARCH_NONE;
     if (st || *count == 0 || arch == DELTA_ARCH_NONE) return st;
     uint32_t model = ARCH_NONE; /* the transform whose references the second matching moves */
-    if (arch == DELTA_ARCH_X86_64 || (arch == DELTA_ARCH_AUTO && predict_looks_x86_64(source, source_len)))
+    if (arch == DELTA_ARCH_X86_64 || (arch == DELTA_ARCH_AUTO && predict_looks_elf64(source, source_len, 62)))
         model = ARCH_X86_64;
+    else if (arch == DELTA_ARCH_AARCH64 || (arch == DELTA_ARCH_AUTO && predict_looks_elf64(source, source_len, 183)))
+        model = ARCH_AARCH64;
     else if (arch == DELTA_ARCH_THUMB2 || (arch == DELTA_ARCH_AUTO && predict_looks_thumb2(source, source_len)))
         model = ARCH_THUMB2;
     if (model == ARCH_NONE) return st;

@@ -53,10 +53,10 @@ delta_status predict_build_map(const delta_op *ops, size_t n, arch_entry **out, 
     return DELTA_OK;
 }
 
-/* An x86-64 ELF file (e_ident ELFCLASS64, e_machine EM_X86_64). */
-int predict_looks_x86_64(const uint8_t *b, size_t len)
+/* A 64-bit little-endian ELF file of this e_machine. */
+int predict_looks_elf64(const uint8_t *b, size_t len, uint16_t machine)
 {
-    return len >= 64 && memcmp(b, "\x7f" "ELF", 4) == 0 && b[4] == 2 && delta_le16(b + 18) == 62;
+    return len >= 64 && memcmp(b, "\x7f" "ELF", 4) == 0 && b[4] == 2 && b[5] == 1 && delta_le16(b + 18) == machine;
 }
 
 /* A cheap look for Thumb-2 code: BL / B.W words, at halfword steps, whose
@@ -104,10 +104,33 @@ static void relocate_x86(const arch_map *m, uint8_t *b, size_t len)
     }
 }
 
+static void relocate_a64(const arch_map *m, uint8_t *b, size_t len)
+{
+    for (size_t i = 0; i + 4 <= len;) {
+        int64_t t, ms, mt;
+        size_t n;
+        int have2 = i + 8 <= len;
+        if (!arch_a64_ref(delta_le32(b + i), have2 ? delta_le32(b + i + 4) : 0, have2, i, &t, &n)) {
+            i += 4;
+            continue;
+        }
+        if (arch_map_find(m, (int64_t)i, &ms) && arch_map_find(m, t, &mt)) {
+            uint8_t keep[8];
+            memcpy(keep, b + i, n);
+            if (!arch_a64_aim(b + i, n, (uint64_t)((int64_t)i + ms), t + mt)) memcpy(b + i, keep, n);
+        }
+        i += n;
+    }
+}
+
 void predict_relocate(const arch_map *m, uint32_t arch, uint8_t *b, size_t len)
 {
     if (arch == ARCH_X86_64) {
         relocate_x86(m, b, len);
+        return;
+    }
+    if (arch == ARCH_AARCH64) {
+        relocate_a64(m, b, len);
         return;
     }
     int abs32 = arch == ARCH_THUMB2_ABS32;
@@ -234,6 +257,28 @@ delta_status predict_fit_map(const uint8_t *source, size_t source_len, const uin
     for (size_t k = 0; k < n; k++) {
         const delta_op *op = &ops[k];
         if (op->copy == 0 || op->src + op->copy > source_len || op->dst + op->copy > target_len) continue;
+        if (arch == ARCH_AARCH64) {
+            /* A reference in the copy, and the same instruction(s) but for the offset in the target. */
+            for (size_t i = (size_t)((4 - (op->src & 3)) & 3); i + 4 <= op->copy;) {
+                const uint8_t *o = source + op->src + i, *w = target + op->dst + i;
+                int64_t t, nt;
+                size_t len, nlen;
+                int have2 = i + 8 <= op->copy;
+                uint32_t o1 = delta_le32(o), o2 = have2 ? delta_le32(o + 4) : 0;
+                if (!arch_a64_ref(o1, o2, have2, op->src + i, &t, &len)) {
+                    i += 4;
+                    continue;
+                }
+                uint32_t w1 = delta_le32(w), w2 = have2 ? delta_le32(w + 4) : 0;
+                if (arch_a64_ref(w1, w2, have2, op->dst + i, &nt, &nlen) && nlen == len &&
+                    (len == 4 ? (o1 ^ w1) >> 26 == 0
+                              : ((o1 ^ w1) & 0x9F00001F) == 0 && ((o2 ^ w2) & ~(0xFFFu << 10)) == 0) &&
+                    !push_vote(&v, &nv, &cap, t, nt - t))
+                    goto nomem;
+                i += len;
+            }
+            continue;
+        }
         if (arch == ARCH_X86_64) {
             /* A call in the copy, and the same opcode in the target: the target's rel32 votes. */
             for (size_t i = 0; i < op->copy;) {

@@ -11,8 +11,8 @@ delta_status predict_build_map(const delta_op *ops, size_t n, arch_entry **out, 
 delta_status predict_fit_map(const uint8_t *source, size_t source_len, const uint8_t *target, size_t target_len,
                              const delta_op *ops, size_t n, uint32_t arch, uint32_t base, arch_entry **out,
                              uint32_t *count);
-/* 1 for an x86-64 ELF file. */
-int predict_looks_x86_64(const uint8_t *b, size_t len);
+/* 1 for a 64-bit little-endian ELF file of this e_machine (62 x86-64, 183 AArch64). */
+int predict_looks_elf64(const uint8_t *b, size_t len, uint16_t machine);
 /* The load address of a raw Cortex-M image (from its vector table), or 0. */
 int predict_find_base(const uint8_t *b, size_t len, uint32_t *base);
 /* 1 when b looks like Thumb-2 code. */

@@ -188,7 +188,7 @@ static delta_status check_options(const delta_patch_options *o)
         return delta_fail(DELTA_ERR_ARG, "batch of %u blocks outside 1..%u", o->batch_blocks, DELTA_PATCH_MAX_BATCH);
     if (o->max_stash > DELTA_PATCH_MAX_STASH) return delta_fail(DELTA_ERR_ARG, "more than %u stash slots", DELTA_PATCH_MAX_STASH);
     if (o->arch != DELTA_ARCH_NONE && o->arch != DELTA_ARCH_THUMB2 && o->arch != DELTA_ARCH_X86_64 &&
-        o->arch != DELTA_ARCH_AUTO)
+        o->arch != DELTA_ARCH_AARCH64 && o->arch != DELTA_ARCH_AUTO)
         return delta_fail(DELTA_ERR_ARG, "unknown arch %u", o->arch);
     return DELTA_OK;
 }
@@ -228,8 +228,12 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
     memset(map, 0, sizeof map);
     int nvar = 0;
     uint32_t base = 0;
-    if (opt.arch == DELTA_ARCH_X86_64 || (opt.arch == DELTA_ARCH_AUTO && predict_looks_x86_64(source, source_len))) {
+    if (opt.arch == DELTA_ARCH_X86_64 || (opt.arch == DELTA_ARCH_AUTO && predict_looks_elf64(source, source_len, 62))) {
         var_arch[0] = ARCH_X86_64;
+        nvar = 1;
+    } else if (opt.arch == DELTA_ARCH_AARCH64 ||
+               (opt.arch == DELTA_ARCH_AUTO && predict_looks_elf64(source, source_len, 183))) {
+        var_arch[0] = ARCH_AARCH64;
         nvar = 1;
     } else if (opt.arch == DELTA_ARCH_THUMB2 ||
                (opt.arch == DELTA_ARCH_AUTO && predict_looks_thumb2(source, source_len))) {
@@ -243,7 +247,7 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
         if (!st && map[v].count > ARCH_MAP_MAX) nvar = v; /* this one and the next are not tried */
     }
     /* Thumb-2 literals store their branches absolute: the extra stream differs too. */
-    int lit_tf = nvar > 0 && var_arch[0] != ARCH_X86_64;
+    int lit_tf = nvar > 0 && (var_arch[0] == ARCH_THUMB2 || var_arch[0] == ARCH_THUMB2_ABS32);
     uint8_t *pred = nvar ? malloc(opt.block_size) : NULL;
     if (!st && nvar && !pred) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
 

@@ -147,6 +147,81 @@ static void predict_x86(const arch_map *m, uint64_t source_size, uint64_t dst, u
     }
 }
 
+/* The scale of a load / store (unsigned offset) word: log2 of its access size. */
+static int a64_ldst_scale(uint32_t w)
+{
+    /* size:2 111 V 01 opc:2 imm12 Rn Rt, with V = 0, or V = 1 for the SIMD forms */
+    if ((w & 0x3B000000) != 0x39000000) return -1;
+    int size = (int)(w >> 30), v = (int)(w >> 26 & 1), opc = (int)(w >> 22 & 3);
+    if (v && opc >= 2) return size == 0 ? 4 : -1; /* 128-bit SIMD */
+    return size;
+}
+
+int arch_a64_ref(uint32_t w, uint32_t w2, int have2, uint64_t at, int64_t *target, size_t *len)
+{
+    if ((w & 0x7C000000) == 0x14000000) { /* B / BL imm26 */
+        int64_t imm = (int64_t)((int32_t)(w << 6) >> 6) * 4;
+        *target = (int64_t)at + imm;
+        *len = 4;
+        return 1;
+    }
+    if ((w & 0x9F000000) != 0x90000000 || !have2) return 0; /* ADRP */
+    uint32_t rd = w & 31;
+    int64_t page = ((int64_t)(int32_t)((w >> 5 & 0x7FFFF) << 13 | (w >> 29 & 3) << 11) >> 11) * 4096;
+    int64_t lo;
+    if ((w2 & 0xFFC00000) == 0x91000000 && (w2 >> 5 & 31) == rd) { /* ADD Xd, Xn, #imm12 */
+        lo = w2 >> 10 & 0xFFF;
+    } else {
+        int scale = a64_ldst_scale(w2);
+        if (scale < 0 || (w2 >> 5 & 31) != rd) return 0;
+        lo = (int64_t)(w2 >> 10 & 0xFFF) << scale;
+    }
+    *target = ((int64_t)at & ~INT64_C(0xFFF)) + page + lo;
+    *len = 8;
+    return 1;
+}
+
+int arch_a64_aim(uint8_t *b, size_t len, uint64_t at, int64_t t)
+{
+    uint32_t w = delta_le32(b);
+    if (len == 4) {
+        int64_t imm = t - (int64_t)at;
+        if ((imm & 3) || imm < -(INT64_C(1) << 27) || imm >= (INT64_C(1) << 27)) return 0;
+        delta_put32(b, (w & 0xFC000000) | ((uint32_t)(imm >> 2) & 0x3FFFFFF));
+        return 1;
+    }
+    uint32_t w2 = delta_le32(b + 4);
+    int64_t pages = (t >> 12) - ((int64_t)at >> 12), lo = t & 0xFFF;
+    if (pages < -(INT64_C(1) << 20) || pages >= (INT64_C(1) << 20)) return 0;
+    int scale = (w2 & 0xFFC00000) == 0x91000000 ? 0 : a64_ldst_scale(w2);
+    if (lo & ((INT64_C(1) << scale) - 1)) return 0;
+    uint32_t p = (uint32_t)pages & 0x1FFFFF;
+    delta_put32(b, (w & 0x9F00001F) | (p & 3) << 29 | (p >> 2) << 5);
+    delta_put32(b + 4, (w2 & ~(0xFFFu << 10)) | (uint32_t)(lo >> scale) << 10);
+    return 1;
+}
+
+/* AArch64: at each word of the source, a reference is re-aimed through the
+ * map (kept when the new target is out of reach), and the scan skips it. */
+static void predict_a64(const arch_map *m, uint64_t dst, uint64_t src, uint8_t *b, size_t len)
+{
+    for (size_t i = (size_t)((4 - (src & 3)) & 3); i + 4 <= len;) {
+        int64_t t, shift;
+        size_t n;
+        int have2 = i + 8 <= len;
+        if (!arch_a64_ref(delta_le32(b + i), have2 ? delta_le32(b + i + 4) : 0, have2, src + i, &t, &n)) {
+            i += 4;
+            continue;
+        }
+        if (arch_map_find(m, t, &shift)) {
+            uint8_t keep[8];
+            memcpy(keep, b + i, n);
+            if (!arch_a64_aim(b + i, n, dst + i, t + shift)) memcpy(b + i, keep, n);
+        }
+        i += n;
+    }
+}
+
 void arch_predict(uint32_t arch, const arch_map *m, uint64_t source_size, uint64_t dst, uint64_t src, uint8_t *b,
                   size_t len)
 {
@@ -154,6 +229,8 @@ void arch_predict(uint32_t arch, const arch_map *m, uint64_t source_size, uint64
         predict_thumb2(m, arch == ARCH_THUMB2_ABS32, source_size, dst, src, b, len);
     else if (arch == ARCH_X86_64)
         predict_x86(m, source_size, dst, src, b, len);
+    else if (arch == ARCH_AARCH64)
+        predict_a64(m, dst, src, b, len);
 }
 
 /* x mod 2^25, as the signed 25-bit value a branch field holds. */

@@ -10,7 +10,7 @@
 #include "common/internal.h"
 
 /* Per-segment transform ids (the segment preamble's first varint). */
-enum { ARCH_NONE = 0, ARCH_THUMB2 = 1, ARCH_THUMB2_ABS32 = 2, ARCH_X86_64 = 3 };
+enum { ARCH_NONE = 0, ARCH_THUMB2 = 1, ARCH_THUMB2_ABS32 = 2, ARCH_X86_64 = 3, ARCH_AARCH64 = 4 };
 /* Entries of one segment's map, at most (the header's u16 map_entries). */
 #define ARCH_MAP_MAX 65535u
 
@@ -41,6 +41,15 @@ void arch_thumb2_encode(uint16_t *h1, uint16_t *h2, int32_t imm);
  * target lands in the source (source_size bytes). */
 int arch_x86_ref(const uint8_t *b, size_t avail, uint64_t at, uint64_t source_size, int64_t *target, size_t *len,
                  size_t *disp);
+
+/* AArch64 references at the word w (and the next word w2, when have2) of
+ * source offset at: B / BL imm26 (*len 4), or ADRP followed by ADD (imm) or
+ * LDR / STR (unsigned offset) on the same register (*len 8). 1 and the
+ * target when it is one. */
+int arch_a64_ref(uint32_t w, uint32_t w2, int have2, uint64_t at, int64_t *target, size_t *len);
+/* Rewrites the reference at b (as arch_a64_ref found it, *len bytes) at
+ * offset at to target t; 0 when t is out of its reach or alignment. */
+int arch_a64_aim(uint8_t *b, size_t len, uint64_t at, int64_t t);
 
 /* ARCH_THUMB2_ABS32: 1 when v points into the source (base <= v < base +
  * source_size); *out is then v moved by the map where it covers v's offset,

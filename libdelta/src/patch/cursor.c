@@ -40,7 +40,7 @@ static delta_status read_preamble(pcursor *c, uint32_t i)
     delta_status st = read_varint(c, &arch);
     if (st) return st;
     if (arch == ARCH_NONE) return DELTA_OK;
-    if (arch != ARCH_THUMB2 && arch != ARCH_THUMB2_ABS32 && arch != ARCH_X86_64)
+    if (arch != ARCH_THUMB2 && arch != ARCH_THUMB2_ABS32 && arch != ARCH_X86_64 && arch != ARCH_AARCH64)
         return delta_fail(DELTA_ERR_PATCH, "patch: segment %u: unknown transform %llu", i, (unsigned long long)arch);
     if (arch == ARCH_THUMB2_ABS32) {
         st = read_varint(c, &base);
