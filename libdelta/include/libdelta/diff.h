@@ -68,7 +68,10 @@ DELTA_API void delta_ops_free(delta_op *ops);
  * 64 * (target_len / 9 + 2) (anchors and ops; real diffs need far fewer).
  * With opt->max_memory set, delta_diff returns DELTA_ERR_LIMIT when the
  * suffix array and buckets alone exceed it (no windowed matching yet), or
- * when the op list would. Sources must be under 2 GiB (DELTA_ERR_LIMIT). */
+ * when the op list would. Sources must be under 2 GiB (DELTA_ERR_LIMIT).
+ * With reference prediction (opt->arch, when it applies to the source) the
+ * matching runs twice and the second run also holds a copy of the source
+ * with its references moved: add source_len, and count twice the time. */
 DELTA_API uint64_t delta_diff_memory(size_t source_len, size_t target_len);
 
 /* --- BSDIFF40 interop (Colin Percival's format, as Debian's bsdiff 4.3) --- */
