@@ -573,6 +573,7 @@ out:
  * byte for byte, the approximate matches run on through them and fewer
  * target bytes are left as literals. The patch writer predicts those
  * branches the same way, so the diff stream pays only for mispredictions.
+ * The second matching is kept only when it leaves fewer literal bytes.
  */
 delta_status delta_diff(const uint8_t *source, size_t source_len, const uint8_t *target,
                         size_t target_len, const delta_diff_options *opt, delta_op **ops,
@@ -610,6 +611,15 @@ delta_status delta_diff(const uint8_t *source, size_t source_len, const uint8_t 
     st = diff_once(moved, source_len, target, target_len, opt, &ops2, &count2);
     free(moved);
     if (st) goto fail;
+    /* Kept only when it leaves no more target bytes to literals (data the
+     * transform took for references must not lose its matches). */
+    uint64_t extra1 = 0, extra2 = 0;
+    for (size_t i = 0; i < *count; i++) extra1 += (*ops)[i].extra;
+    for (size_t i = 0; i < count2; i++) extra2 += ops2[i].extra;
+    if (extra2 > extra1) {
+        free(ops2);
+        return DELTA_OK;
+    }
     free(*ops);
     *ops = ops2;
     *count = count2;
