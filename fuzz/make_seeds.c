@@ -8,8 +8,9 @@
  *
  *   build/fuzz/make_seeds <repository root>
  *
- * writes fuzz/corpus/{patch,verify,apply,journal}/seed-* and
- * formats/vectors/valid/package-*.{zip,bin} (see formats/vectors/invalid/pkg-README.md).
+ * writes fuzz/corpus/{patch,verify,apply,journal,resume}/seed-* and
+ * formats/vectors/valid/package-*.{zip,bin} (see formats/vectors/invalid/pkg-README.md)
+ * and formats/vectors/valid/patch-*.ldp (formats/patch.md, "Reference prediction").
  */
 #include <errno.h>
 #include <sys/stat.h>
@@ -17,6 +18,9 @@
 #include "fuzz_common.h"
 
 static const char *root;
+/* The seeds predate reference prediction and keep their bytes without it;
+ * the thumb2 seeds and vector set this to DELTA_ARCH_THUMB2. */
+static uint32_t seed_arch = DELTA_ARCH_NONE;
 static uint8_t *fw22, *fw27, *fw28, *key;
 static size_t fw22_len, fw27_len, fw28_len, key_len;
 
@@ -37,13 +41,14 @@ static void check(delta_status st, const char *what)
 }
 
 /* A bare ldpatch1 patch between two slices. */
-static void patch_seed(const char *name, const uint8_t *s, size_t slen, const uint8_t *t, size_t tlen,
+static void patch_seed_in(const char *dir, const char *name, const uint8_t *s, size_t slen, const uint8_t *t, size_t tlen,
                        uint32_t block, uint32_t compression, int inplace)
 {
     delta_op *ops = NULL;
     size_t n = 0;
     delta_diff_options dopt = DELTA_DIFF_OPTIONS_INIT;
     dopt.threads = 1;
+    dopt.arch = seed_arch;
     check(delta_diff(s, slen, t, tlen, &dopt, &ops, &n), name);
     delta_patch_options po = DELTA_PATCH_OPTIONS_INIT;
     po.block_size = block;
@@ -51,11 +56,82 @@ static void patch_seed(const char *name, const uint8_t *s, size_t slen, const ui
     po.dict_size = compression == DELTA_COMPRESSION_LZMA2 ? 65536 : 0;
     po.segment_size = 8192; /* several segments */
     po.inplace = inplace;
+    po.arch = seed_arch;
     delta_buf out = DELTA_BUF_INIT;
     check(delta_patch_make(s, slen, t, tlen, ops, n, &po, &out, NULL), name);
     delta_ops_free(ops);
-    put("fuzz/corpus/patch", name, out.data, out.len);
+    put(dir, name, out.data, out.len);
     delta_buf_free(&out);
+}
+
+static void patch_seed(const char *name, const uint8_t *s, size_t slen, const uint8_t *t, size_t tlen,
+                       uint32_t block, uint32_t compression, int inplace)
+{
+    patch_seed_in("fuzz/corpus/patch", name, s, slen, t, tlen, block, compression, inplace);
+}
+
+/*
+ * A synthetic image, "relinked": 48 functions of 128 bytes after a 64-byte
+ * ELF header of the machine (62 x86-64, 183 AArch64). x86-64: a CALL rel32
+ * every 16 bytes and one REX.W LEA [RIP + disp32], filler bytes below 0x40.
+ * AArch64: a BL every 16 bytes and one ADRP + ADD (the filler holds a few
+ * B by chance, predicted like the rest). The new version (v = 1) inserts a function after the 10th and
+ * drops the 30th (its callers call function 0), so the references across
+ * the insertion all change.
+ */
+static void put32le(uint8_t *p, uint32_t v)
+{
+    for (int b = 0; b < 4; b++) p[b] = (uint8_t)(v >> (8 * b));
+}
+
+static uint8_t *relinked_image(uint16_t machine, int v, size_t *len)
+{
+    enum { N = 48, L = 128 };
+    int order[N + 1], n = 0;
+    for (int k = 0; k < N; k++) {
+        if (v && k == 30) continue;
+        order[n++] = k;
+        if (v && k == 10) order[n++] = N;
+    }
+    size_t addr[N + 1] = {0};
+    for (int k = 0; k < n; k++) addr[order[k]] = 64 + (size_t)k * L;
+    *len = 64 + (size_t)n * L;
+    uint8_t *img = calloc(*len, 1);
+    if (!img) { perror("make_seeds"); exit(1); }
+    memcpy(img, "\x7f" "ELF\x02\x01\x01", 7);
+    img[18] = (uint8_t)machine;
+    for (int k = 0; k < n; k++) {
+        size_t at = addr[order[k]];
+        uint8_t *f = img + at;
+        uint32_t x = 2654435761u * (uint32_t)(order[k] + 1);
+        for (int i = 0; i < L; i++) {
+            x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+            f[i] = (uint8_t)(x & 0x3f);
+        }
+        for (int i = 0; i < L; i += 16) {
+            int to = (int)((uint32_t)(order[k] * 7 + i * 5) % N);
+            if (to == 30 && v) to = 0;
+            int64_t here = (int64_t)(at + (size_t)i);
+            if (machine == 62) {
+                f[i] = 0xE8;
+                put32le(f + i + 1, (uint32_t)(int32_t)((int64_t)addr[to] - (here + 5)));
+                if (i == 32) { /* lea rax, [rip + function] */
+                    f[i + 5] = 0x48;
+                    f[i + 6] = 0x8D;
+                    f[i + 7] = 0x05;
+                    put32le(f + i + 8, (uint32_t)(int32_t)((int64_t)addr[to] - (here + 12)));
+                }
+            } else {
+                put32le(f + i, 0x94000000 | ((uint32_t)(((int64_t)addr[to] - here) / 4) & 0x3FFFFFF)); /* bl */
+                if (i == 32) { /* adrp x0, function; add x0, x0, :lo12:function */
+                    uint32_t p = (uint32_t)(((int64_t)addr[to] >> 12) - ((here + 4) >> 12)) & 0x1FFFFF;
+                    put32le(f + i + 4, 0x90000000 | (p & 3) << 29 | (p >> 2) << 5);
+                    put32le(f + i + 8, 0x91000000 | (uint32_t)(addr[to] & 0xFFF) << 10);
+                }
+            }
+        }
+    }
+    return img;
 }
 
 typedef struct pkg_spec {
@@ -81,6 +157,7 @@ static void make_pkg(const pkg_spec *sp, delta_buf *out)
     opt.patch.dict_size = sp->compression == DELTA_COMPRESSION_LZMA2 ? 65536 : 0;
     opt.patch.segment_size = 16384;
     opt.diff.threads = 1;
+    opt.diff.arch = opt.patch.arch = seed_arch;
     check(delta_package_make(&opt, sp->images, sp->count, out, NULL), "package");
 }
 
@@ -237,6 +314,47 @@ int main(int argc, char **argv)
     pkg_seed("formats/vectors/valid", "package-none.zip", &vec);
     put("formats/vectors/valid", "package-source.bin", fw27, V);
     put("formats/vectors/valid", "package-target.bin", fw28, V);
+
+    /* Reference prediction (formats/patch.md): seeds that reach the THUMB2
+     * decoder, and the valid vector patch-thumb2.ldp, uncompressed so that its
+     * preamble reads by eye: 16 KiB at 96 KiB of 7.27.0 -> 7.28.0, 1 KiB blocks. */
+    seed_arch = DELTA_ARCH_THUMB2;
+    patch_seed("seed-thumb2-lzma2-4k", fw27, S, fw28, S, 4096, DELTA_COMPRESSION_LZMA2, 1);
+    patch_seed("seed-thumb2-none-512", fw22, 16384, fw28, 16384, 512, DELTA_COMPRESSION_NONE, 1);
+    pkg_spec thumb = {NULL, NULL, 0, 1024, DELTA_COMPRESSION_LZMA2, 1, {{"firmware", fw27, S, fw28, S, 0}}};
+    pkg_seed("fuzz/corpus/apply", "seed-thumb2.zip", &thumb);
+    const size_t T = 16384, X = 0x18000; /* a stretch where code moved: five map entries */
+    patch_seed_in("formats/vectors/valid", "patch-thumb2.ldp", fw27 + X, T, fw28 + X, T, 1024, DELTA_COMPRESSION_NONE, 1);
+    put("formats/vectors/valid", "patch-thumb2.source.bin", fw27 + X, T);
+    put("formats/vectors/valid", "patch-thumb2.target.bin", fw28 + X, T);
+    /* Whole images (tests/data/firmware/cityhub-7.27.0.bin -> 7.28.0.bin): the
+     * vector table gives the load address, so THUMB2_ABS32 is used. */
+    patch_seed_in("formats/vectors/valid", "patch-thumb2-abs32.ldp", fw27, fw27_len, fw28, fw28_len, 4096,
+                  DELTA_COMPRESSION_LZMA2, 1);
+    patch_seed("seed-thumb2-abs32-2k", fw27, fw27_len, fw28, fw28_len, 2048, DELTA_COMPRESSION_LZMA2, 1);
+    /* X86_64: a synthetic relinked x86-64 image (x86_image) and, forced, firmware bytes
+     * (the rule applies to whatever matches its patterns). */
+    seed_arch = DELTA_ARCH_X86_64;
+    size_t xl_old, xl_new;
+    uint8_t *x_old = relinked_image(62, 0, &xl_old), *x_new = relinked_image(62, 1, &xl_new);
+    patch_seed_in("formats/vectors/valid", "patch-x86-64.ldp", x_old, xl_old, x_new, xl_new, 1024,
+                  DELTA_COMPRESSION_NONE, 1);
+    put("formats/vectors/valid", "patch-x86-64.source.bin", x_old, xl_old);
+    put("formats/vectors/valid", "patch-x86-64.target.bin", x_new, xl_new);
+    free(x_old);
+    free(x_new);
+    seed_arch = DELTA_ARCH_AARCH64;
+    x_old = relinked_image(183, 0, &xl_old);
+    x_new = relinked_image(183, 1, &xl_new);
+    patch_seed_in("formats/vectors/valid", "patch-aarch64.ldp", x_old, xl_old, x_new, xl_new, 1024,
+                  DELTA_COMPRESSION_NONE, 1);
+    put("formats/vectors/valid", "patch-aarch64.source.bin", x_old, xl_old);
+    put("formats/vectors/valid", "patch-aarch64.target.bin", x_new, xl_new);
+    patch_seed("seed-aarch64-lzma2-1k", x_old, xl_old, x_new, xl_new, 1024, DELTA_COMPRESSION_LZMA2, 1);
+    free(x_old);
+    free(x_new);
+    seed_arch = DELTA_ARCH_X86_64;
+    patch_seed("seed-x86-64-lzma2-2k", fw22, 20000, fw28, 20000, 2048, DELTA_COMPRESSION_LZMA2, 1);
     free(fw22); free(fw27); free(fw28); free(key);
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "libdelta/patch.h"
+#include "patch/arch.h"
 #include "simflash.h"
 #include "testutil.h"
 
@@ -593,4 +594,208 @@ Test(patch, empty_target_takes_no_commands)
     cr_assert_eq(delta_patch_read_info(&ps, &info), DELTA_ERR_PATCH);
     cr_assert_str_eq(delta_last_error(), "patch: 1 commands for 0 target blocks (at most 4 per block)");
     delta_buf_free(&p);
+}
+
+/*
+ * A synthetic Thumb-2 image "relinked": 96 functions of 256 bytes, a BL every
+ * 16 bytes to some function, filler halfwords that are never branches. The
+ * target inserts a new function after the 20th, drops the 60th (its callers
+ * now call function 0) and edits a byte of the 10th; every BL is re-encoded
+ * for the new layout, so the calls across the insertion all change.
+ */
+#define FN 96
+#define FLEN 256
+static void thumb2_layout(uint8_t *img, const int *order, size_t n, const uint32_t *callee, uint64_t seed)
+{
+    size_t addr[FN + 1] = {0};
+    for (size_t k = 0; k < n; k++) addr[order[k]] = k * FLEN;
+    for (size_t k = 0; k < n; k++) {
+        uint8_t *f = img + k * FLEN;
+        tu_fill_random(f, FLEN, seed + (uint64_t)order[k]);
+        for (size_t i = 1; i < FLEN; i += 2) f[i] &= 0x7f; /* filler: bit 15 clear, never a prefix */
+        for (size_t i = 0; i < FLEN; i += 16) {
+            uint32_t to = callee[order[k] * (FLEN / 16) + i / 16];
+            if (to == FN - 36) to = 0; /* the dropped function's callers call 0 */
+            int32_t imm = (int32_t)addr[to] - (int32_t)(k * FLEN + i + 4);
+            uint16_t h1 = 0xF000, h2 = 0xD000;
+            arch_thumb2_encode(&h1, &h2, imm);
+            f[i] = (uint8_t)h1;
+            f[i + 1] = (uint8_t)(h1 >> 8);
+            f[i + 2] = (uint8_t)h2;
+            f[i + 3] = (uint8_t)(h2 >> 8);
+        }
+    }
+}
+
+Test(patch, thumb2_prediction_round_trip)
+{
+    uint32_t callee[(FN + 1) * (FLEN / 16)];
+    uint8_t r[sizeof callee];
+    tu_fill_random(r, sizeof r, 77);
+    for (size_t i = 0; i < sizeof callee / sizeof callee[0]; i++) callee[i] = r[i] % FN;
+    int old_order[FN], new_order[FN];
+    for (int k = 0; k < FN; k++) old_order[k] = k;
+    size_t nn = 0;
+    for (int k = 0; k < FN; k++) {
+        if (k == FN - 36) continue; /* dropped */
+        new_order[nn++] = k;
+        if (k == 20) new_order[nn++] = FN; /* the new function */
+    }
+    pair p;
+    memset(&p, 0, sizeof p);
+    p.src_len = FN * FLEN;
+    p.tgt_len = nn * FLEN;
+    p.src = malloc(p.src_len);
+    p.tgt = malloc(p.tgt_len);
+    /* the source's functions never call the new one */
+    for (size_t i = 0; i < FN * (FLEN / 16); i++)
+        if (callee[i] == FN) callee[i] = 1;
+    thumb2_layout(p.src, old_order, FN, callee, 5);
+    thumb2_layout(p.tgt, new_order, nn, callee, 5);
+    p.tgt[10 * FLEN + 7] ^= 0x11;
+    delta_diff_options dopt = DELTA_DIFF_OPTIONS_INIT;
+    cr_assert_eq(delta_diff(p.src, p.src_len, p.tgt, p.tgt_len, &dopt, &p.ops, &p.nops), DELTA_OK);
+
+    delta_patch_options opt = DELTA_PATCH_OPTIONS_INIT;
+    opt.block_size = 1024;
+    opt.batch_blocks = 2;
+    delta_patch_stats plain, auto_, forced;
+    opt.arch = DELTA_ARCH_NONE;
+    delta_buf a = make_patch(&p, &opt, &plain);
+    opt.arch = DELTA_ARCH_AUTO;
+    delta_buf b = make_patch(&p, &opt, &auto_);
+    cr_assert_eq(plain.predicted_segments, 0);
+    cr_assert_eq(auto_.predicted_segments, 1, "AUTO finds the Thumb-2 code and keeps prediction");
+    cr_assert_lt(b.len, a.len * 3 / 4, "prediction: %zu bytes, without: %zu", b.len, a.len);
+    cr_log_info("thumb2: %zu bytes with prediction, %zu without", b.len, a.len);
+    opt.segment_size = 4096; /* several segments, each with its map */
+    full_check(&p, &opt, &auto_);
+    opt.arch = DELTA_ARCH_THUMB2;
+    full_check(&p, &opt, &forced);
+    cr_assert_eq(forced.predicted_segments, (p.tgt_len + 4095) / 4096);
+    delta_buf_free(&a);
+    delta_buf_free(&b);
+    pair_free(&p);
+}
+
+/* Data that is not Thumb-2 code: AUTO finds nothing to predict and the
+ * patch is byte for byte the one made without prediction. */
+Test(patch, auto_leaves_data_images_alone)
+{
+    pair p;
+    make_src(&p, 12 * BS, 9);
+    chunk c[] = {{0, 5000}, {LIT, 300}, {5000, 20000}, {26000, p.src_len - 26000}};
+    build(&p, c, 4);
+    delta_patch_options opt = DELTA_PATCH_OPTIONS_INIT;
+    delta_patch_stats st;
+    opt.arch = DELTA_ARCH_NONE;
+    delta_buf a = make_patch(&p, &opt, NULL);
+    opt.arch = DELTA_ARCH_AUTO;
+    delta_buf b = make_patch(&p, &opt, &st);
+    cr_assert_eq(st.predicted_segments, 0);
+    cr_assert_eq(a.len, b.len);
+    cr_assert(memcmp(a.data, b.data, a.len) == 0);
+    delta_buf_free(&a);
+    delta_buf_free(&b);
+    pair_free(&p);
+}
+
+/* The same relinking for x86-64 (machine 62) and AArch64 (183): an ELF
+ * header (so AUTO picks the transform), then functions of 256 bytes with a
+ * call every 16 bytes (CALL rel32 / BL) and one address of another function
+ * in each (REX.W LEA [RIP + disp32] / ADRP + ADD). */
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int b = 0; b < 4; b++) p[b] = (uint8_t)(v >> (8 * b));
+}
+
+static void elf_layout(uint16_t machine, uint8_t *img, const int *order, size_t n, const uint32_t *callee,
+                       uint64_t seed)
+{
+    size_t addr[FN + 1] = {0};
+    for (size_t k = 0; k < n; k++) addr[order[k]] = 64 + k * FLEN;
+    memset(img, 0, 64);
+    memcpy(img, "\x7f" "ELF\x02\x01\x01", 7);
+    img[18] = (uint8_t)machine;
+    for (size_t k = 0; k < n; k++) {
+        uint8_t *f = img + 64 + k * FLEN;
+        int64_t at = (int64_t)(64 + k * FLEN);
+        tu_fill_random(f, FLEN, seed + (uint64_t)order[k]);
+        for (size_t i = 0; i < FLEN; i++) f[i] &= machine == 62 ? 0x3f : 0x0f; /* filler: no references */
+        for (size_t i = 0; i < FLEN; i += 16) {
+            uint32_t to = callee[order[k] * (FLEN / 16) + i / 16];
+            if (to == FN - 36) to = 0;
+            int64_t here = at + (int64_t)i, dest = (int64_t)addr[to];
+            if (machine == 62) {
+                f[i] = 0xE8;
+                put_le32(f + i + 1, (uint32_t)(int32_t)(dest - (here + 5)));
+                if (i == 32) {
+                    f[i + 5] = 0x48;
+                    f[i + 6] = 0x8D;
+                    f[i + 7] = 0x05;
+                    put_le32(f + i + 8, (uint32_t)(int32_t)(dest - (here + 12)));
+                }
+            } else {
+                put_le32(f + i, 0x94000000 | ((uint32_t)((dest - here) / 4) & 0x3FFFFFF));
+                if (i == 32) {
+                    uint32_t pg = (uint32_t)((dest >> 12) - ((here + 4) >> 12)) & 0x1FFFFF;
+                    put_le32(f + i + 4, 0x90000000 | (pg & 3) << 29 | (pg >> 2) << 5);
+                    put_le32(f + i + 8, 0x91000000 | (uint32_t)(dest & 0xFFF) << 10);
+                }
+            }
+        }
+    }
+}
+
+static void elf_round_trip(uint16_t machine, uint32_t arch)
+{
+    uint32_t callee[(FN + 1) * (FLEN / 16)];
+    uint8_t r[sizeof callee];
+    tu_fill_random(r, sizeof r, 78);
+    for (size_t i = 0; i < sizeof callee / sizeof callee[0]; i++) callee[i] = r[i] % FN;
+    int old_order[FN], new_order[FN];
+    for (int k = 0; k < FN; k++) old_order[k] = k;
+    size_t nn = 0;
+    for (int k = 0; k < FN; k++) {
+        if (k == FN - 36) continue;
+        new_order[nn++] = k;
+        if (k == 20) new_order[nn++] = FN;
+    }
+    pair p;
+    memset(&p, 0, sizeof p);
+    p.src_len = 64 + FN * FLEN;
+    p.tgt_len = 64 + nn * FLEN;
+    p.src = malloc(p.src_len);
+    p.tgt = malloc(p.tgt_len);
+    elf_layout(machine, p.src, old_order, FN, callee, 6);
+    elf_layout(machine, p.tgt, new_order, nn, callee, 6);
+    delta_diff_options dopt = DELTA_DIFF_OPTIONS_INIT;
+    cr_assert_eq(delta_diff(p.src, p.src_len, p.tgt, p.tgt_len, &dopt, &p.ops, &p.nops), DELTA_OK);
+    delta_patch_options opt = DELTA_PATCH_OPTIONS_INIT;
+    opt.block_size = 1024;
+    opt.batch_blocks = 2;
+    delta_patch_stats plain, auto_;
+    opt.arch = DELTA_ARCH_NONE;
+    delta_buf a = make_patch(&p, &opt, &plain);
+    opt.arch = DELTA_ARCH_AUTO;
+    delta_buf b = make_patch(&p, &opt, &auto_);
+    cr_assert_eq(auto_.predicted_segments, 1, "AUTO finds the ELF file's machine and keeps prediction");
+    cr_assert_lt(b.len, a.len * 3 / 4, "prediction: %zu bytes, without: %zu", b.len, a.len);
+    cr_log_info("machine %u: %zu bytes with prediction, %zu without", machine, b.len, a.len);
+    opt.segment_size = 4096;
+    opt.arch = arch;
+    full_check(&p, &opt, &auto_);
+    delta_buf_free(&a);
+    delta_buf_free(&b);
+    pair_free(&p);
+}
+
+Test(patch, x86_64_prediction_round_trip)
+{
+    elf_round_trip(62, DELTA_ARCH_X86_64);
+}
+
+Test(patch, aarch64_prediction_round_trip)
+{
+    elf_round_trip(183, DELTA_ARCH_AARCH64);
 }

@@ -10,7 +10,7 @@ enum {
     OPT_PROJECT = 1, OPT_FROM, OPT_TO, OPT_KEY, OPT_OUTPUT, OPT_IMAGE, OPT_FORMAT,
     OPT_BLOCK_SIZE, OPT_SEGMENT_SIZE, OPT_MAX_STASH,
     OPT_BATCH_BLOCKS, OPT_SLOT_SIZE, OPT_MAX_MEMORY,
-    OPT_NO_INPLACE, OPT_COMPRESSION, OPT_JSON
+    OPT_NO_INPLACE, OPT_COMPRESSION, OPT_ARCH, OPT_JSON
 };
 
 static const cli_option options[] = {
@@ -31,6 +31,8 @@ static const cli_option options[] = {
     {OPT_NO_INPLACE, 0, "no-inplace", NULL,
      "target-order patch (benchmarks only: applies only out of place)"},
     {OPT_COMPRESSION, 0, "compression", "lzma2|none", "patch compression (lzma2)"},
+    {OPT_ARCH, 0, "arch", "auto|thumb2|x86-64|aarch64|none",
+     "predict the references of this machine code (auto: detected, kept where the patch gets smaller)"},
     {OPT_JSON, 0, "json", NULL, "print a JSON report on stdout"},
     CLI_COMMON_OPTIONS
 };
@@ -119,6 +121,23 @@ static int handle(void *ctx, int id, const char *value)
             return -1;
         }
         return 0;
+    case OPT_ARCH:
+        if (strcmp(value, "auto") == 0)
+            a->patch.arch = DELTA_ARCH_AUTO;
+        else if (strcmp(value, "thumb2") == 0)
+            a->patch.arch = DELTA_ARCH_THUMB2;
+        else if (strcmp(value, "x86-64") == 0)
+            a->patch.arch = DELTA_ARCH_X86_64;
+        else if (strcmp(value, "aarch64") == 0)
+            a->patch.arch = DELTA_ARCH_AARCH64;
+        else if (strcmp(value, "none") == 0)
+            a->patch.arch = DELTA_ARCH_NONE;
+        else {
+            cli_usage_error(a->c, "--arch: '%s' is not auto, thumb2, x86-64, aarch64 or none", value);
+            return -1;
+        }
+        a->diff.arch = a->patch.arch; /* the matching models the same code */
+        return 0;
     case OPT_JSON: a->c->json = 1; return 0;
     }
     return -1;
@@ -176,7 +195,7 @@ static json_t *json_report(const args *a, const input *in, size_t n, const delta
     for (size_t i = 0; i < n; i++) {
         const delta_patch_stats *s = &r->stats[i];
         json_array_append_new(images, json_pack(
-            "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+            "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
             "name", in[i].name, "source_size", (json_int_t)in[i].old_len,
             "target_size", (json_int_t)in[i].new_len, "patch_bytes", (json_int_t)r->patch_bytes[i],
             "commands", (json_int_t)s->commands, "blocks", (json_int_t)s->blocks,
@@ -184,7 +203,8 @@ static json_t *json_report(const args *a, const input *in, size_t n, const delta
             "literal_conversions", (json_int_t)s->literal_conversions,
             "copy_bytes", (json_int_t)s->copy_bytes, "extra_bytes", (json_int_t)s->extra_bytes,
             "ctrl_bytes", (json_int_t)s->ctrl_bytes, "diff_bytes", (json_int_t)s->diff_bytes,
-            "extra_stream_bytes", (json_int_t)s->extra_stream_bytes));
+            "extra_stream_bytes", (json_int_t)s->extra_stream_bytes,
+            "predicted_segments", (json_int_t)s->predicted_segments, "map_entries", (json_int_t)s->map_entries));
     }
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:I, s:o}", "output", a->output,
                           "format", "package", "project", a->project, "source_version", a->from,

@@ -32,13 +32,29 @@ typedef struct delta_op {
     uint64_t extra; /* literal bytes after the copy */
 } delta_op;
 
+/* Machine code whose references the diff and the patch writer model
+ * (formats/patch.md, "Reference prediction"). AUTO: THUMB2 where a cheap
+ * detector finds Thumb-2 code in the source, X86_64 / AARCH64 for an ELF file
+ * of that machine,
+ * and in the patch only in the segments it makes smaller. */
+enum delta_arch {
+    DELTA_ARCH_NONE = 0,
+    DELTA_ARCH_THUMB2 = 1,
+    DELTA_ARCH_X86_64 = 2,
+    DELTA_ARCH_AARCH64 = 3,
+    DELTA_ARCH_AUTO = 255
+};
+
 typedef struct delta_diff_options {
     uint64_t max_memory; /* cap on the diff's working memory, inputs aside (0: no cap);
                             below the suffix array's size, matching runs in source windows */
     int threads;         /* 0: pick; 1: single-threaded */
+    uint32_t arch;       /* enum delta_arch (AUTO): with THUMB2, matching runs a second
+                            time against the source with its branches moved through the
+                            first matches (one more source-sized buffer) */
 } delta_diff_options;
 
-#define DELTA_DIFF_OPTIONS_INIT {0, 0}
+#define DELTA_DIFF_OPTIONS_INIT {0, 0, DELTA_ARCH_AUTO}
 
 /* Diffs two images held in memory. *ops is freed with delta_ops_free. */
 DELTA_API delta_status delta_diff(const uint8_t *source, size_t source_len,
@@ -52,7 +68,10 @@ DELTA_API void delta_ops_free(delta_op *ops);
  * 64 * (target_len / 9 + 2) (anchors and ops; real diffs need far fewer).
  * With opt->max_memory set, delta_diff returns DELTA_ERR_LIMIT when the
  * suffix array and buckets alone exceed it (no windowed matching yet), or
- * when the op list would. Sources must be under 2 GiB (DELTA_ERR_LIMIT). */
+ * when the op list would. Sources must be under 2 GiB (DELTA_ERR_LIMIT).
+ * With reference prediction (opt->arch, when it applies to the source) the
+ * matching runs twice and the second run also holds a copy of the source
+ * with its references moved: add source_len, and count twice the time. */
 DELTA_API uint64_t delta_diff_memory(size_t source_len, size_t target_len);
 
 /* --- BSDIFF40 interop (Colin Percival's format, as Debian's bsdiff 4.3) --- */

@@ -35,7 +35,11 @@ extern "C" {
 #define DELTA_PATCH_MAX_SEGMENT (64u << 20) /* raw bytes of one segment stream */
 
 enum delta_compression { DELTA_COMPRESSION_NONE = 0, DELTA_COMPRESSION_LZMA2 = 1 };
-enum delta_patch_flags { DELTA_PATCH_INPLACE = 1 };
+enum delta_patch_flags {
+    DELTA_PATCH_INPLACE = 1,
+    DELTA_PATCH_PREDICT = 2 /* segments start with a preamble: transform id and reference map */
+};
+
 
 /* What a patch header declares, validated. */
 typedef struct delta_patch_info {
@@ -50,6 +54,7 @@ typedef struct delta_patch_info {
     uint32_t batch_blocks;   /* blocks the applier commits at once (1..256) */
     uint64_t op_count;       /* commands */
     uint32_t max_stream;     /* largest raw stream of any segment */
+    uint32_t map_entries;    /* PREDICT: the largest reference map of any segment */
     /* Derived: what applying needs. */
     uint64_t scratch_bytes;  /* (batch_blocks + stash_slots) * block_size */
     uint64_t state_bytes;    /* journal, twice (atomic replace), rounded to 4 KiB */
@@ -91,12 +96,13 @@ typedef struct delta_patch_options {
     uint32_t batch_blocks;  /* blocks per journal commit in place (128: 64 MiB image in 4.7 s; 32: 17 s) */
     int inplace;            /* 1: in-place plan (default); 0: target order, out-of-place only */
     int threads;            /* compression threads; 0: one per core */
+    uint32_t arch;          /* enum delta_arch: reference prediction (AUTO) */
 } delta_patch_options;
 
 /* Segments of 8 MiB: a resume decodes at most one segment again; smaller
  * segments cost payload (4 MiB: +0.9% against 16 MiB on esbuild 0.24.0->0.24.1)
  * but let more cores compress at once. */
-#define DELTA_PATCH_OPTIONS_INIT {4096, 8u << 20, DELTA_COMPRESSION_LZMA2, 1u << 20, 256, 128, 1, 0}
+#define DELTA_PATCH_OPTIONS_INIT {4096, 8u << 20, DELTA_COMPRESSION_LZMA2, 1u << 20, 256, 128, 1, 0, DELTA_ARCH_AUTO}
 
 /* Statistics of a made patch. */
 typedef struct delta_patch_stats {
@@ -104,6 +110,7 @@ typedef struct delta_patch_stats {
     uint64_t literal_conversions, converted_bytes; /* plan edges broken by literals, and their bytes */
     uint64_t copy_bytes, extra_bytes;
     uint64_t ctrl_bytes, diff_bytes, extra_stream_bytes; /* compressed */
+    uint64_t predicted_segments, map_entries; /* segments with reference prediction; their map entries */
 } delta_patch_stats;
 
 /* Builds an ldpatch1 patch from diff ops; appends it to out. */

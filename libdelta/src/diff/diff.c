@@ -48,6 +48,7 @@
 
 #include "common/internal.h"
 #include "libdelta/diff.h"
+#include "predict.h"
 
 /* A new match must beat the current alignment by more than this many bytes. */
 #define SWITCH_MARGIN 8
@@ -504,9 +505,9 @@ uint64_t delta_diff_memory(size_t source_len, size_t target_len)
     return sa + anchors * (2 * sizeof(anchor) + sizeof(delta_op));
 }
 
-delta_status delta_diff(const uint8_t *source, size_t source_len, const uint8_t *target,
-                        size_t target_len, const delta_diff_options *opt, delta_op **ops,
-                        size_t *count)
+static delta_status diff_once(const uint8_t *source, size_t source_len, const uint8_t *target,
+                              size_t target_len, const delta_diff_options *opt, delta_op **ops,
+                              size_t *count)
 {
     if (!ops || !count || (!source && source_len) || (!target && target_len))
         return delta_fail(DELTA_ERR_ARG, "delta_diff: null argument");
@@ -562,6 +563,71 @@ delta_status delta_diff(const uint8_t *source, size_t source_len, const uint8_t 
     *ops = list;
 out:
     free(anchors.items);
+    return st;
+}
+
+/*
+ * With THUMB2 (asked for, or found by AUTO), a second matching runs against
+ * the source with its branches moved through the first matches' map
+ * (predict_relocate): where code moved, calls across the move then agree
+ * byte for byte, the approximate matches run on through them and fewer
+ * target bytes are left as literals. The patch writer predicts those
+ * branches the same way, so the diff stream pays only for mispredictions.
+ * The second matching is kept only when it leaves fewer literal bytes.
+ */
+delta_status delta_diff(const uint8_t *source, size_t source_len, const uint8_t *target,
+                        size_t target_len, const delta_diff_options *opt, delta_op **ops,
+                        size_t *count)
+{
+    delta_status st = diff_once(source, source_len, target, target_len, opt, ops, count);
+    uint32_t arch = opt ? opt->arch : DELTA_ARCH_NONE;
+    if (st || *count == 0 || arch == DELTA_ARCH_NONE) return st;
+    uint32_t model = ARCH_NONE; /* the transform whose references the second matching moves */
+    if (arch == DELTA_ARCH_X86_64 || (arch == DELTA_ARCH_AUTO && predict_looks_elf64(source, source_len, 62)))
+        model = ARCH_X86_64;
+    else if (arch == DELTA_ARCH_AARCH64 || (arch == DELTA_ARCH_AUTO && predict_looks_elf64(source, source_len, 183)))
+        model = ARCH_AARCH64;
+    else if (arch == DELTA_ARCH_THUMB2 || (arch == DELTA_ARCH_AUTO && predict_looks_thumb2(source, source_len)))
+        model = ARCH_THUMB2;
+    if (model == ARCH_NONE) return st;
+    arch_entry *e;
+    uint32_t n;
+    uint32_t base = 0;
+    if (model == ARCH_THUMB2 && predict_find_base(source, source_len, &base)) model = ARCH_THUMB2_ABS32;
+    st = predict_build_map(*ops, *count, &e, &n);
+    if (st) goto fail;
+    uint8_t *moved = malloc(source_len);
+    if (!moved) {
+        free(e);
+        st = delta_fail(DELTA_ERR_NOMEM, "cannot allocate %zu bytes for the moved source", source_len);
+        goto fail;
+    }
+    memcpy(moved, source, source_len);
+    arch_map m = {e, n, base};
+    predict_relocate(&m, model, moved, source_len);
+    free(e);
+    delta_op *ops2;
+    size_t count2;
+    st = diff_once(moved, source_len, target, target_len, opt, &ops2, &count2);
+    free(moved);
+    if (st) goto fail;
+    /* Kept only when it leaves no more target bytes to literals (data the
+     * transform took for references must not lose its matches). */
+    uint64_t extra1 = 0, extra2 = 0;
+    for (size_t i = 0; i < *count; i++) extra1 += (*ops)[i].extra;
+    for (size_t i = 0; i < count2; i++) extra2 += ops2[i].extra;
+    if (extra2 > extra1) {
+        free(ops2);
+        return DELTA_OK;
+    }
+    free(*ops);
+    *ops = ops2;
+    *count = count2;
+    return DELTA_OK;
+fail:
+    free(*ops);
+    *ops = NULL;
+    *count = 0;
     return st;
 }
 

@@ -6,11 +6,22 @@
 #include <lzma.h>
 
 #include "libdelta/patch.h"
+#include "diff/predict.h"
+#include "patch/arch.h"
 #include "plan.h"
 
+/* Reference prediction variants the writer tries: THUMB2, and THUMB2_ABS32
+ * when the source's load address is found. */
+#define NVAR 2
+
 typedef struct segbuf {
-    delta_buf s[3]; /* raw ctrl, diff, extra */
+    delta_buf s[3];        /* raw ctrl (without preamble), diff, extra */
+    delta_buf pdiff[NVAR]; /* the diff stream under each variant tried */
+    delta_buf pctrl[NVAR]; /* the control stream with that variant's preamble */
+    delta_buf zctrl;       /* the control stream with the preamble "none" */
+    delta_buf pextra;      /* the extra stream as every variant stores it */
     uint64_t first_op;
+    int var;               /* the variant the segment uses, -1: none */
 } segbuf;
 
 static delta_status put_varint(delta_buf *b, uint64_t v)
@@ -68,13 +79,18 @@ static delta_status compress_stream(const delta_patch_options *opt, int which, u
     return DELTA_OK;
 }
 
-/* The compression jobs: one per (segment, stream), taken by worker threads. */
+/* The compression jobs: one per raw stream, taken by worker threads. */
+typedef struct job {
+    const delta_buf *raw;
+    int which; /* STREAM_* */
+    delta_buf out;
+    uint32_t stored;
+    delta_status status;
+} job;
+
 typedef struct job_set {
     const delta_patch_options *opt;
-    const segbuf *segs;
-    delta_buf *out;
-    uint32_t *stored;
-    delta_status *status;
+    job *jobs;
     size_t count, next;
     uint32_t diff_lc;
     pthread_mutex_t lock;
@@ -88,8 +104,8 @@ static void *worker(void *arg)
         size_t j = js->next < js->count ? js->next++ : js->count;
         pthread_mutex_unlock(&js->lock);
         if (j == js->count) return NULL;
-        js->status[j] = compress_stream(js->opt, (int)(j % 3), js->diff_lc, &js->segs[j / 3].s[j % 3], &js->out[j],
-                                        &js->stored[j]);
+        job *jb = &js->jobs[j];
+        jb->status = compress_stream(js->opt, jb->which, js->diff_lc, jb->raw, &jb->out, &jb->stored);
     }
 }
 
@@ -126,6 +142,7 @@ static uint32_t choose_diff_lc(const delta_buf *diff)
 
 static delta_status run_jobs(job_set *js, int threads)
 {
+    js->next = 0;
     if (threads <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (int)(n > 16 ? 16 : n) : 1;
@@ -138,8 +155,24 @@ static delta_status run_jobs(job_set *js, int threads)
     worker(js); /* this thread works too */
     for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
     for (size_t j = 0; j < js->count; j++)
-        if (js->status[j]) return js->status[j];
+        if (js->jobs[j].status) return js->jobs[j].status;
     return DELTA_OK;
+}
+
+/* The preamble of a predicted segment: transform id, base, map entries (formats/patch.md). */
+static delta_status put_preamble(delta_buf *b, uint32_t arch, uint32_t base, const arch_entry *e, uint32_t count)
+{
+    delta_status st = put_varint(b, arch);
+    if (!st && arch == ARCH_THUMB2_ABS32) st = put_varint(b, base);
+    if (!st) st = put_varint(b, count);
+    int64_t old = 0, shift = 0;
+    for (uint32_t k = 0; k < count && !st; k++) {
+        st = put_varint(b, (uint64_t)(e[k].old - old));
+        if (!st) st = put_svarint(b, e[k].shift - shift);
+        old = e[k].old;
+        shift = e[k].shift;
+    }
+    return st;
 }
 
 static delta_status check_options(const delta_patch_options *o)
@@ -154,6 +187,9 @@ static delta_status check_options(const delta_patch_options *o)
     if (o->batch_blocks < 1 || o->batch_blocks > DELTA_PATCH_MAX_BATCH)
         return delta_fail(DELTA_ERR_ARG, "batch of %u blocks outside 1..%u", o->batch_blocks, DELTA_PATCH_MAX_BATCH);
     if (o->max_stash > DELTA_PATCH_MAX_STASH) return delta_fail(DELTA_ERR_ARG, "more than %u stash slots", DELTA_PATCH_MAX_STASH);
+    if (o->arch != DELTA_ARCH_NONE && o->arch != DELTA_ARCH_THUMB2 && o->arch != DELTA_ARCH_X86_64 &&
+        o->arch != DELTA_ARCH_AARCH64 && o->arch != DELTA_ARCH_AUTO)
+        return delta_fail(DELTA_ERR_ARG, "unknown arch %u", o->arch);
     return DELTA_OK;
 }
 
@@ -183,6 +219,37 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
         if (p.first[k + 1] - p.first[k] > most) most = p.first[k + 1] - p.first[k];
     plan_piece *pieces = malloc(3 * most * sizeof *pieces);
     if (!pieces) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+
+    /* Reference prediction: tried when asked for, or when the source looks
+     * like Thumb-2 code (AUTO); kept per segment where it pays (below). */
+    arch_entry *map_e[NVAR] = {NULL, NULL};
+    arch_map map[NVAR];
+    uint32_t var_arch[NVAR] = {ARCH_THUMB2, ARCH_THUMB2_ABS32};
+    memset(map, 0, sizeof map);
+    int nvar = 0;
+    uint32_t base = 0;
+    if (opt.arch == DELTA_ARCH_X86_64 || (opt.arch == DELTA_ARCH_AUTO && predict_looks_elf64(source, source_len, 62))) {
+        var_arch[0] = ARCH_X86_64;
+        nvar = 1;
+    } else if (opt.arch == DELTA_ARCH_AARCH64 ||
+               (opt.arch == DELTA_ARCH_AUTO && predict_looks_elf64(source, source_len, 183))) {
+        var_arch[0] = ARCH_AARCH64;
+        nvar = 1;
+    } else if (opt.arch == DELTA_ARCH_THUMB2 ||
+               (opt.arch == DELTA_ARCH_AUTO && predict_looks_thumb2(source, source_len))) {
+        nvar = predict_find_base(source, source_len, &base) ? 2 : 1;
+    }
+    for (int v = 0; v < nvar && !st; v++) {
+        st = predict_fit_map(source, source_len, target, target_len, ops, op_count, var_arch[v], base, &map_e[v],
+                             &map[v].count);
+        map[v].e = map_e[v];
+        map[v].base = base;
+        if (!st && map[v].count > ARCH_MAP_MAX) nvar = v; /* this one and the next are not tried */
+    }
+    /* Thumb-2 literals store their branches absolute: the extra stream differs too. */
+    int lit_tf = nvar > 0 && (var_arch[0] == ARCH_THUMB2 || var_arch[0] == ARCH_THUMB2_ABS32);
+    uint8_t *pred = nvar ? malloc(opt.block_size) : NULL;
+    if (!st && nvar && !pred) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
 
     /* Cut the commands into segments of at most about segment_size target
      * bytes, all about the same size, so the cores finish together. */
@@ -247,6 +314,11 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
             if (q->kind == 1) {
                 sx.extra_bytes += q->len;
                 st = delta_buf_append(&sg->s[2], target + q->dst, q->len);
+                if (!st && lit_tf) {
+                    size_t at = sg->pextra.len;
+                    st = delta_buf_append(&sg->pextra, target + q->dst, q->len);
+                    if (!st) arch_literal_store(var_arch[0], q->dst, sg->pextra.data + at, q->len);
+                }
                 continue;
             }
             sx.copy_bytes += q->len;
@@ -260,44 +332,142 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
             uint8_t *d = sg->s[1].data + sg->s[1].len;
             for (uint64_t x = 0; x < q->len; x++) d[x] = (uint8_t)(target[q->dst + x] - source[q->src + x]);
             sg->s[1].len += q->len;
+            /* The same piece as the decoder sees it: prediction from its source bytes. */
+            for (int v = 0; v < nvar && !st; v++) {
+                st = delta_buf_reserve(&sg->pdiff[v], q->len);
+                if (st) break;
+                memcpy(pred, source + q->src, q->len);
+                arch_predict(var_arch[v], &map[v], source_len, q->dst, q->src, pred, q->len);
+                d = sg->pdiff[v].data + sg->pdiff[v].len;
+                for (uint64_t x = 0; x < q->len; x++) d[x] = (uint8_t)(target[q->dst + x] - pred[x]);
+                sg->pdiff[v].len += q->len;
+            }
         }
     }
     free(pieces);
+    free(pred);
+    delta_buf pre[NVAR] = {DELTA_BUF_INIT, DELTA_BUF_INIT};
+    for (int v = 0; v < nvar && !st; v++) st = put_preamble(&pre[v], var_arch[v], base, map[v].e, map[v].count);
+    for (size_t i = 0; i < nseg && !st; i++)
+        for (int v = 0; v < nvar && !st; v++) {
+            st = delta_buf_append(&segs[i].pctrl[v], pre[v].data, pre[v].len);
+            if (!st) st = delta_buf_append(&segs[i].pctrl[v], segs[i].s[0].data, segs[i].s[0].len);
+        }
 
-    /* Compress every (segment, stream) independently, on all cores, then lay
-     * out header + table + streams in order. */
-    size_t njobs = nseg * 3;
-    job_set js = {&opt, segs, calloc(njobs ? njobs : 1, sizeof(delta_buf)),
-                  calloc(njobs ? njobs : 1, sizeof(uint32_t)), calloc(njobs ? njobs : 1, sizeof(delta_status)),
-                  njobs, 0, 0, PTHREAD_MUTEX_INITIALIZER};
-    if (nseg > 0 && opt.compression == DELTA_COMPRESSION_LZMA2) js.diff_lc = choose_diff_lc(&segs[0].s[1]);
-    if (!st && (!js.out || !js.stored || !js.status)) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+    /*
+     * Compress every stream independently, on all cores, then lay out header
+     * + table + streams in order. Jobs per segment: ctrl, diff, extra, and
+     * when prediction is tried the predicted ctrl and diff. A segment keeps
+     * prediction when its two streams come out smaller that way (always, when
+     * asked for THUMB2). Once one segment predicts, the header says PREDICT
+     * and the others' control streams start with the preamble "0" (arch none):
+     * those are compressed again.
+     */
+    size_t per = 3 + 2 * (size_t)nvar + (size_t)lit_tf, njobs = nseg * per;
+    job_set js = {&opt, calloc(njobs ? njobs : 1, sizeof(job)), njobs, 0, 0, PTHREAD_MUTEX_INITIALIZER};
+    if (!st && !js.jobs) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+    for (size_t i = 0; i < nseg && !st; i++)
+        for (size_t k = 0; k < per; k++) {
+            job *jb = &js.jobs[per * i + k];
+            size_t v = (k - 3) / 2;
+            if (k == per - 1 && lit_tf) { /* the predicted extra stream, last */
+                jb->which = STREAM_EXTRA;
+                jb->raw = &segs[i].pextra;
+                continue;
+            }
+            jb->which = k < 3 ? (int)k : (k - 3) % 2 == 0 ? STREAM_CTRL : STREAM_DIFF;
+            jb->raw = k < 3 ? &segs[i].s[k] : (k - 3) % 2 == 0 ? &segs[i].pctrl[v] : &segs[i].pdiff[v];
+        }
+    if (!st && nseg > 0 && opt.compression == DELTA_COMPRESSION_LZMA2) js.diff_lc = choose_diff_lc(&segs[0].s[1]);
     if (!st) st = run_jobs(&js, opt.threads);
+    int any_predict = 0;
+    uint32_t map_used = 0;
+    for (size_t i = 0; i < nseg && !st; i++) {
+        const job *jb = &js.jobs[per * i];
+        uint64_t best = opt.arch != DELTA_ARCH_AUTO && nvar ? UINT64_MAX
+                                                              : (uint64_t)jb[0].stored + jb[1].stored + jb[2].stored;
+        segs[i].var = -1;
+        for (int v = 0; v < nvar; v++) {
+            uint64_t size = (uint64_t)jb[3 + 2 * v].stored + jb[4 + 2 * v].stored + jb[lit_tf ? per - 1 : 2].stored;
+            /* asked for THUMB2, a tie goes to the fuller model */
+            if (size < best || (size == best && opt.arch != DELTA_ARCH_AUTO)) {
+                best = size;
+                segs[i].var = v;
+            }
+        }
+        if (segs[i].var < 0) continue;
+        any_predict = 1;
+        if (map[segs[i].var].count > map_used) map_used = map[segs[i].var].count;
+    }
+    /* Which job's output each stream of each segment uses. */
+    size_t *pick = calloc(nseg * 3 + 1, sizeof *pick);
+    if (!st && !pick) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+    const delta_buf **raw = calloc(nseg * 3 + 1, sizeof *raw);
+    if (!st && !raw) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+    job_set js2 = {&opt, NULL, 0, 0, js.diff_lc, PTHREAD_MUTEX_INITIALIZER};
+    for (size_t i = 0; i < nseg && !st; i++) {
+        int v = segs[i].var;
+        pick[3 * i] = per * i + (v >= 0 ? 3 + 2 * (size_t)v : 0);
+        pick[3 * i + 1] = per * i + (v >= 0 ? 4 + 2 * (size_t)v : 1);
+        pick[3 * i + 2] = per * i + (v >= 0 && lit_tf ? per - 1 : 2);
+        raw[3 * i] = v >= 0 ? &segs[i].pctrl[v] : &segs[i].s[0];
+        raw[3 * i + 1] = v >= 0 ? &segs[i].pdiff[v] : &segs[i].s[1];
+        raw[3 * i + 2] = v >= 0 && lit_tf ? &segs[i].pextra : &segs[i].s[2];
+        if (any_predict && v < 0) { /* "0" + ctrl */
+            uint8_t zero = ARCH_NONE;
+            st = delta_buf_append(&segs[i].zctrl, &zero, 1);
+            if (!st) st = delta_buf_append(&segs[i].zctrl, segs[i].s[0].data, segs[i].s[0].len);
+            raw[3 * i] = &segs[i].zctrl;
+            js2.count++;
+        }
+    }
+    if (!st && js2.count) {
+        js2.jobs = calloc(js2.count, sizeof(job));
+        if (!js2.jobs) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+        for (size_t i = 0, n = 0; i < nseg && !st; i++)
+            if (segs[i].var < 0) {
+                js2.jobs[n].which = STREAM_CTRL;
+                js2.jobs[n].raw = &segs[i].zctrl;
+                n++;
+            }
+        if (!st) st = run_jobs(&js2, opt.threads);
+    }
     delta_buf body = DELTA_BUF_INIT, table = DELTA_BUF_INIT;
     uint32_t max_stream = 0;
-    for (size_t i = 0; i < nseg && !st; i++) {
+    for (size_t i = 0, n2 = 0; i < nseg && !st; i++) {
         uint8_t e[DELTA_PATCH_SEGMENT_ENTRY];
         size_t start = body.len;
+        const job *out3[3];
+        for (int s = 0; s < 3; s++) out3[s] = &js.jobs[pick[3 * i + s]];
+        if (any_predict && segs[i].var < 0) out3[0] = &js2.jobs[n2++];
         for (int s = 0; s < 3 && !st; s++) {
-            st = delta_buf_append(&body, js.out[3 * i + s].data, js.out[3 * i + s].len);
-            if (segs[i].s[s].len > max_stream) max_stream = (uint32_t)segs[i].s[s].len;
+            st = delta_buf_append(&body, out3[s]->out.data, out3[s]->out.len);
+            if (raw[3 * i + s]->len > max_stream) max_stream = (uint32_t)raw[3 * i + s]->len;
         }
         if (st) break;
-        sx.ctrl_bytes += js.stored[3 * i];
-        sx.diff_bytes += js.stored[3 * i + 1];
-        sx.extra_stream_bytes += js.stored[3 * i + 2];
+        sx.ctrl_bytes += out3[0]->stored;
+        sx.diff_bytes += out3[1]->stored;
+        sx.extra_stream_bytes += out3[2]->stored;
+        sx.predicted_segments += (uint64_t)(segs[i].var >= 0);
         delta_put64(e, segs[i].first_op);
         for (int s = 0; s < 3; s++) {
-            delta_put32(e + 8 + 4 * s, js.stored[3 * i + s]);
-            delta_put32(e + 20 + 4 * s, (uint32_t)segs[i].s[s].len);
+            delta_put32(e + 8 + 4 * s, out3[s]->stored);
+            delta_put32(e + 20 + 4 * s, (uint32_t)raw[3 * i + s]->len);
         }
         delta_put32(e + 32, delta_crc32(0, body.data + start, body.len - start));
         st = delta_buf_append(&table, e, sizeof e);
     }
-    for (size_t i = 0; js.out && i < njobs; i++) delta_buf_free(&js.out[i]);
-    free(js.out);
-    free(js.stored);
-    free(js.status);
+    sx.map_entries = map_used;
+    for (size_t i = 0; js.jobs && i < njobs; i++) delta_buf_free(&js.jobs[i].out);
+    for (size_t i = 0; js2.jobs && i < js2.count; i++) delta_buf_free(&js2.jobs[i].out);
+    free(js.jobs);
+    free(js2.jobs);
+    free(pick);
+    free(raw);
+    for (int v = 0; v < NVAR; v++) {
+        free(map_e[v]);
+        delta_buf_free(&pre[v]);
+    }
     if (!st) {
         uint8_t h[DELTA_PATCH_HEADER_SIZE];
         memset(h, 0, sizeof h);
@@ -306,7 +476,8 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
         delta_put64(h + 16, target_len);
         delta_put32(h + 24, opt.block_size);
         h[28] = (uint8_t)opt.compression;
-        h[29] = opt.inplace ? DELTA_PATCH_INPLACE : 0;
+        h[29] = (uint8_t)((opt.inplace ? DELTA_PATCH_INPLACE : 0) | (any_predict ? DELTA_PATCH_PREDICT : 0));
+        delta_put16(h + 30, (uint16_t)map_used);
         delta_put32(h + 32, opt.compression == DELTA_COMPRESSION_LZMA2 ? opt.dict_size : 0);
         delta_put32(h + 36, (uint32_t)nseg);
         delta_put32(h + 40, p.stash_slots);
@@ -320,8 +491,15 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
         if (!st) st = delta_buf_append(out, table.data, table.len);
         if (!st) st = delta_buf_append(out, body.data, body.len);
     }
-    for (size_t i = 0; i < nseg; i++)
+    for (size_t i = 0; i < nseg; i++) {
         for (int s = 0; s < 3; s++) delta_buf_free(&segs[i].s[s]);
+        for (int v = 0; v < NVAR; v++) {
+            delta_buf_free(&segs[i].pdiff[v]);
+            delta_buf_free(&segs[i].pctrl[v]);
+        }
+        delta_buf_free(&segs[i].zctrl);
+        delta_buf_free(&segs[i].pextra);
+    }
     free(segs);
     delta_buf_free(&body);
     delta_buf_free(&table);

@@ -30,13 +30,10 @@ static delta_status ws_setup(workspace *w, const delta_patch_info *info, void *m
     return DELTA_OK;
 }
 
-/* Adds diff bytes (from the diff stream) onto the copied source bytes. */
+/* Turns the copied source bytes into the target's (prediction + diff bytes). */
 static delta_status add_diff(pcursor *c, const piece *p, uint8_t *dst, uint8_t *tmp)
 {
-    delta_status st = pcursor_data(c, p, tmp, (size_t)p->len);
-    if (st) return st;
-    for (size_t i = 0; i < p->len; i++) dst[i] = (uint8_t)(dst[i] + tmp[i]);
-    return DELTA_OK;
+    return pcursor_copy(c, p, dst, tmp);
 }
 
 /* ---------------------------------------------------------------- out of place */

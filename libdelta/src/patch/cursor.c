@@ -23,6 +23,63 @@ void pcursor_free(pcursor *c)
     close_streams(c);
 }
 
+static delta_status read_varint(pcursor *c, uint64_t *v);
+
+/*
+ * With PREDICT, the control stream starts with the segment's preamble: its
+ * transform id, then for ARCH_THUMB2(_ABS32) the base address (ABS32 only)
+ * and the reference map (formats/patch.md).
+ * The map goes to the arena, after the streams' buffers and decoders.
+ */
+static delta_status read_preamble(pcursor *c, uint32_t i)
+{
+    c->arch = ARCH_NONE;
+    memset(&c->map, 0, sizeof c->map);
+    if (!(c->info->flags & DELTA_PATCH_PREDICT)) return DELTA_OK;
+    uint64_t arch, count, base = 0;
+    delta_status st = read_varint(c, &arch);
+    if (st) return st;
+    if (arch == ARCH_NONE) return DELTA_OK;
+    if (arch != ARCH_THUMB2 && arch != ARCH_THUMB2_ABS32 && arch != ARCH_X86_64 && arch != ARCH_AARCH64)
+        return delta_fail(DELTA_ERR_PATCH, "patch: segment %u: unknown transform %llu", i, (unsigned long long)arch);
+    if (arch == ARCH_THUMB2_ABS32) {
+        st = read_varint(c, &base);
+        if (st) return st;
+        if (base > UINT32_MAX)
+            return delta_fail(DELTA_ERR_PATCH, "patch: segment %u: base address %llu over 32 bits", i,
+                              (unsigned long long)base);
+    }
+    st = read_varint(c, &count);
+    if (st) return st;
+    if (count > c->info->map_entries)
+        return delta_fail(DELTA_ERR_PATCH, "patch: segment %u: map of %llu entries (header: %u)", i,
+                          (unsigned long long)count, c->info->map_entries);
+    arch_entry *e = arena_take(&c->ar, (size_t)count * sizeof *e);
+    if (!e) return delta_fail(DELTA_ERR_NOMEM, "patch: workspace too small for the reference map");
+    int64_t old = 0, shift = 0;
+    for (uint64_t k = 0; k < count; k++) {
+        uint64_t gap, z;
+        st = read_varint(c, &gap);
+        if (!st) st = read_varint(c, &z);
+        if (st) return st;
+        /* gap >= 1 after the first entry: offsets strictly increase; |shift| < 2^31. */
+        int64_t d = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+        if ((k > 0 && gap == 0) || gap >= c->info->source_size - (uint64_t)old || d <= -(INT64_C(1) << 32) ||
+            d >= (INT64_C(1) << 32) || shift + d <= -(INT64_C(1) << 31) || shift + d >= (INT64_C(1) << 31))
+            return delta_fail(DELTA_ERR_PATCH, "patch: segment %u: map entry %llu out of range", i,
+                              (unsigned long long)k);
+        old += (int64_t)gap;
+        shift += d;
+        e[k].old = (uint32_t)old;
+        e[k].shift = (int32_t)shift;
+    }
+    c->arch = (uint32_t)arch;
+    c->map.e = e;
+    c->map.count = (uint32_t)count;
+    c->map.base = (uint32_t)base;
+    return DELTA_OK;
+}
+
 /* Opens segment i: checks its CRC, then starts its three streams. */
 static delta_status open_segment(pcursor *c, uint32_t i)
 {
@@ -58,7 +115,7 @@ static delta_status open_segment(pcursor *c, uint32_t i)
     c->op = c->seg.first_op;
     c->shift = 0;
     c->block_len = c->block_done = 0;
-    return DELTA_OK;
+    return read_preamble(c, i);
 }
 
 delta_status pcursor_close_segment(pcursor *c)
@@ -157,6 +214,7 @@ delta_status pcursor_piece(pcursor *c, piece *p, int *more)
     p->kind = (uint32_t)(tag & 1);
     p->len = tag >> 1;
     p->src = 0;
+    p->dst = c->block * c->info->block_size + c->block_done;
     if (p->len == 0 || p->len > c->block_len - c->block_done)
         return delta_fail(DELTA_ERR_PATCH, "patch: block %llu: piece of %llu bytes does not fit",
                           (unsigned long long)c->block, (unsigned long long)p->len);
@@ -181,7 +239,20 @@ delta_status pcursor_piece(pcursor *c, piece *p, int *more)
 
 delta_status pcursor_data(pcursor *c, const piece *p, void *buf, size_t len)
 {
-    return pstream_read(&c->st[p->kind == PIECE_COPY ? 1 : 2], buf, len);
+    if (len != p->len) return delta_fail(DELTA_ERR_INTERNAL, "patch: a piece's data is read whole");
+    delta_status st = pstream_read(&c->st[p->kind == PIECE_COPY ? 1 : 2], buf, len);
+    /* Under THUMB2 a literal's branches are stored with absolute targets. */
+    if (!st && p->kind == PIECE_LITERAL) arch_literal_load(c->arch, p->dst, buf, len);
+    return st;
+}
+
+delta_status pcursor_copy(pcursor *c, const piece *p, uint8_t *buf, uint8_t *tmp)
+{
+    delta_status st = pstream_read(&c->st[1], tmp, (size_t)p->len);
+    if (st) return st;
+    arch_predict(c->arch, &c->map, c->info->source_size, p->dst, p->src, buf, (size_t)p->len);
+    for (size_t i = 0; i < p->len; i++) buf[i] = (uint8_t)(buf[i] + tmp[i]);
+    return DELTA_OK;
 }
 
 delta_status pcursor_seek(pcursor *c, uint64_t op)

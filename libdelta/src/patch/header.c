@@ -49,13 +49,14 @@ delta_status delta_patch_read_info(const delta_source *patch, delta_patch_info *
                           info->block_size);
     if (info->compression > DELTA_COMPRESSION_LZMA2)
         return delta_fail(DELTA_ERR_PATCH, "patch: unknown compression %u", info->compression);
-    if (info->flags & ~(uint32_t)DELTA_PATCH_INPLACE)
+    if (info->flags & ~(uint32_t)(DELTA_PATCH_INPLACE | DELTA_PATCH_PREDICT))
         return delta_fail(DELTA_ERR_PATCH, "patch: unknown flags 0x%x", info->flags);
     info->batch_blocks = delta_le32(h + 56);
     if (info->batch_blocks < 1 || info->batch_blocks > DELTA_PATCH_MAX_BATCH)
         return delta_fail(DELTA_ERR_PATCH, "patch: batch of %u blocks outside 1..%u", info->batch_blocks,
                           DELTA_PATCH_MAX_BATCH);
-    if (delta_le16(h + 30) != 0)
+    info->map_entries = delta_le16(h + 30);
+    if (!(info->flags & DELTA_PATCH_PREDICT) && info->map_entries != 0)
         return delta_fail(DELTA_ERR_PATCH, "patch: reserved header fields are not zero");
     if (info->compression == DELTA_COMPRESSION_LZMA2) {
         if (info->dict_size < 4096 || info->dict_size > DELTA_PATCH_MAX_DICT)
@@ -205,6 +206,8 @@ size_t patch_decoder_memory(const delta_patch_info *info)
         /* Slack per decoder covers the allocator's alignment and liblzma's small allocations. */
         need += 3 * (size_t)(lzma_need(dict) + 16384);
     }
+    /* The segment's reference map, after the stream buffers. */
+    if (info->flags & DELTA_PATCH_PREDICT) need += (size_t)info->map_entries * sizeof(arch_entry) + 16;
     return need;
 }
 

@@ -6,6 +6,7 @@
 
 #include "common/internal.h"
 #include "libdelta/patch.h"
+#include "arch.h"
 
 enum { CMD_BLOCK = 1, CMD_STASH = 2, CMD_FREE = 3, CMD_COMMIT = 4 };
 enum { PIECE_COPY = 0, PIECE_LITERAL = 1 };
@@ -63,6 +64,7 @@ typedef struct piece {
     uint32_t kind;
     uint64_t len;
     uint64_t src; /* COPY only */
+    uint64_t dst; /* target offset */
 } piece;
 
 /* Decoding state across a patch: segments, streams, the current command. */
@@ -77,6 +79,8 @@ typedef struct pcursor {
     pstream st[3];     /* ctrl, diff, extra */
     uint64_t op;       /* index of the next command */
     int64_t shift;     /* src - dst of the previous COPY */
+    uint32_t arch;     /* the segment's transform (ARCH_NONE without PREDICT) */
+    arch_map map;      /* its reference map (arena) */
     /* The current BLOCK: */
     uint64_t block, block_len, block_done;
 } pcursor;
@@ -95,8 +99,12 @@ delta_status pcursor_seek(pcursor *c, uint64_t op);
 delta_status pcursor_next(pcursor *c, pcmd *cmd);
 /* Next piece of the current BLOCK (*more = 0 when the block is covered). */
 delta_status pcursor_piece(pcursor *c, piece *p, int *more);
-/* Reads piece data from the diff (COPY) or extra (LITERAL) stream. */
+/* Reads a piece's data whole (len == p->len) from the diff (COPY) or extra
+ * (LITERAL) stream; a literal's is undone from the segment's transform. */
 delta_status pcursor_data(pcursor *c, const piece *p, void *buf, size_t len);
+/* COPY piece: turns its p->len source bytes in buf into its target bytes
+ * (prediction, then the diff stream's bytes added); tmp holds p->len bytes. */
+delta_status pcursor_copy(pcursor *c, const piece *p, uint8_t *buf, uint8_t *tmp);
 /* Checks the current segment is wholly consumed (at its end). */
 delta_status pcursor_close_segment(pcursor *c);
 void pcursor_free(pcursor *c);
