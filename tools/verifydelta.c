@@ -187,6 +187,7 @@ int main(int argc, char **argv)
     cli_package p;
     memset(&p, 0, sizeof p);
     json_t *out = NULL;
+    delta_buf key = DELTA_BUF_INIT;
     int rc = cli_parse(&c, argc, argv, handle, &a);
     if (rc >= 0) goto done;
     rc = CLI_EXIT_USAGE;
@@ -211,7 +212,6 @@ int main(int argc, char **argv)
     opt.version = a.from;
     opt.free_space = a.space;
     opt.max_package = a.max_size;
-    delta_buf key = DELTA_BUF_INIT;
     delta_status st = a.pubkey ? cli_read_key(a.pubkey, &key, &opt) : DELTA_OK;
     if (!st) st = cli_package_open(&p, c.pos[0], NULL, &opt);
     const char *what = "cannot open the package";
@@ -268,8 +268,8 @@ int main(int argc, char **argv)
     } else if (!st && !c.quiet) {
         print_report(&a, &p, dry);
     }
-    delta_buf_free(&key);
 done:
+    delta_buf_free(&key);
     json_decref(out);
     cli_package_close(&p);
     cli_named_free(&a.sources);
