@@ -321,7 +321,7 @@ delta_status predict_fit_map(const uint8_t *source, size_t source_len, const uin
             i += 4;
         }
     }
-    qsort(v, nv, sizeof *v, cmp_vote);
+    if (nv) qsort(v, nv, sizeof *v, cmp_vote);
     run *r = malloc((nv ? nv : 1) * sizeof *r);
     if (!r) {
         free(v);
