@@ -102,6 +102,7 @@ static delta_status dry_run(cli *c, const char *package, const delta_package *pk
         up.image_count = n;
         up.all_regions = 1;
         up.state_dir = state;
+        up.dry_run = 1;
         up.check = *opt;
         up.check.free_space = UINT64_MAX;
         if (!c->quiet && !c->json && isatty(2)) {

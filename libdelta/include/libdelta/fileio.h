@@ -69,6 +69,8 @@ typedef struct delta_file_update_params {
     size_t image_count;
     int all_regions;        /* 1: an image the package does not update is refused (DELTA_ERR_ARG) */
     int check_only;         /* 1: run the checks only; nothing is written */
+    int dry_run;            /* 1: nothing is synced and the journal stays in memory (a rehearsal on
+                             * temporary copies: a power cut loses it; verifydelta --dry-run) */
     const char *state_dir;  /* NULL: "<first image's path>.fota" */
     uint64_t free_space;    /* UINT64_MAX: the state directory's file system's free space */
     delta_check_options check;
@@ -76,7 +78,7 @@ typedef struct delta_file_update_params {
     void *progress_ctx;
 } delta_file_update_params;
 
-#define DELTA_FILE_UPDATE_PARAMS_INIT {NULL, NULL, 0, 0, 0, NULL, UINT64_MAX, DELTA_CHECK_OPTIONS_INIT, NULL, NULL}
+#define DELTA_FILE_UPDATE_PARAMS_INIT {NULL, NULL, 0, 0, 0, 0, NULL, UINT64_MAX, DELTA_CHECK_OPTIONS_INIT, NULL, NULL}
 
 /*
  * delta_update_run on files: opens the package (read-only), the images

@@ -23,6 +23,56 @@ static delta_status distinct(const delta_file_update_params *p)
     return DELTA_OK;
 }
 
+/* A dry run: the same session, without the durability it does not need. */
+typedef struct rehearsal {
+    delta_store *files;
+    uint8_t journal[DELTA_JOURNAL_MAX_SIZE];
+    size_t journal_len;
+} rehearsal;
+
+static int no_sync(void *ctx)
+{
+    (void)ctx;
+    return DELTA_IO_OK;
+}
+
+static int r_journal_read(void *ctx, void *buf, size_t cap, size_t *len)
+{
+    rehearsal *r = ctx;
+    if (r->journal_len > cap) return DELTA_IO_ERROR;
+    memcpy(buf, r->journal, r->journal_len);
+    *len = r->journal_len;
+    return DELTA_IO_OK;
+}
+
+static int r_journal_write(void *ctx, const void *buf, size_t len)
+{
+    rehearsal *r = ctx;
+    if (len > sizeof r->journal) return DELTA_IO_NOSPACE;
+    memcpy(r->journal, buf, len);
+    r->journal_len = len;
+    return DELTA_IO_OK;
+}
+
+static int r_journal_remove(void *ctx)
+{
+    rehearsal *r = ctx;
+    r->journal_len = 0;
+    return r->files->journal_remove(r->files->ctx);
+}
+
+static int r_scratch_read(void *ctx, uint64_t off, void *buf, size_t len)
+{
+    rehearsal *r = ctx;
+    return r->files->scratch_read(r->files->ctx, off, buf, len);
+}
+
+static int r_scratch_write(void *ctx, uint64_t off, const void *buf, size_t len)
+{
+    rehearsal *r = ctx;
+    return r->files->scratch_write(r->files->ctx, off, buf, len);
+}
+
 delta_status delta_file_update(const delta_file_update_params *p, delta_update_result *result)
 {
     if (result) memset(result, 0, sizeof *result);
@@ -64,6 +114,18 @@ delta_status delta_file_update(const delta_file_update_params *p, delta_update_r
         regions[i].flash = &flash[i];
     }
     if (!st) st = delta_dir_store_open(state_dir, &store, &ds);
+    rehearsal *rh = NULL;
+    if (!st && p->dry_run) {
+        rh = calloc(1, sizeof *rh);
+        if (!rh) st = delta_fail(DELTA_ERR_NOMEM, "out of memory");
+    }
+    delta_store files = store;
+    if (rh) {
+        rh->files = &files;
+        store = (delta_store){rh, files.free_bytes, r_journal_read, r_journal_write, r_journal_remove, r_scratch_read,
+                              r_scratch_write, no_sync};
+        for (size_t i = 0; i < p->image_count; i++) flash[i].sync = no_sync;
+    }
     if (!st) {
         if (p->free_space != UINT64_MAX) store.free_bytes = p->free_space;
         delta_update_params up = DELTA_UPDATE_PARAMS_INIT;
@@ -78,6 +140,7 @@ delta_status delta_file_update(const delta_file_update_params *p, delta_update_r
         up.progress_ctx = p->progress_ctx;
         st = delta_update_run(&up, result);
     }
+    free(rh);
     delta_dir_store_close(ds);
     for (size_t i = 0; i < p->image_count; i++) delta_file_close(ff[i]);
     delta_file_close(pf);
