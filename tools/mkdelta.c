@@ -32,7 +32,7 @@ static const cli_option options[] = {
     {OPT_FORMAT, 0, "format", "FORMAT", "package (default) or bsdiff40 (a standard BSDIFF40 patch)"},
     {OPT_BLOCK_SIZE, 0, "block-size", "BYTES", "erase block of the device (4096)"},
     {OPT_SEGMENT_SIZE, 0, "segment-size", "BYTES", "target bytes per compressed segment (8M)"},
-    {OPT_MAX_STASH, 0, "max-stash", "N", "stash slots the in-place plan may use (64)"},
+    {OPT_MAX_STASH, 0, "max-stash", "N", "stash slots the in-place plan may use (256; at most 1024)"},
     {OPT_BATCH_BLOCKS, 0, "batch-blocks", "N", "blocks the device commits at once in place (128; 1..256)"},
     {OPT_SLOT_SIZE, 0, "slot-size", "[NAME=]BYTES",
      "the device region of an image (default: max(old, new) rounded up to the block)"},
@@ -50,7 +50,8 @@ static const char exit_help[] =
     "  1   a failure (an input cannot be read, the output exists, a key or the\n"
     "      --sign-command cannot be used, ...)\n"
     "  2   out of memory (502)\n"
-    "  4   504: --sign: PKG is not a valid package\n"
+    "  4   504: the package to --sign is not valid, or the new signature does\n"
+    "      not verify with --pubkey\n"
     "  64  usage error\n";
 
 typedef struct args {
