@@ -205,7 +205,7 @@ static int apply_in_place(cli *c, const args *a, const char *package, delta_chec
 
 /* Writes image i's target to a temporary beside out, checks it, renames it into place. */
 static delta_status write_target(cli *c, const delta_package *pkg, size_t i, const char *source,
-                                 const char *out, const char **what, cli_urc *rep)
+                                 const char *out, int force, const char **what, cli_urc *rep)
 {
     int fd;
     char *tmp = cli_temp_beside(out, &fd);
@@ -239,7 +239,7 @@ static delta_status write_target(cli *c, const delta_package *pkg, size_t i, con
         *what = NULL;
         st = DELTA_ERR_OUTPUT;
     }
-    if (!st && (st = delta_file_replace(tmp, out)) != DELTA_OK) *what = "cannot write the target";
+    if (!st && (st = cli_install(c, tmp, out, force)) != DELTA_OK) *what = NULL; /* reported */
     if (st) unlink(tmp);
     free(tmp);
     return st;
@@ -280,7 +280,7 @@ static int apply_out_of_place(cli *c, const args *a, cli_package *p, cli_urc *re
     }
     for (size_t i = 0; i < n && !st; i++) st = cli_check_source_file(p->pkg, i, sources[i]);
     for (size_t i = 0; i < n && !st; i++) {
-        st = write_target(c, p->pkg, i, sources[i], outputs[i], &what, rep);
+        st = write_target(c, p->pkg, i, sources[i], outputs[i], a->force, &what, rep);
         if (!st) cli_urc_progress(rep, i + 1, n);
     }
     if (rep->bar) cli_progress_end(rep->bar);
@@ -343,7 +343,7 @@ static int apply_bsdiff40(cli *c, const args *a, const char *patch_path)
         what = NULL;
         st = DELTA_ERR_OUTPUT;
     }
-    if (!st && (st = delta_file_replace(tmp, out)) != DELTA_OK) what = "cannot write the target";
+    if (!st && (st = cli_install(c, tmp, out, a->force)) != DELTA_OK) what = NULL; /* reported */
     if (st && tmp) unlink(tmp);
     free(tmp);
     if (st && what) cli_fail(c, st, what);

@@ -1,4 +1,5 @@
 /* The tools' shared helper (cli.h). */
+#define _GNU_SOURCE /* renameat2 */
 #include "cli.h"
 
 #include <errno.h>
@@ -692,10 +693,55 @@ char *cli_temp_beside(const char *path, int *fd)
     return tmp;
 }
 
+/* fsync of the directory holding path. */
+static int sync_dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!dir) return -1;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    free(dir);
+    if (fd < 0) return -1;
+    int r = fsync(fd);
+    close(fd);
+    return r;
+}
+
+delta_status cli_install(const cli *c, const char *tmp, const char *path, int force)
+{
+    if (force) {
+        delta_status st = delta_file_replace(tmp, path);
+        if (st) cli_error(c, "%s", delta_last_error());
+        return st;
+    }
+    /* Never over a file that appeared since cli_may_overwrite looked. */
+    int r = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
+    if (r < 0 && (errno == EINVAL || errno == ENOSYS)) { /* a file system without it */
+        struct stat st;
+        if (lstat(path, &st) == 0) errno = EEXIST;
+        else r = rename(tmp, path);
+    }
+    if (r < 0) {
+        if (errno == EEXIST) cli_error(c, "%s exists: give -f (--force) to overwrite it", path);
+        else cli_error(c, "%s: cannot rename into place: %s", path, strerror(errno));
+        return DELTA_ERR_OUTPUT;
+    }
+    if (sync_dir_of(path) < 0) {
+        cli_error(c, "%s: cannot sync its directory: %s", path, strerror(errno));
+        return DELTA_ERR_OUTPUT;
+    }
+    return DELTA_OK;
+}
+
 /* Writes a whole file through a temporary beside it, fsync, and a durable
- * rename (delta_file_replace), so no reader ever sees a partial file and a
- * power cut leaves the old file or the new one. */
+ * rename (cli_install), so no reader ever sees a partial file and a power cut
+ * leaves the old file or the new one. */
 int cli_write_file_atomic(const cli *c, const char *path, const void *data, size_t len)
+{
+    return cli_write_file_new(c, path, data, len, 1);
+}
+
+int cli_write_file_new(const cli *c, const char *path, const void *data, size_t len, int force)
 {
     int fd;
     char *tmp = cli_temp_beside(path, &fd);
@@ -724,11 +770,8 @@ int cli_write_file_atomic(const cli *c, const char *path, const void *data, size
         free(tmp);
         return -1;
     }
-    delta_status st = delta_file_replace(tmp, path);
-    if (st) {
-        unlink(tmp);
-        cli_error(c, "%s", delta_last_error());
-    }
+    delta_status st = cli_install(c, tmp, path, force);
+    if (st) unlink(tmp);
     free(tmp);
     return st ? -1 : 0;
 }

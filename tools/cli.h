@@ -164,6 +164,12 @@ void cli_progress_end(cli_progress *p);
 /* Writes data to path atomically and durably: a temporary beside it, fsync,
  * rename, fsync of the directory; mode 0644. */
 int cli_write_file_atomic(const cli *c, const char *path, const void *data, size_t len);
+/* The same, but unless force never over an existing path (reported, -1). */
+int cli_write_file_new(const cli *c, const char *path, const void *data, size_t len, int force);
+/* Renames the finished temporary tmp to path durably (fsync of the
+ * directory); unless force only when path does not exist, atomically
+ * (RENAME_NOREPLACE). Reports a failure; DELTA_ERR_OUTPUT. */
+delta_status cli_install(const cli *c, const char *tmp, const char *path, int force);
 
 /*
  * 0 when the tool may write path: it does not exist, or force (-f). Else

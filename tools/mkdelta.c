@@ -167,7 +167,7 @@ static int map_input(cli *c, input *in)
 static int write_output(cli *c, const args *a, const delta_buf *out)
 {
     if (strcmp(a->output, "-") == 0) return cli_write_stdout(c, out->data, out->len, a->force) ? CLI_EXIT_FAILURE : 0;
-    return cli_write_file_atomic(c, a->output, out->data, out->len) ? CLI_EXIT_FAILURE : 0;
+    return cli_write_file_new(c, a->output, out->data, out->len, a->force) ? CLI_EXIT_FAILURE : 0;
 }
 
 /* --json on a failure: the schema, the output and the status. */

@@ -70,6 +70,14 @@ expect 1 "$BIN/applydelta" -q --format bsdiff40 --source "$OLD" --output "$T/exi
 expect 0 "$BIN/applydelta" -q -f --format bsdiff40 --source "$OLD" --output "$T/exists.bin" "$T/p.bsdiff"
 same "$T/exists.bin" "$NEW" "applydelta -f --format bsdiff40 overwrites"
 
+# An output that appears while mkdelta works (here made by the signer itself) is not
+# overwritten either: the final rename refuses to replace (RENAME_NOREPLACE).
+expect 1 "$BIN/mkdelta" -q "${MK[@]}" --sign-command "echo racer >$T/race.zip; openssl dgst -sha256 -sign $KEY" \
+    -o "$T/race.zip" "$OLD" "$NEW"
+check "an output that appeared meanwhile: refused" grep -qx "mkdelta: $T/race.zip exists: give -f (--force) to overwrite it" "$LAST_ERR"
+check "an output that appeared meanwhile: left alone" test "$(cat "$T/race.zip")" = racer
+check "an output that appeared meanwhile: no temporary left" test -z "$(ls -A "$T" | grep '^\.race')"
+
 # ---- keys of the wrong kind, and 511 ----
 expect 1 "$BIN/mkdelta" -q "${MK[@]}" --key "$PUB" -o "$T/x.zip" "$OLD" "$NEW"
 check "public key to --key" grep -qx "mkdelta: --key $PUB: this is a public key; --key takes the private signing key" "$LAST_ERR"
