@@ -81,17 +81,20 @@ int cli_exit_status(delta_status status)
     return CLI_EXIT_FAILURE;
 }
 
-/* What to do about a refusal, when the tools know better than the message. */
+/* What to do about a refusal, when the tools know better than the message:
+ * each tool names only its own options (fotamodem has no --space). */
 static const char *hint_of(const cli *c, delta_status status)
 {
-    if (status == DELTA_ERR_SPACE)
-        return strcmp(c->tool, "mkdelta") == 0
-                   ? NULL
-                   : "give the device more room for the update state (a larger --space), or make the "
-                     "package with a smaller --batch-blocks or --max-stash (mkdelta)";
-    if (status == DELTA_ERR_SLOT)
-        return "the target is larger than its region: check --slot-size, or make the package for a "
-               "larger region (mkdelta --slot-size)";
+    int device_options = strcmp(c->tool, "verifydelta") == 0 || strcmp(c->tool, "applydelta") == 0;
+    if (status == DELTA_ERR_SPACE && device_options)
+        return "give the device more room for the update state (a larger --space), or make the "
+               "package with a smaller --batch-blocks or --max-stash (mkdelta)";
+    if (status == DELTA_ERR_SPACE && strcmp(c->tool, "mkdelta") != 0)
+        return "make the package with a smaller --batch-blocks or --max-stash (mkdelta)";
+    if (status == DELTA_ERR_SLOT && strcmp(c->tool, "applydelta") == 0)
+        return "check --slot-size, or make the package for a larger region (mkdelta --slot-size)";
+    if (status == DELTA_ERR_SLOT && strcmp(c->tool, "mkdelta") != 0)
+        return "make the package for a larger region (mkdelta --slot-size)";
     return NULL;
 }
 

@@ -98,6 +98,9 @@ expect 11 "$BIN/verifydelta" "${DEV[@]}" --source "$OLD" --space 4096 "$T/file.z
 check "511: says what to do" grep -Eq "^verifydelta: error 511: .*; give the device more room for the update state \(a larger --space\), or make the package with a smaller --batch-blocks or --max-stash \(mkdelta\)$" "$LAST_ERR"
 expect 11 "$BIN/applydelta" "${DEV[@]}" --image "$T/flash.bin" --space 4096 "$T/file.zip"
 check "511 in place: says what to do" grep -q -- "--batch-blocks or --max-stash" "$LAST_ERR"
+expect 11 "$BIN/applydelta" "${DEV[@]}" --image "$T/flash.bin" --slot-size 4096 "$T/file.zip"
+check "511 slot: says what to do" grep -Eq "^applydelta: error 511: .*does not fit the 4096-byte region; check --slot-size, or make the package for a larger region \(mkdelta --slot-size\)$" "$LAST_ERR"
+check "511: nothing written" test "$(sha "$T/flash.bin")" = "$(sha "$OLD")" -a ! -e "$T/flash.bin.fota"
 # The advice works: a smaller plan needs less room.
 need=$(jq .space_needed <(unzip -p "$T/file.zip" manifest.json))
 expect 0 "$BIN/mkdelta" -q "${MK[@]}" --key "$KEY" --batch-blocks 8 -o "$T/small.zip" "$OLD" "$NEW"
