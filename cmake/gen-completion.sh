@@ -6,8 +6,9 @@
 # The option lines of --help (tools/cli.c print_help) are "  LEFT  HELP" with LEFT
 # in columns 3..30 ("-o, --output FILE", "    --json"), or alone on the line when
 # longer. An option whose metavariable is DIR completes directories, one like
-# "lzma2|none" its words, one of FILE, PEM or PKG files, any other (ID, VERSION,
-# BYTES, N, ...) nothing; a word that is not an option completes files.
+# "lzma2|none" its words, one of FILE, PEM or PKG files, CMD a command name, any
+# other (ID, VERSION, BYTES, N, ...) nothing; a word that is not an option
+# completes files.
 set -euo pipefail
 tool_bin=$1
 out=$2
@@ -32,7 +33,7 @@ options=$(awk '
     }' <<<"$help")
 [[ -n $options ]] || { echo "gen-completion: no options in $tool_bin --help" >&2; exit 1; }
 
-words=() files=() dirs=() free=() choices=()
+words=() files=() dirs=() free=() choices=() cmds=()
 while IFS= read -r left; do
     names=() arg=
     for w in $left; do
@@ -46,6 +47,7 @@ while IFS= read -r left; do
     [[ -n $arg ]] || continue
     case $arg in
     *DIR*) dirs+=("${names[@]}") ;;
+    CMD) cmds+=("${names[@]}") ;;
     *'|'*) for n in "${names[@]}"; do choices+=("$n) COMPREPLY=(\$(compgen -W '${arg//|/ }' -- \"\$cur\"));"); done ;;
     *FILE* | *PEM* | *PKG* | *OLD* | *NEW*) files+=("${names[@]}") ;;
     *) free+=("${names[@]}") ;;
@@ -68,6 +70,7 @@ join() { local IFS='|'; echo "$*"; }
     echo "    fi"
     echo "    case \$prev in"
     ((${#files[@]})) && echo "    $(join "${files[@]}")) COMPREPLY=(\$(compgen -f -- \"\$cur\")); compopt -o filenames 2>/dev/null; return ;;"
+    ((${#cmds[@]})) && echo "    $(join "${cmds[@]}")) COMPREPLY=(\$(compgen -c -- \"\$cur\")); return ;;"
     ((${#dirs[@]})) && echo "    $(join "${dirs[@]}")) COMPREPLY=(\$(compgen -d -- \"\$cur\")); compopt -o filenames 2>/dev/null; return ;;"
     for c in "${choices[@]}"; do echo "    $c return ;;"; done
     ((${#free[@]})) && echo "    $(join "${free[@]}")) COMPREPLY=(); return ;;"

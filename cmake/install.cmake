@@ -6,6 +6,7 @@
 #   lib/pkgconfig/           libdelta.pc, libdelta-core.pc
 #   share/man/man1/          one page per tool (when help2man was found)
 #   share/bash-completion/completions/   one file per tool
+#   share/libdelta/schema/   the JSON schemas of the tools' --json reports
 # The tools' own rules (man pages, completions) are in tools/CMakeLists.txt.
 include(CMakePackageConfigHelpers)
 
@@ -54,3 +55,10 @@ install(CODE "
     file(INSTALL DESTINATION \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig\"
          TYPE FILE FILES \"${PROJECT_BINARY_DIR}/pkgconfig/\${_pc}.pc\")
   endforeach()" COMPONENT dev)
+
+# The JSON schemas of the tools' --json reports (formats/schema/README.md).
+install(FILES ${PROJECT_SOURCE_DIR}/formats/schema/mkdelta.schema.json
+              ${PROJECT_SOURCE_DIR}/formats/schema/verifydelta.schema.json
+              ${PROJECT_SOURCE_DIR}/formats/schema/applydelta.schema.json
+              ${PROJECT_SOURCE_DIR}/formats/schema/README.md
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/libdelta/schema COMPONENT tools)

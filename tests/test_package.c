@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "libdelta/package.h"
+#include "libdelta/sign.h"
 #include "simflash.h"
 #include "testutil.h"
 
@@ -377,4 +378,105 @@ Test(package, signature_encoding_fault_is_named)
     cr_assert_eq(delta_package_open(&src, &o, &p), DELTA_ERR_SIGNATURE);
     cr_assert_str_eq(delta_last_error(), "the manifest signature does not verify with the given key");
     free(data);
+}
+
+/* delta_package_make reports its stages in order: per image diff, encode,
+ * prove; then sign and zip. */
+typedef struct stages {
+    int seen[32][2];
+    int n;
+} stages;
+
+static int record_stage(void *ctx, delta_make_stage s, size_t image, size_t count)
+{
+    stages *st = ctx;
+    cr_assert_eq(count, 2);
+    if (st->n < 32) {
+        st->seen[st->n][0] = (int)s;
+        st->seen[st->n][1] = (int)image;
+    }
+    st->n++;
+    return 0;
+}
+
+Test(package, make_reports_its_stages_in_order)
+{
+    delta_make_image im[2] = {{"modem", F.b, F.blen, F.c, F.clen, 0}, {"boot", F.a, F.alen, F.b, F.blen, 0}};
+    delta_make_options opt = DELTA_MAKE_OPTIONS_INIT;
+    opt.project = "P";
+    opt.source_version = "1";
+    opt.target_version = "2";
+    opt.key_pem = (const char *)F.key;
+    opt.key_len = F.key_len;
+    stages seen = {0};
+    opt.progress = record_stage;
+    opt.progress_ctx = &seen;
+    delta_buf out = DELTA_BUF_INIT;
+    cr_assert_eq(delta_package_make(&opt, im, 2, &out, NULL), DELTA_OK, "%s", delta_last_error());
+    static const int want[][2] = {{DELTA_MAKE_DIFF, 0}, {DELTA_MAKE_ENCODE, 0}, {DELTA_MAKE_PROVE, 0},
+                                  {DELTA_MAKE_DIFF, 1}, {DELTA_MAKE_ENCODE, 1}, {DELTA_MAKE_PROVE, 1},
+                                  {DELTA_MAKE_SIGN, 0}, {DELTA_MAKE_ZIP, 0}};
+    cr_assert_eq(seen.n, 8);
+    for (int i = 0; i < 8; i++) {
+        cr_assert_eq(seen.seen[i][0], want[i][0], "stage %d", i);
+        cr_assert_eq(seen.seen[i][1], want[i][1], "stage %d", i);
+    }
+    delta_buf_free(&out);
+}
+
+static int stop_at_encode(void *ctx, delta_make_stage s, size_t image, size_t count)
+{
+    (void)ctx; (void)image; (void)count;
+    return s == DELTA_MAKE_ENCODE;
+}
+
+Test(package, make_stops_when_the_progress_callback_asks)
+{
+    delta_make_image im = {"firmware", F.b, F.blen, F.c, F.clen, 0};
+    delta_make_options opt = DELTA_MAKE_OPTIONS_INIT;
+    opt.project = "P";
+    opt.source_version = "1";
+    opt.target_version = "2";
+    opt.progress = stop_at_encode;
+    delta_buf out = DELTA_BUF_INIT;
+    cr_assert_eq(delta_package_make(&opt, &im, 1, &out, NULL), DELTA_ERR_ARG);
+    cr_assert_eq(out.len, 0);
+    delta_buf_free(&out);
+}
+
+/* Signing an unsigned package afterwards gives the very bytes of a package
+ * made with the key (ECDSA is deterministic), and refuses a signed one. */
+Test(package, add_signature_gives_the_signed_package_bytes)
+{
+    delta_make_image im[2] = {{"modem", F.b, F.blen, F.c, F.clen, 0}, {"boot", F.a, F.alen, F.b, F.blen, 0}};
+    delta_buf signed_pkg = make_pkg(im, 2, 1);
+    delta_buf unsigned_pkg = make_pkg(im, 2, 0);
+    delta_package *u = NULL;
+    cr_assert_eq(open_pkg(&unsigned_pkg, NULL, &u), DELTA_OK, "%s", delta_last_error());
+    cr_assert_eq(delta_package_signature_state(u), 0);
+    const uint8_t *manifest;
+    size_t mlen;
+    delta_package_manifest_bytes(u, &manifest, &mlen);
+    delta_buf sig = DELTA_BUF_INIT, out = DELTA_BUF_INIT;
+    cr_assert_eq(delta_sign((const char *)F.key, F.key_len, manifest, mlen, &sig), DELTA_OK);
+    cr_assert_eq(delta_package_add_signature(u, NULL, 0, &out), DELTA_ERR_ARG);
+    cr_assert_eq(delta_package_add_signature(u, sig.data, sig.len, &out), DELTA_OK, "%s", delta_last_error());
+    cr_assert_eq(out.len, signed_pkg.len);
+    cr_assert(memcmp(out.data, signed_pkg.data, out.len) == 0);
+
+    delta_package *s = NULL;
+    delta_check_options dev = device();
+    dev.project = "PYBRICKS-CITYHUB";
+    cr_assert_eq(open_pkg(&out, &dev, &s), DELTA_OK, "%s", delta_last_error());
+    cr_assert_eq(delta_package_signature_state(s), 2);
+    delta_buf again = DELTA_BUF_INIT;
+    cr_assert_eq(delta_package_add_signature(s, sig.data, sig.len, &again), DELTA_ERR_ARG);
+    cr_assert_eq(again.len, 0);
+    delta_package_free(s);
+    delta_package_free(u);
+    delta_buf_free(&again);
+    delta_buf_free(&out);
+    delta_buf_free(&sig);
+    delta_buf_free(&signed_pkg);
+    delta_buf_free(&unsigned_pkg);
 }

@@ -10,7 +10,7 @@
 
 enum {
     OPT_PUBKEY = 1, OPT_PROJECT, OPT_FROM, OPT_SOURCE, OPT_OUTPUT, OPT_IMAGE, OPT_STATE_DIR,
-    OPT_SPACE, OPT_SLOT_SIZE, OPT_MAX_SIZE, OPT_URC, OPT_PROGRESS, OPT_FORMAT
+    OPT_SPACE, OPT_SLOT_SIZE, OPT_MAX_SIZE, OPT_URC, OPT_PROGRESS, OPT_FORMAT, OPT_FORCE, OPT_JSON
 };
 
 static const cli_option options[] = {
@@ -20,6 +20,7 @@ static const cli_option options[] = {
     {OPT_IMAGE, 0, "image", "[NAME=]FILE", "in place: the image to update (repeat per image)"},
     {OPT_SOURCE, 0, "source", "[NAME=]FILE", "out of place: the source image (repeat per image)"},
     {OPT_OUTPUT, 'o', "output", "[NAME=]FILE", "out of place: where the target goes (repeat)"},
+    {OPT_FORCE, 'f', "force", NULL, "out of place: overwrite an existing --output"},
     {OPT_STATE_DIR, 0, "state-dir", "DIR", "in place: journal and scratch (<first image>.fota)"},
     {OPT_SPACE, 0, "space", "BYTES",
      "free space for state and scratch (default: the state dir's file system; 511)"},
@@ -28,7 +29,9 @@ static const cli_option options[] = {
     {OPT_URC, 0, "urc", NULL,
      "print the module's +QIND: \"FOTA\" URCs on stdout (END,502 for a failure outside "
      "the DFOTA codes)"},
-    {OPT_PROGRESS, 0, "progress", NULL, "draw a progress bar on stderr even when not a terminal"},
+    {OPT_PROGRESS, 0, "progress", NULL,
+     "report progress on stderr even when it is not a terminal (a line per tenth)"},
+    {OPT_JSON, 0, "json", NULL, "print a JSON report on stdout (schema libdelta-applydelta/1)"},
     {OPT_FORMAT, 0, "format", "FORMAT", "package (default) or bsdiff40: --source OLD --output NEW PATCH"},
     CLI_COMMON_OPTIONS
 };
@@ -54,7 +57,7 @@ typedef struct args {
     const char *pubkey, *project, *from, *state_dir, *format;
     cli_named_list sources, outputs, images, slots;
     uint64_t space, max_size;
-    int urc, progress;
+    int urc, progress, force;
 } args;
 
 static int handle(void *ctx, int id, const char *value)
@@ -79,6 +82,8 @@ static int handle(void *ctx, int id, const char *value)
     }
     case OPT_URC: a->urc = 1; return 0;
     case OPT_PROGRESS: a->progress = 1; return 0;
+    case OPT_FORCE: a->force = 1; return 0;
+    case OPT_JSON: a->c->json = 1; return 0;
     case OPT_FORMAT:
         if (strcmp(value, "package") && strcmp(value, "bsdiff40")) {
             cli_usage_error(a->c, "--format: '%s' is not package or bsdiff40", value);
@@ -88,6 +93,25 @@ static int handle(void *ctx, int id, const char *value)
         return 0;
     }
     return -1;
+}
+
+/* ---- the JSON report (--json) ------------------------------------------------ */
+
+/* The report being built (NULL without --json) and the run's final status. */
+static json_t *report;
+static delta_status final_status;
+
+/* Records the run's status; returns its exit status. */
+static int finish(delta_status st)
+{
+    final_status = st;
+    return cli_exit_status(st);
+}
+
+/* {"name": NAME or null, "file": FILE} */
+static json_t *json_file(const char *name, const char *file)
+{
+    return json_pack("{s:o, s:s}", "name", name ? json_string(name) : json_null(), "file", file);
 }
 
 /* ---- URCs ------------------------------------------------------------------ */
@@ -160,17 +184,28 @@ static int apply_in_place(cli *c, const args *a, const char *package, delta_chec
     up.check = *opt;
     up.all_regions = 1;
     delta_update_result res;
+    memset(&res, 0, sizeof res);
     delta_status st = cli_update(c, &up, rep, &res);
     cli_urc_end(rep, st);
     if (st) cli_fail(c, st, "update failed");
-    return cli_exit_status(st);
+    if (report) {
+        json_t *files = json_array();
+        for (size_t i = 0; i < n; i++) json_array_append_new(files, json_file(images[i].name, images[i].path));
+        json_object_set_new(report, "images", files);
+        if (res.source_version[0]) json_object_set_new(report, "source_version", json_string(res.source_version));
+        if (res.target_version[0]) json_object_set_new(report, "target_version", json_string(res.target_version));
+        json_object_set_new(report, "resumed", json_boolean(res.before != DELTA_UPDATE_NONE));
+        json_object_set_new(report, "already_current", json_boolean(!st && res.already));
+        json_object_set_new(report, "tries", json_integer((json_int_t)res.tries));
+    }
+    return finish(st);
 }
 
 /* ---- out of place ------------------------------------------------------------ */
 
 /* Writes image i's target to a temporary beside out, checks it, renames it into place. */
 static delta_status write_target(cli *c, const delta_package *pkg, size_t i, const char *source,
-                                 const char *out, const char **what, cli_urc *rep)
+                                 const char *out, int force, const char **what, cli_urc *rep)
 {
     int fd;
     char *tmp = cli_temp_beside(out, &fd);
@@ -204,7 +239,7 @@ static delta_status write_target(cli *c, const delta_package *pkg, size_t i, con
         *what = NULL;
         st = DELTA_ERR_OUTPUT;
     }
-    if (!st && (st = delta_file_replace(tmp, out)) != DELTA_OK) *what = "cannot write the target";
+    if (!st && (st = cli_install(c, tmp, out, force)) != DELTA_OK) *what = NULL; /* reported */
     if (st) unlink(tmp);
     free(tmp);
     return st;
@@ -218,12 +253,23 @@ static int apply_out_of_place(cli *c, const args *a, cli_package *p, cli_urc *re
     int rc = resolve(c, m, &a->sources, "source", sources);
     if (!rc) rc = resolve(c, m, &a->outputs, "output", outputs);
     if (rc) return rc;
+    if (report) {
+        cli_json_package(report, p->pkg);
+        json_t *images = json_object_get(report, "images");
+        for (size_t i = 0; i < n; i++) json_object_set_new(json_array_get(images, i), "file", json_string(outputs[i]));
+    }
 
     const char *names[DELTA_MANIFEST_MAX_IMAGES];
     for (size_t i = 0; i < n; i++) names[i] = m->images[i].name;
     const cli_named *bad = cli_named_unknown(&a->slots, names, n);
     if (bad && bad->name) return cli_usage_error(c, "--slot-size: the package has no image %s", bad->name);
     delta_status st = DELTA_OK;
+    for (size_t i = 0; i < n && !st; i++)
+        if (cli_may_overwrite(c, outputs[i], a->force)) st = DELTA_ERR_OUTPUT;
+    if (st) {
+        cli_urc_end(rep, st);
+        return finish(st);
+    }
     const char *what = "cannot read the source image";
     /* Every check first: slots (511), then every source (510). */
     for (size_t i = 0; i < n && !st; i++) {
@@ -232,13 +278,13 @@ static int apply_out_of_place(cli *c, const args *a, cli_package *p, cli_urc *re
     }
     for (size_t i = 0; i < n && !st; i++) st = cli_check_source_file(p->pkg, i, sources[i]);
     for (size_t i = 0; i < n && !st; i++) {
-        st = write_target(c, p->pkg, i, sources[i], outputs[i], &what, rep);
+        st = write_target(c, p->pkg, i, sources[i], outputs[i], a->force, &what, rep);
         if (!st) cli_urc_progress(rep, i + 1, n);
     }
     if (rep->bar) cli_progress_end(rep->bar);
     cli_urc_end(rep, st);
     if (st && what) cli_fail(c, st, what);
-    return cli_exit_status(st);
+    return finish(st);
 }
 
 /* ---- BSDIFF40 ------------------------------------------------------------------ */
@@ -249,6 +295,13 @@ static int apply_bsdiff40(cli *c, const args *a, const char *patch_path)
         a->outputs.items[0].name || a->images.count)
         return cli_usage_error(c, "--format bsdiff40 takes --source OLD --output NEW PATCH");
     const char *out = a->outputs.items[0].value;
+    if (report) {
+        json_object_set_new(report, "patch", json_string(patch_path));
+        json_t *files = json_array();
+        json_array_append_new(files, json_file(NULL, out));
+        json_object_set_new(report, "images", files);
+    }
+    if (cli_may_overwrite(c, out, a->force)) return finish(DELTA_ERR_OUTPUT);
     delta_source src, patch;
     delta_sink sink;
     delta_file *sf = NULL, *pf = NULL, *of = NULL;
@@ -288,12 +341,14 @@ static int apply_bsdiff40(cli *c, const args *a, const char *patch_path)
         what = NULL;
         st = DELTA_ERR_OUTPUT;
     }
-    if (!st && (st = delta_file_replace(tmp, out)) != DELTA_OK) what = "cannot write the target";
+    if (!st && (st = cli_install(c, tmp, out, a->force)) != DELTA_OK) what = NULL; /* reported */
     if (st && tmp) unlink(tmp);
     free(tmp);
     if (st && what) cli_fail(c, st, what);
     if (!st) cli_info(c, "%s: %llu bytes written", out, (unsigned long long)len);
-    return cli_exit_status(st);
+    if (!st && report) json_object_set_new(json_array_get(json_object_get(report, "images"), 0), "target_size",
+                                           json_integer((json_int_t)len));
+    return finish(st);
 }
 
 int main(int argc, char **argv)
@@ -313,7 +368,7 @@ int main(int argc, char **argv)
     args a = {.c = &c, .format = "package", .space = UINT64_MAX, .max_size = UINT64_MAX};
     cli_package p;
     memset(&p, 0, sizeof p);
-    cli_progress bar = {.label = "applying"};
+    cli_progress bar;
     int rc = cli_parse(&c, argc, argv, handle, &a);
     if (rc >= 0) goto done;
     rc = CLI_EXIT_USAGE;
@@ -321,11 +376,22 @@ int main(int argc, char **argv)
         cli_usage_error(&c, "expected one package, got %d", c.npos);
         goto done;
     }
-    if (strcmp(a.format, "bsdiff40") == 0) {
+    if (c.json && a.urc) {
+        cli_usage_error(&c, "--json and --urc both print on stdout: give one");
+        goto done;
+    }
+    int bsdiff = strcmp(a.format, "bsdiff40") == 0;
+    int inplace = a.images.count > 0;
+    if (c.json) {
+        report = cli_json_new(&c);
+        json_object_set_new(report, "mode", json_string(bsdiff ? "bsdiff40" : inplace ? "in_place" : "out_of_place"));
+        if (!bsdiff) json_object_set_new(report, "package", json_string(c.pos[0]));
+    }
+    final_status = DELTA_ERR_ARG;
+    if (bsdiff) {
         rc = apply_bsdiff40(&c, &a, c.pos[0]);
         goto done;
     }
-    int inplace = a.images.count > 0;
     if (inplace && (a.sources.count || a.outputs.count)) {
         cli_usage_error(&c, "give either --image (in place) or --source and --output");
         goto done;
@@ -337,7 +403,8 @@ int main(int argc, char **argv)
     if (!a.pubkey) cli_note(&c, "no --pubkey: the signature is not checked");
 
     cli_urc rep = {.emit = a.urc ? print_urc : NULL};
-    if (!a.urc && !c.quiet && (a.progress || isatty(2))) rep.bar = &bar;
+    cli_progress_init(&bar, &c, "applying", a.progress);
+    if (!a.urc && bar.mode != CLI_PROGRESS_OFF) rep.bar = &bar;
 
     delta_check_options opt = DELTA_CHECK_OPTIONS_INIT;
     opt.project = a.project;
@@ -350,20 +417,42 @@ int main(int argc, char **argv)
         if (st) {
             cli_urc_end(&rep, st);
             rc = cli_fail(&c, st, "cannot read the public key");
+            final_status = st;
+        } else if (a.pubkey && (st = cli_key_kind(&c, "pubkey", a.pubkey, &key, 0)) != DELTA_OK) {
+            cli_urc_end(&rep, st);
+            rc = finish(st);
         } else {
             rc = apply_in_place(&c, &a, c.pos[0], &opt, &rep);
         }
         delta_buf_free(&key);
         goto done;
     }
-    delta_status st = cli_package_open(&p, c.pos[0], a.pubkey, &opt);
+    delta_buf key = DELTA_BUF_INIT;
+    delta_status st = DELTA_OK;
+    if (a.pubkey) {
+        st = cli_read_key(a.pubkey, &key, &opt);
+        if (st) rc = cli_fail(&c, st, "cannot read the public key");
+        else if ((st = cli_key_kind(&c, "pubkey", a.pubkey, &key, 0)) != DELTA_OK) rc = cli_exit_status(st);
+    }
+    if (!st) {
+        st = cli_package_open(&p, c.pos[0], NULL, &opt);
+        if (st) rc = cli_fail(&c, st, "cannot open the package");
+    }
+    delta_buf_free(&key);
     if (st) {
         cli_urc_end(&rep, st);
-        rc = cli_fail(&c, st, "cannot open the package");
+        final_status = st;
         goto done;
     }
     rc = apply_out_of_place(&c, &a, &p, &rep);
 done:
+    if (report && rc != CLI_EXIT_USAGE) {
+        cli_json_status(report, final_status);
+        if (cli_json_print(report) && !rc) rc = CLI_EXIT_FAILURE;
+    } else {
+        json_decref(report);
+    }
+    report = NULL;
     cli_package_close(&p);
     cli_named_free(&a.sources);
     cli_named_free(&a.outputs);

@@ -1,17 +1,22 @@
 /* The tools' shared helper (cli.h). */
+#define _GNU_SOURCE /* renameat2 */
 #include "cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "libdelta/manifest.h"
+#include "libdelta/sign.h"
 
 /* ---- messages ---------------------------------------------------------- */
 
@@ -32,11 +37,19 @@ int cli_usage_error(const cli *c, const char *fmt, ...)
     return CLI_EXIT_USAGE;
 }
 
+/* The last message cli_error printed: a JSON report's "message". */
+static char last_message[512];
+
+void cli_message_clear(void) { last_message[0] = '\0'; }
+
 void cli_error(const cli *c, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vmessage(c, fmt, ap);
+    va_end(ap);
+    va_start(ap, fmt);
+    vsnprintf(last_message, sizeof last_message, fmt, ap);
     va_end(ap);
 }
 
@@ -68,19 +81,47 @@ int cli_exit_status(delta_status status)
     return CLI_EXIT_FAILURE;
 }
 
+/* What to do about a refusal, when the tools know better than the message:
+ * each tool names only its own options (fotamodem has no --space). */
+static const char *hint_of(const cli *c, delta_status status)
+{
+    int device_options = strcmp(c->tool, "verifydelta") == 0 || strcmp(c->tool, "applydelta") == 0;
+    if (status == DELTA_ERR_SPACE && device_options)
+        return "give the device more room for the update state (a larger --space), or make the "
+               "package with a smaller --batch-blocks or --max-stash (mkdelta)";
+    if (status == DELTA_ERR_SPACE && strcmp(c->tool, "mkdelta") != 0)
+        return "make the package with a smaller --batch-blocks or --max-stash (mkdelta)";
+    if (status == DELTA_ERR_SLOT && strcmp(c->tool, "applydelta") == 0)
+        return "check --slot-size, or make the package for a larger region (mkdelta --slot-size)";
+    if (status == DELTA_ERR_SLOT && strcmp(c->tool, "mkdelta") != 0)
+        return "make the package for a larger region (mkdelta --slot-size)";
+    return NULL;
+}
+
 int cli_fail(const cli *c, delta_status status, const char *what)
 {
     int code = delta_dfota_code(status);
     const char *why = delta_last_error();
     if (!why[0]) why = delta_strerror(status);
+    const char *hint = hint_of(c, status);
+    /* The library's words, then what to do; the JSON message is the same text. */
     if (code > 0)
-        cli_error(c, "error %d: %s", code, why);
+        cli_error(c, "error %d: %s%s%s", code, why, hint ? "; " : "", hint ? hint : "");
     else
         cli_error(c, "%s: %s", what, why);
+    if (code > 0) snprintf(last_message, sizeof last_message, "%s%s%s", why, hint ? "; " : "", hint ? hint : "");
+    else snprintf(last_message, sizeof last_message, "%s: %s", what, why);
     return cli_exit_status(status);
 }
 
 /* ---- JSON ---------------------------------------------------------------- */
+
+json_t *cli_json_new(const cli *c)
+{
+    char schema[64];
+    snprintf(schema, sizeof schema, "libdelta-%s/%d", c->tool, CLI_JSON_SCHEMA_VERSION);
+    return json_pack("{s:s}", "schema", schema);
+}
 
 void cli_json_status(json_t *obj, delta_status status)
 {
@@ -92,8 +133,61 @@ void cli_json_status(json_t *obj, delta_status status)
         return;
     }
     json_object_set_new(obj, "status", json_string(delta_strerror(status)));
-    const char *why = delta_last_error();
+    const char *why = last_message[0] ? last_message : delta_last_error();
     json_object_set_new(obj, "message", json_string(why[0] ? why : delta_strerror(status)));
+}
+
+const char *cli_signature_word(int state)
+{
+    switch (state) {
+    case 2: return "verified";
+    case 1: return "signed";
+    default: return "unsigned";
+    }
+}
+
+json_t *cli_json_image(const delta_package *pkg, size_t i)
+{
+    const delta_manifest_image *im = &delta_package_manifest(pkg)->images[i];
+    const delta_plan_report *r = delta_package_report(pkg, i);
+    delta_source ps;
+    delta_patch_info info;
+    delta_package_patch(pkg, i, &ps);
+    int inplace = delta_patch_read_info(&ps, &info) == DELTA_OK && (info.flags & DELTA_PATCH_INPLACE);
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:I}", "name", im->name,
+                     "source_size", (json_int_t)im->source_size, "target_size", (json_int_t)im->target_size,
+                     "slot_size", (json_int_t)im->slot_size, "patch_bytes", (json_int_t)im->patch_size,
+                     "compression", im->compression, "block_size", (json_int_t)im->block_size, "inplace",
+                     inplace, "blocks_written", (json_int_t)r->blocks_written, "stashes",
+                     (json_int_t)r->stashes, "max_stash_live", (json_int_t)r->max_stash_live, "scratch_bytes",
+                     (json_int_t)r->scratch_bytes, "ram_bytes", (json_int_t)r->ram_bytes);
+}
+
+void cli_json_package(json_t *obj, const delta_package *pkg)
+{
+    const delta_manifest *m = delta_package_manifest(pkg);
+    json_object_set_new(obj, "project", json_string(m->project));
+    json_object_set_new(obj, "source_version", json_string(m->source_version));
+    json_object_set_new(obj, "target_version", json_string(m->target_version));
+    json_object_set_new(obj, "created_by", json_string(m->created_by));
+    json_object_set_new(obj, "signature", json_string(cli_signature_word(delta_package_signature_state(pkg))));
+    json_object_set_new(obj, "space_needed", json_integer((json_int_t)m->space_needed));
+    json_t *arr = json_array();
+    for (size_t i = 0; i < m->image_count; i++) json_array_append_new(arr, cli_json_image(pkg, i));
+    json_object_set_new(obj, "images", arr);
+}
+
+json_t *cli_json_state_area(const delta_manifest *m)
+{
+    delta_update_layout l;
+    delta_update_layout_of(m, &l);
+    uint64_t manifest = l.work_offset - l.manifest_offset;
+    uint64_t work = l.patch_offset[0] - l.work_offset;
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "manifest_copy_bytes", (json_int_t)manifest,
+                     "work_bytes", (json_int_t)work, "patch_copy_bytes", (json_int_t)l.patch_bytes,
+                     "rollback_backup_bytes", (json_int_t)l.backup_bytes, "scratch_bytes",
+                     (json_int_t)l.scratch_bytes, "journal_bytes", (json_int_t)l.state_bytes,
+                     "total_bytes", (json_int_t)l.space_needed);
 }
 
 int cli_json_print(json_t *obj)
@@ -355,10 +449,41 @@ const cli_named *cli_named_unknown(const cli_named_list *list, const char *const
 
 /* ---- progress bar -------------------------------------------------------- */
 
+void cli_progress_init(cli_progress *p, const cli *c, const char *label, int forced)
+{
+    memset(p, 0, sizeof *p);
+    p->label = label;
+    p->c = c;
+    if (c->quiet)
+        p->mode = CLI_PROGRESS_OFF;
+    else if (isatty(2))
+        p->mode = CLI_PROGRESS_BAR;
+    else
+        p->mode = forced ? CLI_PROGRESS_LINES : CLI_PROGRESS_OFF;
+}
+
+static void progress_line(const cli_progress *p, const char *what, int percent)
+{
+    if (p->c) fprintf(stderr, "%s: ", p->c->tool);
+    if (percent >= 0) fprintf(stderr, "%s: %d%%\n", what ? what : "", percent);
+    else fprintf(stderr, "%s\n", what ? what : "");
+    fflush(stderr);
+}
+
 int cli_progress_fn(void *ctx, uint64_t done, uint64_t total)
 {
     cli_progress *p = ctx;
+    if (p->mode == CLI_PROGRESS_OFF) return 0;
     int permille = total ? (int)(done >= total ? 1000 : done * 1000 / total) : 1000;
+    if (p->mode == CLI_PROGRESS_LINES) {
+        /* One line per tenth reached, each once. */
+        int tenth = permille / 100;
+        if (p->drawn && tenth <= p->last_permille / 100) return 0;
+        p->last_permille = permille;
+        p->drawn = 1;
+        progress_line(p, p->label, tenth * 10);
+        return 0;
+    }
     if (p->drawn && permille == p->last_permille) return 0;
     p->last_permille = permille;
     p->drawn = 1;
@@ -367,19 +492,189 @@ int cli_progress_fn(void *ctx, uint64_t done, uint64_t total)
     int fill = permille * WIDTH / 1000;
     for (int i = 0; i < WIDTH; i++) bar[i] = i < fill ? '#' : '.';
     bar[WIDTH] = '\0';
-    fprintf(stderr, "\r%s [%s] %3d.%d%%", p->label ? p->label : "", bar, permille / 10,
+    /* Clear to the end of the line: a step's label may be shorter than the last. */
+    fprintf(stderr, "\r%s [%s] %3d.%d%%\033[K", p->label ? p->label : "", bar, permille / 10,
             permille % 10);
     fflush(stderr);
     return 0;
 }
 
+void cli_progress_step(cli_progress *p, const char *what, uint64_t done, uint64_t total)
+{
+    if (p->mode == CLI_PROGRESS_OFF) return;
+    if (p->mode == CLI_PROGRESS_LINES) {
+        if (what) progress_line(p, what, -1);
+        return;
+    }
+    p->label = what ? what : "done";
+    p->drawn = 0; /* redraw even at the same fraction: the label changed */
+    cli_progress_fn(p, done, total);
+}
+
 void cli_progress_end(cli_progress *p)
 {
-    if (p->drawn) fputc('\n', stderr);
+    if (p->drawn && p->mode == CLI_PROGRESS_BAR) fputc('\n', stderr);
     p->drawn = 0;
 }
 
 /* ---- files --------------------------------------------------------------- */
+
+int cli_may_overwrite(const cli *c, const char *path, int force)
+{
+    struct stat st;
+    if (force || lstat(path, &st) != 0) return 0;
+    cli_error(c, "%s exists: give -f (--force) to overwrite it", path);
+    return -1;
+}
+
+int cli_write_stdout(const cli *c, const void *data, size_t len, int force)
+{
+    if (!force && isatty(1)) {
+        cli_error(c, "refusing to write a package to a terminal: redirect stdout, or give -o FILE "
+                     "(-f writes it anyway)");
+        return -1;
+    }
+    if (fflush(stdout) == EOF) return -1;
+    const uint8_t *p = data;
+    while (len) {
+        ssize_t n = write(1, p, len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            cli_error(c, "cannot write to stdout: %s", strerror(errno));
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+delta_status cli_read_stdin(const cli *c, uint64_t max, const char *option, delta_buf *buf)
+{
+    delta_status st = delta_file_read_all("/dev/stdin", max, buf);
+    if (st == DELTA_ERR_LIMIT) {
+        cli_error(c, "error 550: the package on stdin is larger than %llu bytes (%s)",
+                  (unsigned long long)max, option);
+        snprintf(last_message, sizeof last_message, "the package on stdin is larger than %llu bytes (%s)",
+                 (unsigned long long)max, option);
+        return DELTA_ERR_TOO_LARGE;
+    }
+    if (st) cli_error(c, "cannot read the package from stdin: %s", delta_last_error());
+    return st;
+}
+
+delta_status cli_key_kind(const cli *c, const char *option, const char *path, const delta_buf *key,
+                          int want_private)
+{
+    /* Only the PEM labels are looked at; the library parses the key itself. */
+    if (!key->data || !key->len) return DELTA_OK;
+    char *text = strndup((const char *)key->data, key->len);
+    if (!text) return DELTA_ERR_NOMEM;
+    int is_private = strstr(text, "PRIVATE KEY-----") != NULL;
+    int is_public = !is_private && strstr(text, "PUBLIC KEY-----") != NULL;
+    free(text);
+    if (want_private && is_public) {
+        cli_error(c, "--%s %s: this is a public key; --%s takes the private signing key", option, path, option);
+        return DELTA_ERR_KEY;
+    }
+    if (!want_private && is_private) {
+        cli_error(c, "--%s %s: this is a private key; --%s takes the public key "
+                     "(openssl pkey -in KEY -pubout)", option, path, option);
+        return DELTA_ERR_KEY;
+    }
+    return DELTA_OK;
+}
+
+delta_status cli_sign_command(const cli *c, const char *cmd, const void *msg, size_t len, delta_buf *sig)
+{
+    int in[2], out[2];
+    if (pipe(in) < 0) {
+        cli_error(c, "--sign-command: cannot make a pipe: %s", strerror(errno));
+        return DELTA_ERR_KEY;
+    }
+    if (pipe(out) < 0) {
+        cli_error(c, "--sign-command: cannot make a pipe: %s", strerror(errno));
+        close(in[0]);
+        close(in[1]);
+        return DELTA_ERR_KEY;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        cli_error(c, "--sign-command: cannot start it: %s", strerror(errno));
+        close(in[0]); close(in[1]); close(out[0]); close(out[1]);
+        return DELTA_ERR_KEY;
+    }
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[0]); close(in[1]); close(out[0]); close(out[1]);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    /* Feed the manifest and collect the signature at once: a command may
+     * answer before it has read everything. A command that stops reading
+     * early gives EPIPE here, not SIGPIPE. */
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    sigaction(SIGPIPE, &ign, &old);
+    const uint8_t *p = msg;
+    size_t left = len;
+    int wfd = in[1], too_big = 0, err = 0;
+    if (!left) {
+        close(wfd);
+        wfd = -1;
+    }
+    size_t start = sig->len;
+    for (;;) {
+        struct pollfd fds[2] = {{out[0], POLLIN, 0}, {wfd, POLLOUT, 0}};
+        if (poll(fds, wfd >= 0 ? 2 : 1, -1) < 0) {
+            if (errno == EINTR) continue;
+            err = errno;
+            break;
+        }
+        if (wfd >= 0 && fds[1].revents) {
+            ssize_t n = write(wfd, p, left);
+            if (n < 0 && errno != EINTR && errno != EAGAIN) left = 0; /* EPIPE: the exit status tells */
+            else if (n > 0) { p += n; left -= (size_t)n; }
+            if (!left) { close(wfd); wfd = -1; }
+        }
+        if (fds[0].revents) {
+            uint8_t buf[4096];
+            ssize_t n = read(out[0], buf, sizeof buf);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            if (sig->len - start + (size_t)n > DELTA_SIG_MAX_BYTES) too_big = 1;
+            else if (delta_buf_append(sig, buf, (size_t)n)) err = ENOMEM;
+        }
+    }
+    if (wfd >= 0) close(wfd);
+    close(out[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    sigaction(SIGPIPE, &old, NULL);
+    size_t got = sig->len - start;
+    delta_status st = DELTA_ERR_KEY;
+    if (err)
+        cli_error(c, "--sign-command: %s", strerror(err));
+    else if (WIFSIGNALED(status))
+        cli_error(c, "--sign-command '%s' was killed by signal %d", cmd, WTERMSIG(status));
+    else if (WEXITSTATUS(status) == 127)
+        cli_error(c, "--sign-command '%s' exited with status 127 (command not found?)", cmd);
+    else if (WEXITSTATUS(status) != 0)
+        cli_error(c, "--sign-command '%s' exited with status %d", cmd, WEXITSTATUS(status));
+    else if (too_big)
+        cli_error(c, "--sign-command '%s' printed more than %d bytes: not a signature (it must print the "
+                     "DER signature alone)", cmd, DELTA_SIG_MAX_BYTES);
+    else if (got == 0)
+        cli_error(c, "--sign-command '%s' printed no signature (it must print the DER signature of its "
+                     "standard input on its standard output)", cmd);
+    else
+        st = DELTA_OK;
+    if (st) sig->len = start;
+    return st;
+}
 
 char *cli_temp_beside(const char *path, int *fd)
 {
@@ -401,10 +696,55 @@ char *cli_temp_beside(const char *path, int *fd)
     return tmp;
 }
 
+/* fsync of the directory holding path. */
+static int sync_dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!dir) return -1;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    free(dir);
+    if (fd < 0) return -1;
+    int r = fsync(fd);
+    close(fd);
+    return r;
+}
+
+delta_status cli_install(const cli *c, const char *tmp, const char *path, int force)
+{
+    if (force) {
+        delta_status st = delta_file_replace(tmp, path);
+        if (st) cli_error(c, "%s", delta_last_error());
+        return st;
+    }
+    /* Never over a file that appeared since cli_may_overwrite looked. */
+    int r = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
+    if (r < 0 && (errno == EINVAL || errno == ENOSYS)) { /* a file system without it */
+        struct stat st;
+        if (lstat(path, &st) == 0) errno = EEXIST;
+        else r = rename(tmp, path);
+    }
+    if (r < 0) {
+        if (errno == EEXIST) cli_error(c, "%s exists: give -f (--force) to overwrite it", path);
+        else cli_error(c, "%s: cannot rename into place: %s", path, strerror(errno));
+        return DELTA_ERR_OUTPUT;
+    }
+    if (sync_dir_of(path) < 0) {
+        cli_error(c, "%s: cannot sync its directory: %s", path, strerror(errno));
+        return DELTA_ERR_OUTPUT;
+    }
+    return DELTA_OK;
+}
+
 /* Writes a whole file through a temporary beside it, fsync, and a durable
- * rename (delta_file_replace), so no reader ever sees a partial file and a
- * power cut leaves the old file or the new one. */
+ * rename (cli_install), so no reader ever sees a partial file and a power cut
+ * leaves the old file or the new one. */
 int cli_write_file_atomic(const cli *c, const char *path, const void *data, size_t len)
+{
+    return cli_write_file_new(c, path, data, len, 1);
+}
+
+int cli_write_file_new(const cli *c, const char *path, const void *data, size_t len, int force)
 {
     int fd;
     char *tmp = cli_temp_beside(path, &fd);
@@ -433,11 +773,8 @@ int cli_write_file_atomic(const cli *c, const char *path, const void *data, size
         free(tmp);
         return -1;
     }
-    delta_status st = delta_file_replace(tmp, path);
-    if (st) {
-        unlink(tmp);
-        cli_error(c, "%s", delta_last_error());
-    }
+    delta_status st = cli_install(c, tmp, path, force);
+    if (st) unlink(tmp);
     free(tmp);
     return st ? -1 : 0;
 }

@@ -83,8 +83,32 @@ int cli_exit_status(delta_status status);
  */
 int cli_fail(const cli *c, delta_status status, const char *what);
 
-/* Adds "code", "status", "message" (and "exit") for status to a JSON object. */
+/* ---- JSON reports (formats/schema/) -------------------------------------- */
+
+/* The major version of every tool's JSON schema: "libdelta-<tool>/1". */
+#define CLI_JSON_SCHEMA_VERSION 1
+
+/* A new report object: {"schema": "libdelta-<tool>/1"}. */
+json_t *cli_json_new(const cli *c);
+/*
+ * Adds "code", "exit", "status" and, on failure, "message" for status. The
+ * message is the last one cli_error reported when there was one since the
+ * last cli_message_clear, else the library's (delta_last_error).
+ */
 void cli_json_status(json_t *obj, delta_status status);
+/* The signature state as the reports name it: "unsigned", "signed" (not
+ * checked: no key given) or "verified". */
+const char *cli_signature_word(int state);
+/* The package's fields shared by every report: project, versions,
+ * created_by, signature, space_needed, images (cli_json_image each). */
+void cli_json_package(json_t *obj, const delta_package *pkg);
+/* One image of a package: name, sizes, patch_bytes, compression,
+ * block_size, inplace and the proof's figures. */
+json_t *cli_json_image(const delta_package *pkg, size_t i);
+/* The update state area of the package on a device (delta_update_layout_of). */
+json_t *cli_json_state_area(const delta_manifest *m);
+/* Forgets the message cli_error recorded. */
+void cli_message_clear(void);
 /* Prints obj on stdout (indented, one trailing newline) and releases it; 0 or -1. */
 int cli_json_print(json_t *obj);
 
@@ -114,19 +138,66 @@ const char *cli_named_find(const cli_named_list *list, const char *name, size_t 
 /* Returns the first entry whose NAME is not among names[0..n), or NULL. */
 const cli_named *cli_named_unknown(const cli_named_list *list, const char *const *names, size_t n);
 
-/* A progress bar on stderr (a delta_progress_fn); ctx is a cli_progress. */
+/*
+ * Progress on stderr (a delta_progress_fn); ctx is a cli_progress. A bar
+ * (mode CLI_PROGRESS_BAR, the zero value) redrawn in place; lines
+ * (CLI_PROGRESS_LINES) print "tool: label: N%" at every tenth; OFF nothing.
+ */
+enum { CLI_PROGRESS_BAR = 0, CLI_PROGRESS_LINES = 1, CLI_PROGRESS_OFF = 2 };
 typedef struct cli_progress {
     const char *label;
     int last_permille;
     int drawn;
+    int mode;
+    const cli *c;  /* the tool's name for lines; NULL: none */
 } cli_progress;
+/* STYLE.md's rule: nothing with -q; a bar when stderr is a terminal; one
+ * line per step when it is not, only when forced (--progress). */
+void cli_progress_init(cli_progress *p, const cli *c, const char *label, int forced);
 int cli_progress_fn(void *ctx, uint64_t done, uint64_t total);
+/* A named step of a job of total steps (done of them finished): the bar
+ * shows its name, lines print "tool: what"; what NULL: the end (bar only). */
+void cli_progress_step(cli_progress *p, const char *what, uint64_t done, uint64_t total);
 /* Ends the bar's line if one was drawn. */
 void cli_progress_end(cli_progress *p);
 
 /* Writes data to path atomically and durably: a temporary beside it, fsync,
  * rename, fsync of the directory; mode 0644. */
 int cli_write_file_atomic(const cli *c, const char *path, const void *data, size_t len);
+/* The same, but unless force never over an existing path (reported, -1). */
+int cli_write_file_new(const cli *c, const char *path, const void *data, size_t len, int force);
+/* Renames the finished temporary tmp to path durably (fsync of the
+ * directory); unless force only when path does not exist, atomically
+ * (RENAME_NOREPLACE). Reports a failure; DELTA_ERR_OUTPUT. */
+delta_status cli_install(const cli *c, const char *tmp, const char *path, int force);
+
+/*
+ * 0 when the tool may write path: it does not exist, or force (-f). Else
+ * reports "PATH exists: give -f (--force) to overwrite it" and returns -1.
+ */
+int cli_may_overwrite(const cli *c, const char *path, int force);
+/* Writes data to stdout whole; refuses (unless force) when it is a terminal. 0 or -1 (reported). */
+int cli_write_stdout(const cli *c, const void *data, size_t len, int force);
+/* Reads stdin whole into buf, at most max bytes: DELTA_ERR_TOO_LARGE beyond
+ * (reported), DELTA_ERR_INPUT when it cannot be read (reported). */
+delta_status cli_read_stdin(const cli *c, uint64_t max, const char *option, delta_buf *buf);
+
+/*
+ * Checks that the PEM text in key is the kind of key option takes: a
+ * private key (want_private) or a public one. A mismatch is reported
+ * ("this is a public key; --key takes the private signing key") and
+ * gives DELTA_ERR_KEY; anything else is left to the library.
+ */
+delta_status cli_key_kind(const cli *c, const char *option, const char *path, const delta_buf *key,
+                          int want_private);
+
+/*
+ * Runs `/bin/sh -c cmd` with msg on its standard input and appends what it
+ * prints on its standard output (a DER signature) to sig. A command that
+ * cannot run, exits non-zero, is killed, prints nothing or more than
+ * DELTA_SIG_MAX_BYTES is reported and gives DELTA_ERR_KEY.
+ */
+delta_status cli_sign_command(const cli *c, const char *cmd, const void *msg, size_t len, delta_buf *sig);
 
 /* A temporary path beside path ("dir/.name.XXXXXX"), created with mkstemp; *fd open. */
 char *cli_temp_beside(const char *path, int *fd);

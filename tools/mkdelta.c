@@ -5,12 +5,14 @@
 #include "cli.h"
 #include "libdelta/fileio.h"
 #include "libdelta/package.h"
+#include "libdelta/sign.h"
 
 enum {
     OPT_PROJECT = 1, OPT_FROM, OPT_TO, OPT_KEY, OPT_OUTPUT, OPT_IMAGE, OPT_FORMAT,
     OPT_BLOCK_SIZE, OPT_SEGMENT_SIZE, OPT_MAX_STASH,
     OPT_BATCH_BLOCKS, OPT_SLOT_SIZE, OPT_MAX_MEMORY,
-    OPT_NO_INPLACE, OPT_COMPRESSION, OPT_ARCH, OPT_JSON
+    OPT_NO_INPLACE, OPT_COMPRESSION, OPT_ARCH, OPT_JSON, OPT_FORCE, OPT_PROGRESS, OPT_SIGN, OPT_SIGN_COMMAND,
+    OPT_PUBKEY
 };
 
 static const cli_option options[] = {
@@ -18,12 +20,19 @@ static const cli_option options[] = {
     {OPT_FROM, 0, "from", "VERSION", "source firmware version (package format)"},
     {OPT_TO, 0, "to", "VERSION", "target firmware version (package format)"},
     {OPT_KEY, 0, "key", "PEM", "sign with this private key (EC P-256 or RSA 2048..4096)"},
-    {OPT_OUTPUT, 'o', "output", "FILE", "write the package or patch here (required)"},
+    {OPT_SIGN_COMMAND, 0, "sign-command", "CMD",
+     "sign with CMD instead of --key: /bin/sh -c CMD gets the manifest on its stdin and prints "
+     "the DER signature on its stdout"},
+    {OPT_SIGN, 0, "sign", "PKG",
+     "add a signature (--key or --sign-command) to the unsigned package PKG, changing nothing else"},
+    {OPT_PUBKEY, 0, "pubkey", "PEM", "check the new signature with this public key before writing"},
+    {OPT_OUTPUT, 'o', "output", "FILE", "write the package or patch here, - for stdout (required)"},
+    {OPT_FORCE, 'f', "force", NULL, "overwrite an existing output; write a package to a terminal"},
     {OPT_IMAGE, 0, "image", "NAME=OLD:NEW", "an image of a multi-image package (repeat)"},
     {OPT_FORMAT, 0, "format", "FORMAT", "package (default) or bsdiff40 (a standard BSDIFF40 patch)"},
     {OPT_BLOCK_SIZE, 0, "block-size", "BYTES", "erase block of the device (4096)"},
     {OPT_SEGMENT_SIZE, 0, "segment-size", "BYTES", "target bytes per compressed segment (8M)"},
-    {OPT_MAX_STASH, 0, "max-stash", "N", "stash slots the in-place plan may use (64)"},
+    {OPT_MAX_STASH, 0, "max-stash", "N", "stash slots the in-place plan may use (256; at most 1024)"},
     {OPT_BATCH_BLOCKS, 0, "batch-blocks", "N", "blocks the device commits at once in place (128; 1..256)"},
     {OPT_SLOT_SIZE, 0, "slot-size", "[NAME=]BYTES",
      "the device region of an image (default: max(old, new) rounded up to the block)"},
@@ -33,19 +42,24 @@ static const cli_option options[] = {
     {OPT_COMPRESSION, 0, "compression", "lzma2|none", "patch compression (lzma2)"},
     {OPT_ARCH, 0, "arch", "auto|thumb2|x86-64|aarch64|none",
      "predict the references of this machine code (auto: detected, kept where the patch gets smaller)"},
-    {OPT_JSON, 0, "json", NULL, "print a JSON report on stdout"},
+    {OPT_JSON, 0, "json", NULL, "print a JSON report on stdout (schema libdelta-mkdelta/1)"},
+    {OPT_PROGRESS, 0, "progress", NULL, "report each step on stderr even when it is not a terminal"},
     CLI_COMMON_OPTIONS
 };
 
 static const char exit_help[] =
     "  0   the package was written\n"
-    "  1   a failure (an input cannot be read, a key cannot be used, ...)\n"
+    "  1   a failure (an input cannot be read, the output exists, a key or the\n"
+    "      --sign-command cannot be used, ...)\n"
     "  2   out of memory (502)\n"
+    "  4   504: the package to --sign is not valid, or the new signature does\n"
+    "      not verify with --pubkey\n"
     "  64  usage error\n";
 
 typedef struct args {
     cli *c;
-    const char *project, *from, *to, *key, *output, *format;
+    const char *project, *from, *to, *key, *output, *format, *sign, *sign_command, *pubkey;
+    int force, progress;
     cli_named_list images;  /* NAME=OLD:NEW */
     cli_named_list slots;   /* [NAME=]BYTES */
     delta_patch_options patch;
@@ -139,6 +153,11 @@ static int handle(void *ctx, int id, const char *value)
         a->diff.arch = a->patch.arch; /* the matching models the same code */
         return 0;
     case OPT_JSON: a->c->json = 1; return 0;
+    case OPT_FORCE: a->force = 1; return 0;
+    case OPT_PROGRESS: a->progress = 1; return 0;
+    case OPT_SIGN: a->sign = value; return 0;
+    case OPT_SIGN_COMMAND: a->sign_command = value; return 0;
+    case OPT_PUBKEY: a->pubkey = value; return 0;
     }
     return -1;
 }
@@ -152,36 +171,73 @@ typedef struct input {
     size_t old_len, new_len;
 } input;
 
+/* "-" is stdin (read whole: it may be a pipe). */
+static const char *input_path(const char *path) { return strcmp(path, "-") == 0 ? "/dev/stdin" : path; }
+
 static int map_input(cli *c, input *in)
 {
-    delta_status st = delta_file_map(in->old_path, &in->old_data, &in->old_len, &in->old_file);
-    if (!st) st = delta_file_map(in->new_path, &in->new_data, &in->new_len, &in->new_file);
+    delta_status st = delta_file_map(input_path(in->old_path), &in->old_data, &in->old_len, &in->old_file);
+    if (!st) st = delta_file_map(input_path(in->new_path), &in->new_data, &in->new_len, &in->new_file);
     if (st) return cli_fail(c, st, "cannot read an image");
     return 0;
 }
 
-static int make_bsdiff40(cli *c, const args *a, input *in)
+/* Writes the finished bytes to -o: a file atomically, or stdout for "-". */
+static int write_output(cli *c, const args *a, const delta_buf *out)
+{
+    if (strcmp(a->output, "-") == 0) return cli_write_stdout(c, out->data, out->len, a->force) ? CLI_EXIT_FAILURE : 0;
+    return cli_write_file_new(c, a->output, out->data, out->len, a->force) ? CLI_EXIT_FAILURE : 0;
+}
+
+/* --json on a failure: the schema, the output and the status. */
+static int json_failure(cli *c, const args *a, delta_status st, int rc)
+{
+    if (!c->json) return rc;
+    json_t *o = cli_json_new(c);
+    json_object_set_new(o, "output", json_string(a->output ? a->output : ""));
+    json_object_set_new(o, "format", json_string(a->format));
+    cli_json_status(o, st);
+    /* The exit of a usage or local error is the tool's, not the status's. */
+    json_object_set_new(o, "exit", json_integer(rc));
+    cli_json_print(o);
+    return rc;
+}
+
+static int make_bsdiff40(cli *c, const args *a, input *in, cli_progress *bar)
 {
     delta_op *ops = NULL;
     size_t count = 0;
     delta_buf out = DELTA_BUF_INIT;
+    cli_progress_step(bar, "diffing", 1, 4);
     delta_status st = delta_diff(in->old_data, in->old_len, in->new_data, in->new_len, &a->diff,
                                  &ops, &count);
-    if (st) return cli_fail(c, st, "diff failed");
+    if (st) return json_failure(c, a, st, cli_fail(c, st, "diff failed"));
+    cli_progress_step(bar, "encoding", 2, 4);
     st = delta_bsdiff40_write(in->old_data, in->old_len, in->new_data, in->new_len, ops, count,
                               &out);
     delta_ops_free(ops);
     if (st) {
         delta_buf_free(&out);
-        return cli_fail(c, st, "cannot encode the BSDIFF40 patch");
+        return json_failure(c, a, st, cli_fail(c, st, "cannot encode the BSDIFF40 patch"));
     }
-    int rc = cli_write_file_atomic(c, a->output, out.data, out.len) ? CLI_EXIT_FAILURE : 0;
-    if (!rc && c->json) {
-        json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I}", "output", a->output, "format",
-                              "bsdiff40", "source_size", (json_int_t)in->old_len, "target_size",
-                              (json_int_t)in->new_len, "patch_bytes", (json_int_t)out.len);
+    cli_progress_step(bar, "writing", 3, 4);
+    int rc = write_output(c, a, &out);
+    cli_progress_step(bar, NULL, 4, 4);
+    cli_progress_end(bar);
+    if (rc) {
+        delta_buf_free(&out);
+        return json_failure(c, a, DELTA_ERR_OUTPUT, rc);
+    }
+    if (c->json) {
+        json_t *o = cli_json_new(c);
+        json_object_set_new(o, "output", json_string(a->output));
+        json_object_set_new(o, "format", json_string("bsdiff40"));
+        json_object_set_new(o, "source_size", json_integer((json_int_t)in->old_len));
+        json_object_set_new(o, "target_size", json_integer((json_int_t)in->new_len));
+        json_object_set_new(o, "patch_bytes", json_integer((json_int_t)out.len));
+        cli_json_status(o, DELTA_OK);
         if (cli_json_print(o)) rc = CLI_EXIT_FAILURE;
-    } else if (!rc && !c->quiet) {
+    } else if (!c->quiet && strcmp(a->output, "-") != 0) {
         printf("%s: BSDIFF40 patch of %zu bytes (%zu -> %zu bytes)\n", a->output, out.len,
                in->old_len, in->new_len);
     }
@@ -189,32 +245,151 @@ static int make_bsdiff40(cli *c, const args *a, input *in)
     return rc;
 }
 
-static json_t *json_report(const args *a, const input *in, size_t n, const delta_make_report *r)
+/* The signing key, read and checked to be a private key (DELTA_OK without --key). */
+static delta_status read_signing_key(cli *c, const args *a, delta_buf *key)
 {
-    json_t *images = json_array();
-    for (size_t i = 0; i < n; i++) {
-        const delta_patch_stats *s = &r->stats[i];
-        json_array_append_new(images, json_pack(
-            "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-            "name", in[i].name, "source_size", (json_int_t)in[i].old_len,
-            "target_size", (json_int_t)in[i].new_len, "patch_bytes", (json_int_t)r->patch_bytes[i],
-            "commands", (json_int_t)s->commands, "blocks", (json_int_t)s->blocks,
-            "stashes", (json_int_t)s->stashes,
-            "literal_conversions", (json_int_t)s->literal_conversions,
-            "copy_bytes", (json_int_t)s->copy_bytes, "extra_bytes", (json_int_t)s->extra_bytes,
-            "ctrl_bytes", (json_int_t)s->ctrl_bytes, "diff_bytes", (json_int_t)s->diff_bytes,
-            "extra_stream_bytes", (json_int_t)s->extra_stream_bytes,
-            "predicted_segments", (json_int_t)s->predicted_segments, "map_entries", (json_int_t)s->map_entries));
+    if (!a->key) return DELTA_OK;
+    delta_status st = delta_file_read_all(a->key, 64 * 1024, key);
+    if (st) {
+        cli_fail(c, st, "cannot read the key");
+        return st;
     }
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:I, s:o}", "output", a->output,
-                          "format", "package", "project", a->project, "source_version", a->from,
-                          "target_version", a->to, "signed", a->key != NULL, "inplace",
-                          a->patch.inplace, "package_bytes", (json_int_t)r->package_bytes,
-                          "images", images);
-    return o;
+    return cli_key_kind(c, "key", a->key, key, 1);
 }
 
-static int make_package(cli *c, args *a, input *in, size_t n)
+/*
+ * Signs the package in pkg (unsigned) with --key or --sign-command and puts
+ * the signed package's bytes in out. 0 or an exit status (reported).
+ */
+static int add_signature(cli *c, const args *a, const delta_buf *key, const delta_package *pkg,
+                         delta_buf *out, delta_status *failed)
+{
+    const uint8_t *manifest;
+    size_t len;
+    delta_package_manifest_bytes(pkg, &manifest, &len);
+    delta_buf sig = DELTA_BUF_INIT;
+    delta_status st;
+    if (a->sign_command) {
+        st = cli_sign_command(c, a->sign_command, manifest, len, &sig);
+        *failed = st;
+        if (st) return CLI_EXIT_FAILURE;
+    } else {
+        st = delta_sign((const char *)key->data, key->len, manifest, len, &sig);
+        *failed = st;
+        if (st) return cli_fail(c, st, "cannot sign");
+    }
+    st = delta_package_add_signature(pkg, sig.data, sig.len, out);
+    delta_buf_free(&sig);
+    *failed = st;
+    if (st) return cli_fail(c, st, "cannot add the signature");
+    return 0;
+}
+
+/*
+ * Opens the finished package from memory as a device would (with --pubkey
+ * the signature must verify): the report's figures come from it.
+ */
+static int reopen(cli *c, const args *a, const delta_buf *bytes, delta_source *src, delta_package **pkg,
+                  delta_status *failed)
+{
+    delta_check_options opt = DELTA_CHECK_OPTIONS_INIT;
+    delta_buf pub = DELTA_BUF_INIT;
+    delta_status st = DELTA_OK;
+    if (a->pubkey) {
+        st = delta_file_read_all(a->pubkey, 64 * 1024, &pub);
+        if (st) {
+            *failed = st;
+            delta_buf_free(&pub);
+            return cli_fail(c, st, "cannot read the public key");
+        }
+        st = cli_key_kind(c, "pubkey", a->pubkey, &pub, 0);
+        opt.pubkey_pem = (const char *)pub.data;
+        opt.pubkey_len = pub.len;
+        if (st) { /* reported */
+            *failed = st;
+            delta_buf_free(&pub);
+            return CLI_EXIT_FAILURE;
+        }
+    }
+    delta_source_from_memory(src, bytes->data, bytes->len);
+    st = delta_package_open(src, &opt, pkg);
+    delta_buf_free(&pub);
+    *failed = st;
+    if (st) return cli_fail(c, st, a->pubkey ? "the new signature does not verify" : "the new package fails its checks");
+    return 0;
+}
+
+static void print_report(const cli *c, const args *a, const delta_package *pkg, const input *in,
+                         const delta_make_report *r, uint64_t bytes)
+{
+    if (c->quiet || strcmp(a->output, "-") == 0) return;
+    const delta_manifest *m = delta_package_manifest(pkg);
+    printf("%s: %llu bytes, %s %s -> %s, %s\n", a->output, (unsigned long long)bytes, m->project,
+           m->source_version, m->target_version,
+           cli_signature_word(delta_package_signature_state(pkg)));
+    for (size_t i = 0; i < m->image_count; i++) {
+        const delta_manifest_image *im = &m->images[i];
+        printf("  %s: %llu -> %llu bytes, patch %llu bytes, %llu blocks", im->name,
+               (unsigned long long)im->source_size, (unsigned long long)im->target_size,
+               (unsigned long long)im->patch_size, (unsigned long long)delta_package_report(pkg, i)->blocks_written);
+        if (r && in) printf(", %llu stashes", (unsigned long long)r->stats[i].stashes);
+        putchar('\n');
+    }
+}
+
+static int json_report(cli *c, const args *a, const delta_package *pkg, const delta_make_report *r,
+                       uint64_t bytes)
+{
+    json_t *o = cli_json_new(c);
+    json_object_set_new(o, "output", json_string(a->output));
+    json_object_set_new(o, "format", json_string("package"));
+    json_object_set_new(o, "package_bytes", json_integer((json_int_t)bytes));
+    cli_json_package(o, pkg);
+    if (r) { /* the maker's statistics, per image */
+        json_t *images = json_object_get(o, "images");
+        for (size_t i = 0; i < r->image_count; i++) {
+            const delta_patch_stats *s = &r->stats[i];
+            json_t *im = json_array_get(images, i);
+            json_object_set_new(im, "commands", json_integer((json_int_t)s->commands));
+            json_object_set_new(im, "literal_conversions", json_integer((json_int_t)s->literal_conversions));
+            json_object_set_new(im, "copy_bytes", json_integer((json_int_t)s->copy_bytes));
+            json_object_set_new(im, "extra_bytes", json_integer((json_int_t)s->extra_bytes));
+            json_object_set_new(im, "ctrl_bytes", json_integer((json_int_t)s->ctrl_bytes));
+            json_object_set_new(im, "diff_bytes", json_integer((json_int_t)s->diff_bytes));
+            json_object_set_new(im, "extra_stream_bytes", json_integer((json_int_t)s->extra_stream_bytes));
+            json_object_set_new(im, "predicted_segments", json_integer((json_int_t)s->predicted_segments));
+            json_object_set_new(im, "map_entries", json_integer((json_int_t)s->map_entries));
+        }
+    }
+    cli_json_status(o, DELTA_OK);
+    return cli_json_print(o) ? CLI_EXIT_FAILURE : 0;
+}
+
+/* The progress of delta_package_make, as steps of the bar. */
+typedef struct make_progress {
+    cli_progress *bar;
+    const input *in;
+    uint64_t total; /* steps: reading, 3 per image, signing, zip, writing */
+} make_progress;
+
+static int on_stage(void *ctx, delta_make_stage stage, size_t image, size_t count)
+{
+    make_progress *mp = ctx;
+    static const char *const names[] = {"diffing", "encoding", "proving", "signing", "zipping"};
+    char what[96];
+    uint64_t done;
+    if (stage <= DELTA_MAKE_PROVE) {
+        snprintf(what, sizeof what, "%s %s", names[stage], mp->in[image].name);
+        done = 1 + 3 * (uint64_t)image + (uint64_t)stage;
+    } else {
+        snprintf(what, sizeof what, "%s", names[stage]);
+        done = 1 + 3 * (uint64_t)count + (stage == DELTA_MAKE_ZIP);
+    }
+    cli_progress_step(mp->bar, what, done, mp->total);
+    return 0;
+}
+
+static int make_package(cli *c, args *a, input *in, size_t n, cli_progress *bar)
 {
     delta_make_options opt = DELTA_MAKE_OPTIONS_INIT;
     opt.project = a->project;
@@ -222,14 +397,20 @@ static int make_package(cli *c, args *a, input *in, size_t n)
     opt.target_version = a->to;
     opt.patch = a->patch;
     opt.diff = a->diff;
+    make_progress mp = {bar, in, 1 + 3 * (uint64_t)n + 3};
+    opt.progress = on_stage;
+    opt.progress_ctx = &mp;
     delta_buf key = DELTA_BUF_INIT;
+    delta_status st = read_signing_key(c, a, &key);
+    if (st) {
+        delta_buf_free(&key);
+        return json_failure(c, a, st, cli_exit_status(st));
+    }
     if (a->key) {
-        delta_status st = delta_file_read_all(a->key, 64 * 1024, &key);
-        if (st) return cli_fail(c, st, "cannot read the key");
         opt.key_pem = (const char *)key.data;
         opt.key_len = key.len;
-    } else {
-        cli_note(c, "warning: no --key given: the package is unsigned");
+    } else if (!a->sign_command) {
+        cli_note(c, "warning: no --key or --sign-command given: the package is unsigned");
     }
 
     delta_make_image images[DELTA_MANIFEST_MAX_IMAGES];
@@ -249,56 +430,148 @@ static int make_package(cli *c, args *a, input *in, size_t n)
                                bad->name ? "" : " (name the image)");
     }
 
-    delta_buf out = DELTA_BUF_INIT;
+    delta_buf made = DELTA_BUF_INIT, signed_pkg = DELTA_BUF_INIT;
     delta_make_report report;
     memset(&report, 0, sizeof report);
-    delta_status st = delta_package_make(&opt, images, n, &out, &report);
+    st = delta_package_make(&opt, images, n, &made, &report);
+    int rc = st ? cli_fail(c, st, "cannot make the package") : 0;
+    delta_buf *out = &made;
+    delta_source src;
+    delta_package *pkg = NULL;
+    if (!rc && a->sign_command) {
+        /* Unsigned first, then signed outside: the bytes --sign would give. */
+        cli_progress_step(bar, "signing", 1 + 3 * (uint64_t)n, mp.total);
+        rc = reopen(c, &(args){.c = c}, &made, &src, &pkg, &st);
+        if (!rc) rc = add_signature(c, a, &key, pkg, &signed_pkg, &st);
+        delta_package_free(pkg);
+        pkg = NULL;
+        out = &signed_pkg;
+    }
+    if (!rc) rc = reopen(c, a, out, &src, &pkg, &st);
+    if (!rc) {
+        cli_progress_step(bar, "writing", mp.total - 1, mp.total);
+        rc = write_output(c, a, out);
+        if (rc) st = DELTA_ERR_OUTPUT;
+    }
+    cli_progress_step(bar, NULL, mp.total, mp.total);
+    cli_progress_end(bar);
+    if (!rc && c->json) rc = json_report(c, a, pkg, &report, out->len);
+    else if (!rc) print_report(c, a, pkg, in, &report, out->len);
+    else rc = json_failure(c, a, st, rc);
+    delta_package_free(pkg);
+    delta_buf_free(&made);
+    delta_buf_free(&signed_pkg);
     delta_buf_free(&key);
-    if (st) {
-        delta_buf_free(&out);
-        return cli_fail(c, st, "cannot make the package");
+    return rc;
+}
+
+/* mkdelta --sign PKG: adds manifest.sig to an unsigned package. */
+static int sign_package(cli *c, args *a, cli_progress *bar)
+{
+    delta_buf bytes = DELTA_BUF_INIT, key = DELTA_BUF_INIT, out = DELTA_BUF_INIT;
+    delta_source src, osrc;
+    delta_package *pkg = NULL, *opkg = NULL;
+    cli_progress_step(bar, "reading", 0, 4);
+    delta_status st = read_signing_key(c, a, &key);
+    int rc = st ? cli_exit_status(st) : 0;
+    if (!rc) {
+        st = strcmp(a->sign, "-") == 0 ? cli_read_stdin(c, DELTA_MAX_IMAGE_SIZE, "--sign -", &bytes)
+                                       : delta_file_read_all(a->sign, DELTA_MAX_IMAGE_SIZE, &bytes);
+        if (st && strcmp(a->sign, "-") != 0) rc = cli_fail(c, st, "cannot read the package");
+        else if (st) rc = cli_exit_status(st);
     }
-    int rc = cli_write_file_atomic(c, a->output, out.data, out.len) ? CLI_EXIT_FAILURE : 0;
+    if (!rc) {
+        delta_source_from_memory(&src, bytes.data, bytes.len);
+        st = delta_package_open(&src, NULL, &pkg);
+        if (st) rc = cli_fail(c, st, "cannot open the package");
+    }
+    if (!rc && delta_package_signature_state(pkg) != 0) {
+        cli_error(c, "%s is signed already: --sign takes an unsigned package (mkdelta without --key)", a->sign);
+        st = DELTA_ERR_ARG;
+        rc = CLI_EXIT_FAILURE;
+    }
+    if (!rc) {
+        cli_progress_step(bar, "signing", 1, 4);
+        rc = add_signature(c, a, &key, pkg, &out, &st);
+    }
+    if (!rc) rc = reopen(c, a, &out, &osrc, &opkg, &st);
+    if (!rc) {
+        cli_progress_step(bar, "writing", 3, 4);
+        rc = write_output(c, a, &out);
+        if (rc) st = DELTA_ERR_OUTPUT;
+    }
+    cli_progress_step(bar, NULL, 4, 4);
+    cli_progress_end(bar);
+    if (!rc && c->json) rc = json_report(c, a, opkg, NULL, out.len);
+    else if (!rc) print_report(c, a, opkg, NULL, NULL, out.len);
+    else rc = json_failure(c, a, st, rc);
+    delta_package_free(opkg);
+    delta_package_free(pkg);
     delta_buf_free(&out);
-    if (rc) return rc;
-    if (c->json) {
-        if (cli_json_print(json_report(a, in, n, &report))) return CLI_EXIT_FAILURE;
-    } else if (!c->quiet) {
-        printf("%s: %llu bytes, %s %s -> %s, %s\n", a->output,
-               (unsigned long long)report.package_bytes, a->project, a->from, a->to,
-               a->key ? "signed" : "unsigned");
-        for (size_t i = 0; i < n; i++)
-            printf("  %s: %zu -> %zu bytes, patch %llu bytes, %llu blocks, %llu stashes\n",
-                   in[i].name, in[i].old_len, in[i].new_len,
-                   (unsigned long long)report.patch_bytes[i],
-                   (unsigned long long)report.stats[i].blocks,
-                   (unsigned long long)report.stats[i].stashes);
-    }
-    return 0;
+    delta_buf_free(&key);
+    delta_buf_free(&bytes);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
     cli c = {.tool = "mkdelta",
-             .usage = "--project ID --from V1 --to V2 [--key PEM] [options] -o PKG.zip OLD NEW\n"
+             .usage = "--project ID --from V1 --to V2 [--key PEM | --sign-command CMD] [options] -o PKG.zip OLD NEW\n"
                       "--project ID --from V1 --to V2 --image NAME=OLD:NEW... [options] -o PKG.zip\n"
+                      "--sign UNSIGNED.zip (--key PEM | --sign-command CMD) [--pubkey PEM] -o PKG.zip\n"
                       "--format bsdiff40 -o OUT.patch OLD NEW",
              .description = "Makes a delta package: a zip holding a signed manifest and one in-place\n"
                             "patch per image (a single-image package names its image \"firmware\").\n"
                             "With --format bsdiff40, writes a standard BSDIFF40 patch instead.\n"
-                            "The output is written atomically (temporary file + rename), mode 0644.",
+                            "The output is written atomically (temporary file + rename), mode 0644,\n"
+                            "and never over an existing file without -f; -o - writes to stdout, and\n"
+                            "OLD or NEW may be - for stdin. --sign-command CMD signs outside this\n"
+                            "machine (e.g. 'openssl dgst -sha256 -sign key.pem'); --sign adds the\n"
+                            "signature to a package made without a key, changing no other byte.",
              .exit_help = exit_help,
              .options = options};
     args a = {.c = &c, .format = "package"};
     a.patch = (delta_patch_options)DELTA_PATCH_OPTIONS_INIT;
     a.diff = (delta_diff_options)DELTA_DIFF_OPTIONS_INIT;
+    cli_progress bar;
     int rc = cli_parse(&c, argc, argv, handle, &a);
     if (rc >= 0) goto out;
     rc = CLI_EXIT_USAGE;
 
     int bsdiff = strcmp(a.format, "bsdiff40") == 0;
     if (!a.output) {
-        cli_usage_error(&c, "no output file (-o FILE)");
+        cli_usage_error(&c, "no output file (-o FILE, or -o - for stdout)");
+        goto out;
+    }
+    if (c.json && strcmp(a.output, "-") == 0) {
+        cli_usage_error(&c, "--json and -o - both write to stdout: give -o FILE");
+        goto out;
+    }
+    if (a.key && a.sign_command) {
+        cli_usage_error(&c, "give --key or --sign-command, not both");
+        goto out;
+    }
+    if (a.sign) {
+        if (c.npos || a.images.count || a.project || a.from || a.to || bsdiff) {
+            cli_usage_error(&c, "--sign PKG takes no images, --project, --from, --to or --format");
+            goto out;
+        }
+        if (!a.key && !a.sign_command) {
+            cli_usage_error(&c, "--sign needs --key PEM or --sign-command CMD");
+            goto out;
+        }
+    }
+    if (a.pubkey && !a.key && !a.sign_command) {
+        cli_usage_error(&c, "--pubkey checks a new signature: give --key or --sign-command");
+        goto out;
+    }
+    cli_progress_init(&bar, &c, NULL, a.progress);
+    if (strcmp(a.output, "-") != 0 && cli_may_overwrite(&c, a.output, a.force)) {
+        rc = json_failure(&c, &a, DELTA_ERR_OUTPUT, CLI_EXIT_FAILURE);
+        goto out;
+    }
+    if (a.sign) {
+        rc = sign_package(&c, &a, &bar);
         goto out;
     }
     input in[DELTA_MANIFEST_MAX_IMAGES];
@@ -335,8 +608,14 @@ int main(int argc, char **argv)
         in[0].new_path = c.pos[1];
         n = 1;
     }
+    size_t dashes = 0;
+    for (size_t i = 0; i < n; i++) dashes += !strcmp(in[i].old_path, "-") + !strcmp(in[i].new_path, "-");
+    if (dashes > 1) {
+        cli_usage_error(&c, "only one input can be - (stdin)");
+        goto out;
+    }
     if (bsdiff) {
-        if (a.key) {
+        if (a.key || a.sign_command || a.pubkey) {
             cli_usage_error(&c, "--key: a BSDIFF40 patch cannot be signed");
             goto out;
         }
@@ -346,8 +625,11 @@ int main(int argc, char **argv)
     }
 
     rc = 0;
+    cli_progress_step(&bar, "reading", 0, bsdiff ? 4 : 1 + 3 * (uint64_t)n + 3);
     for (size_t i = 0; i < n && !rc; i++) rc = map_input(&c, &in[i]);
-    if (!rc) rc = bsdiff ? make_bsdiff40(&c, &a, &in[0]) : make_package(&c, &a, in, n);
+    if (rc) rc = json_failure(&c, &a, DELTA_ERR_INPUT, rc);
+    else rc = bsdiff ? make_bsdiff40(&c, &a, &in[0], &bar) : make_package(&c, &a, in, n, &bar);
+    cli_progress_end(&bar);
     for (size_t i = 0; i < n; i++) {
         delta_file_close(in[i].old_file);
         delta_file_close(in[i].new_file);

@@ -7,7 +7,7 @@
 
 enum {
     OPT_PUBKEY = 1, OPT_PROJECT, OPT_FROM, OPT_SOURCE, OPT_NO_SOURCE, OPT_SPACE, OPT_MAX_SIZE,
-    OPT_JSON, OPT_DRY_RUN
+    OPT_JSON, OPT_DRY_RUN, OPT_PROGRESS
 };
 
 static const cli_option options[] = {
@@ -17,10 +17,14 @@ static const cli_option options[] = {
     {OPT_SOURCE, 0, "source", "[NAME=]FILE", "the device's current image (repeat per image; 510)"},
     {OPT_NO_SOURCE, 0, "no-source", NULL, "check no source image (510 is not tested)"},
     {OPT_SPACE, 0, "space", "BYTES", "the device's free space for state and scratch (511)"},
-    {OPT_MAX_SIZE, 0, "max-size", "BYTES", "the largest package the device accepts (550)"},
-    {OPT_JSON, 0, "json", NULL, "print the report as one JSON object on stdout"},
+    {OPT_MAX_SIZE, 0, "max-size", "BYTES",
+     "the largest package the device accepts (550; also the cap on a package read from stdin, 2G)"},
+    {OPT_JSON, 0, "json", NULL,
+     "print the report as one JSON object on stdout (schema libdelta-verifydelta/1)"},
     {OPT_DRY_RUN, 0, "dry-run", NULL,
      "also rebuild every target in place on a temporary copy of its source"},
+    {OPT_PROGRESS, 0, "progress", NULL,
+     "report the dry run's progress on stderr even when it is not a terminal"},
     CLI_COMMON_OPTIONS
 };
 
@@ -39,7 +43,7 @@ typedef struct args {
     cli *c;
     const char *pubkey, *project, *from;
     cli_named_list sources;
-    int no_source, dry_run;
+    int no_source, dry_run, progress;
     uint64_t space, max_size;
 } args;
 
@@ -56,6 +60,7 @@ static int handle(void *ctx, int id, const char *value)
     case OPT_MAX_SIZE: return cli_size_option(a->c, "max-size", value, UINT64_MAX, &a->max_size);
     case OPT_JSON: a->c->json = 1; return 0;
     case OPT_DRY_RUN: a->dry_run = 1; return 0;
+    case OPT_PROGRESS: a->progress = 1; return 0;
     }
     return -1;
 }
@@ -66,8 +71,8 @@ static int handle(void *ctx, int id, const char *value)
  * target SHA-256 check), then deletes the copies. *failed_what names what
  * failed outside the library.
  */
-static delta_status dry_run(cli *c, const char *package, const delta_package *pkg, const delta_check_options *opt,
-                            const char *const *sources, const char **failed_what)
+static delta_status dry_run(cli *c, const args *a, const char *package, const delta_package *pkg,
+                            const delta_check_options *opt, const char *const *sources, const char **failed_what)
 {
     const delta_manifest *m = delta_package_manifest(pkg);
     size_t n = m->image_count;
@@ -95,7 +100,8 @@ static delta_status dry_run(cli *c, const char *package, const delta_package *pk
         }
     }
     if (!st) {
-        cli_progress bar = {.label = "dry run"};
+        cli_progress bar;
+        cli_progress_init(&bar, c, "dry run", a->progress);
         delta_file_update_params up = DELTA_FILE_UPDATE_PARAMS_INIT;
         up.package = package;
         up.images = images;
@@ -105,10 +111,8 @@ static delta_status dry_run(cli *c, const char *package, const delta_package *pk
         up.dry_run = 1;
         up.check = *opt;
         up.check.free_space = UINT64_MAX;
-        if (!c->quiet && !c->json && isatty(2)) {
-            up.progress = cli_progress_fn;
-            up.progress_ctx = &bar;
-        }
+        up.progress = cli_progress_fn;
+        up.progress_ctx = &bar;
         delta_update_result res;
         st = delta_file_update(&up, &res);
         cli_progress_end(&bar);
@@ -128,25 +132,6 @@ static delta_status dry_run(cli *c, const char *package, const delta_package *pk
     return st;
 }
 
-static json_t *json_images(const delta_package *pkg)
-{
-    const delta_manifest *m = delta_package_manifest(pkg);
-    json_t *arr = json_array();
-    for (size_t i = 0; i < m->image_count; i++) {
-        const delta_manifest_image *im = &m->images[i];
-        const delta_plan_report *r = delta_package_report(pkg, i);
-        json_array_append_new(arr, json_pack(
-            "{s:s, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "name", im->name,
-            "source_size", (json_int_t)im->source_size, "target_size", (json_int_t)im->target_size,
-            "slot_size", (json_int_t)im->slot_size, "patch_size", (json_int_t)im->patch_size,
-            "compression", im->compression, "block_size", (json_int_t)im->block_size,
-            "blocks_written", (json_int_t)r->blocks_written, "stashes", (json_int_t)r->stashes,
-            "max_stash_live", (json_int_t)r->max_stash_live,
-            "scratch_bytes", (json_int_t)r->scratch_bytes, "ram_bytes", (json_int_t)r->ram_bytes));
-    }
-    return arr;
-}
-
 static void print_report(const args *a, const cli_package *p, const char *dry)
 {
     const delta_manifest *m = delta_package_manifest(p->pkg);
@@ -155,6 +140,12 @@ static void print_report(const args *a, const cli_package *p, const char *dry)
     printf("versions:  %s -> %s\n", m->source_version, m->target_version);
     printf("signature: %s\n", cli_signature_text(delta_package_signature_state(p->pkg)));
     printf("space:     %llu bytes needed\n", (unsigned long long)m->space_needed);
+    delta_update_layout l;
+    delta_update_layout_of(m, &l);
+    printf("state:     manifest copy %llu, work %llu, patch copies %llu, rollback backup %llu, "
+           "journal %llu bytes\n", (unsigned long long)(l.work_offset - l.manifest_offset),
+           (unsigned long long)(l.patch_offset[0] - l.work_offset), (unsigned long long)l.patch_bytes,
+           (unsigned long long)l.backup_bytes, (unsigned long long)l.state_bytes);
     for (size_t i = 0; i < m->image_count; i++) {
         const delta_manifest_image *im = &m->images[i];
         const delta_plan_report *r = delta_package_report(p->pkg, i);
@@ -172,23 +163,62 @@ static void print_report(const args *a, const cli_package *p, const char *dry)
     if (dry) printf("dry run:   %s\n", dry);
 }
 
+/* The package from stdin ("-"), whole in memory: at most --max-size or 2 GiB. */
+static delta_status open_stdin(cli *c, const args *a, delta_buf *bytes, cli_package *p,
+                               const delta_check_options *opt, int *reported)
+{
+    uint64_t cap = a->max_size != UINT64_MAX ? a->max_size : DELTA_MAX_IMAGE_SIZE;
+    delta_status st = cli_read_stdin(c, cap, a->max_size != UINT64_MAX ? "--max-size" : "the 2G cap of -",
+                                     bytes);
+    *reported = st != DELTA_OK;
+    if (st) return st;
+    delta_source_from_memory(&p->src, bytes->data, bytes->len);
+    return delta_package_open(&p->src, opt, &p->pkg);
+}
+
+/* The dry run needs the package as a file: a temporary copy of stdin's bytes. */
+static char *stdin_copy(cli *c, const delta_buf *bytes)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir) dir = "/tmp";
+    size_t n = strlen(dir) + 40;
+    char *path = malloc(n);
+    if (!path) return NULL;
+    snprintf(path, n, "%s/verifydelta-stdin.XXXXXX", dir);
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        cli_error(c, "%s: cannot create a temporary file", path);
+        free(path);
+        return NULL;
+    }
+    close(fd);
+    if (cli_write_file_atomic(c, path, bytes->data, bytes->len)) {
+        unlink(path);
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
 int main(int argc, char **argv)
 {
     cli c = {.tool = "verifydelta",
              .usage = "[--pubkey PEM] [--project ID] [--from VERSION] --source [NAME=]FILE...\n"
-                      "    [--space BYTES] [--max-size BYTES] [--json] [--dry-run] PKG.zip",
+                      "    [--space BYTES] [--max-size BYTES] [--json] [--dry-run] PKG.zip|-",
              .description = "Checks a delta package as the device would before writing anything:\n"
                             "size (550), zip, signature, manifest, members and in-place proof (504),\n"
                             "project and version (505), space (511), then each source image (510).\n"
                             "Every image needs a --source unless --no-source. Nothing is written\n"
-                            "(--dry-run works on temporary copies in $TMPDIR).",
+                            "(--dry-run works on temporary copies in $TMPDIR). A package of - is\n"
+                            "read from stdin into memory, at most --max-size (default 2G) bytes.",
              .exit_help = exit_help,
              .options = options};
     args a = {.c = &c, .space = UINT64_MAX, .max_size = UINT64_MAX};
     cli_package p;
     memset(&p, 0, sizeof p);
     json_t *out = NULL;
-    delta_buf key = DELTA_BUF_INIT;
+    delta_buf bytes = DELTA_BUF_INIT, key = DELTA_BUF_INIT;
+    char *copy = NULL;
     int rc = cli_parse(&c, argc, argv, handle, &a);
     if (rc >= 0) goto done;
     rc = CLI_EXIT_USAGE;
@@ -204,18 +234,39 @@ int main(int argc, char **argv)
         cli_usage_error(&c, "--dry-run needs the source images (--source)");
         goto done;
     }
+    int from_stdin = strcmp(c.pos[0], "-") == 0;
+    for (size_t i = 0; i < a.sources.count; i++)
+        if (from_stdin && strcmp(a.sources.items[i].value, "-") == 0) {
+            cli_usage_error(&c, "the package is read from stdin: a --source cannot be - too");
+            goto done;
+        }
     if (!a.pubkey) cli_note(&c, "no --pubkey: the signature is not checked");
     if (a.no_source) cli_note(&c, "--no-source: the source images are not checked (510)");
 
-    out = c.json ? json_pack("{s:s}", "package", c.pos[0]) : NULL;
+    if (c.json) {
+        out = cli_json_new(&c);
+        json_object_set_new(out, "package", json_string(c.pos[0]));
+    }
     delta_check_options opt = DELTA_CHECK_OPTIONS_INIT;
     opt.project = a.project;
     opt.version = a.from;
     opt.free_space = a.space;
     opt.max_package = a.max_size;
-    delta_status st = a.pubkey ? cli_read_key(a.pubkey, &key, &opt) : DELTA_OK;
-    if (!st) st = cli_package_open(&p, c.pos[0], NULL, &opt);
     const char *what = "cannot open the package";
+    delta_status st = DELTA_OK;
+    if (a.pubkey) {
+        st = cli_read_key(a.pubkey, &key, &opt);
+        if (st) what = "cannot read the public key";
+        else if ((st = cli_key_kind(&c, "pubkey", a.pubkey, &key, 0)) != DELTA_OK) what = NULL;
+    }
+    if (!st && from_stdin) {
+        p.path = "-";
+        int reported;
+        st = open_stdin(&c, &a, &bytes, &p, &opt, &reported);
+        if (reported) what = NULL;
+    } else if (!st) {
+        st = cli_package_open(&p, c.pos[0], NULL, &opt);
+    }
     const char *dry = NULL;
     if (!st) {
         const delta_manifest *m = delta_package_manifest(p.pkg);
@@ -228,6 +279,7 @@ int main(int argc, char **argv)
                 cli_usage_error(&c, "no --source for image %s", names[i]);
                 goto done;
             }
+            if (sources[i] && strcmp(sources[i], "-") == 0) sources[i] = "/dev/stdin";
         }
         const cli_named *bad = cli_named_unknown(&a.sources, names, m->image_count);
         if (bad) {
@@ -239,23 +291,24 @@ int main(int argc, char **argv)
             goto done;
         }
         if (out) {
-            json_object_set_new(out, "project", json_string(m->project));
-            json_object_set_new(out, "source_version", json_string(m->source_version));
-            json_object_set_new(out, "target_version", json_string(m->target_version));
-            json_object_set_new(out, "created_by", json_string(m->created_by));
             json_object_set_new(out, "package_bytes", json_integer((json_int_t)p.src.size));
-            json_object_set_new(out, "signature",
-                                json_string(cli_signature_text(delta_package_signature_state(p.pkg))));
-            json_object_set_new(out, "space_needed", json_integer((json_int_t)m->space_needed));
-            json_object_set_new(out, "images", json_images(p.pkg));
+            cli_json_package(out, p.pkg);
+            json_object_set_new(out, "state_area", cli_json_state_area(m));
             json_object_set_new(out, "source_checked", json_boolean(!a.no_source));
         }
         for (size_t i = 0; i < m->image_count && !st && !a.no_source; i++) {
             st = cli_check_source_file(p.pkg, i, sources[i]);
             what = "cannot read the source image";
         }
+        if (!st && a.dry_run && from_stdin) {
+            copy = stdin_copy(&c, &bytes);
+            if (!copy) {
+                st = DELTA_ERR_OUTPUT;
+                what = NULL;
+            }
+        }
         if (!st && a.dry_run) {
-            st = dry_run(&c, c.pos[0], p.pkg, &opt, sources, &what);
+            st = dry_run(&c, &a, copy ? copy : c.pos[0], p.pkg, &opt, sources, &what);
             dry = st ? "failed" : "every target rebuilt and its SHA-256 checked";
             if (out) json_object_set_new(out, "dry_run", json_string(dry));
         }
@@ -270,9 +323,14 @@ int main(int argc, char **argv)
         print_report(&a, &p, dry);
     }
 done:
+    if (copy) unlink(copy);
+    free(copy);
     delta_buf_free(&key);
     json_decref(out);
+    delta_package_free(p.pkg);
+    p.pkg = NULL;
     cli_package_close(&p);
+    delta_buf_free(&bytes);
     cli_named_free(&a.sources);
     free(c.pos);
     return rc;

@@ -66,6 +66,11 @@ check "mkdelta --key k<TAB>: files" test "$(complete_words mkdelta --key k | sor
 check "mkdelta --key=k<TAB>: files" test "$(complete_words mkdelta --key = k | sort | tr '\n' ' ')" = "kernel.bin key.pem "
 check "applydelta --state-dir <TAB>: directories only" test "$(complete_words applydelta --state-dir '')" = "subdir"
 check "verifydelta --project <TAB>: nothing" test -z "$(complete_words verifydelta --project '')"
+check "mkdelta --sign k<TAB>: files" test "$(complete_words mkdelta --sign k | sort | tr '\n' ' ')" = "kernel.bin key.pem "
+check "mkdelta --sign-command opens<TAB>: commands" grep -qx openssl <(complete_words mkdelta --sign-command opens)
+check "mkdelta --sign-command k<TAB>: not files" test -z "$(complete_words mkdelta --sign-command k | grep -x key.pem)"
+check "applydelta --json: offered" grep -qx -- --json <(complete_words applydelta --j)
+check "verifydelta --progress: offered" grep -qx -- --progress <(complete_words verifydelta --pro)
 check "verifydelta <TAB>: files" test "$(complete_words verifydelta k | sort | tr '\n' ' ')" = "kernel.bin key.pem "
 cd - >/dev/null
 

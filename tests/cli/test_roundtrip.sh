@@ -57,7 +57,7 @@ roundtrip 7.27.0 7.28.0 "$RSA" "$RSAPUB"
 expect 0 "$BIN/mkdelta" --json --project P --from 7.27.0 --to 7.28.0 -o "$T/j.zip" \
     "$FW/cityhub-7.27.0.bin" "$FW/cityhub-7.28.0.bin"
 check "mkdelta --json report" jq -e --arg n "$(stat -c %s "$T/j.zip")" \
-    '.package_bytes == ($n | tonumber) and .signed == false and .images[0].name == "firmware"' "$LAST_OUT"
+    '.package_bytes == ($n | tonumber) and .signature == "unsigned" and .images[0].name == "firmware"' "$LAST_OUT"
 check "unsigned package: said on stderr" grep -q unsigned "$LAST_ERR"
 expect 0 "$BIN/verifydelta" --project P --from 7.27.0 --source "$FW/cityhub-7.27.0.bin" --json "$T/j.zip"
 check "unsigned package: signature state" jq -e '.signature == "unsigned"' "$LAST_OUT"

@@ -61,6 +61,10 @@ for tool in mkdelta verifydelta applydelta fotamodem; do
     check "bin/$tool installed" test -x "$P/bin/$tool"
     check "completion of $tool installed" test -f "$P/share/bash-completion/completions/$tool"
 done
+for tool in mkdelta verifydelta applydelta; do
+    check "schema of $tool installed, same as formats/schema/" \
+        cmp -s "$P/share/libdelta/schema/$tool.schema.json" "$SRC/formats/schema/$tool.schema.json"
+done
 check "$P/bin/mkdelta --version" grep -qx "mkdelta $version (libdelta $version)" <("$P/bin/mkdelta" --version)
 for f in libdelta.a libdelta_core.a pkgconfig/libdelta.pc pkgconfig/libdelta-core.pc \
          cmake/libdelta/libdeltaConfig.cmake cmake/libdelta/libdeltaConfigVersion.cmake; do

@@ -92,6 +92,20 @@ typedef struct delta_make_image {
     uint64_t slot_size;       /* 0: max(source, target) rounded up to the block size */
 } delta_make_image;
 
+/* The stages of delta_package_make, reported in this order (diff, encode
+ * and prove once per image). */
+typedef enum delta_make_stage {
+    DELTA_MAKE_DIFF = 0,   /* matching the target against the source */
+    DELTA_MAKE_ENCODE = 1, /* planning the in-place order and compressing */
+    DELTA_MAKE_PROVE = 2,  /* the new patch's own proof */
+    DELTA_MAKE_SIGN = 3,   /* signing the manifest (signed packages only) */
+    DELTA_MAKE_ZIP = 4     /* writing the zip */
+} delta_make_stage;
+
+/* Called as each stage begins; image is the image index (0 for SIGN, ZIP).
+ * Return nonzero to stop (DELTA_ERR_ARG). */
+typedef int (*delta_make_progress_fn)(void *ctx, delta_make_stage stage, size_t image, size_t image_count);
+
 typedef struct delta_make_options {
     const char *project;
     const char *source_version;
@@ -100,9 +114,12 @@ typedef struct delta_make_options {
     size_t key_len;
     delta_patch_options patch;
     delta_diff_options diff;
+    delta_make_progress_fn progress; /* NULL: none */
+    void *progress_ctx;
 } delta_make_options;
 
-#define DELTA_MAKE_OPTIONS_INIT {NULL, NULL, NULL, NULL, 0, DELTA_PATCH_OPTIONS_INIT, DELTA_DIFF_OPTIONS_INIT}
+#define DELTA_MAKE_OPTIONS_INIT \
+    {NULL, NULL, NULL, NULL, 0, DELTA_PATCH_OPTIONS_INIT, DELTA_DIFF_OPTIONS_INIT, NULL, NULL}
 
 typedef struct delta_make_report {
     size_t image_count;
@@ -114,6 +131,22 @@ typedef struct delta_make_report {
 /* Diffs, plans, encodes, writes the manifest, signs, and zips; appends the package to out. */
 DELTA_API delta_status delta_package_make(const delta_make_options *opt, const delta_make_image *images,
                                           size_t count, delta_buf *out, delta_make_report *report);
+
+/* --- Signing outside the build machine (host side) --- */
+
+/* The exact manifest bytes of pkg: what manifest.sig signs. Valid while pkg lives. */
+DELTA_API void delta_package_manifest_bytes(const delta_package *pkg, const uint8_t **data, size_t *len);
+
+/*
+ * Writes pkg again with sig (sig_len bytes, 1..DELTA_SIG_MAX_BYTES) as its
+ * manifest.sig, appended to out: the manifest and every patch member are
+ * copied unchanged, in the member order of delta_package_make, so the result
+ * is byte for byte what delta_package_make gives with that signature.
+ * DELTA_ERR_ARG when pkg is signed already. The signature is not checked
+ * here (no key): open the result with the public key for that.
+ */
+DELTA_API delta_status delta_package_add_signature(const delta_package *pkg, const void *sig, size_t sig_len,
+                                                   delta_buf *out);
 
 #ifdef __cplusplus
 }

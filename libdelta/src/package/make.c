@@ -7,8 +7,16 @@
 #include "libdelta/update.h"
 #include "package_internal.h"
 
-static delta_status make_image(const delta_make_options *opt, const delta_make_image *in, delta_manifest_image *im,
-                               delta_buf *patch, delta_patch_stats *stats)
+/* Tells the caller's progress callback that a stage begins. */
+static delta_status stage(const delta_make_options *opt, delta_make_stage s, size_t image, size_t count)
+{
+    if (opt->progress && opt->progress(opt->progress_ctx, s, image, count))
+        return delta_fail(DELTA_ERR_ARG, "stopped by the progress callback");
+    return DELTA_OK;
+}
+
+static delta_status make_image(const delta_make_options *opt, const delta_make_image *in, size_t index,
+                               size_t count, delta_manifest_image *im, delta_buf *patch, delta_patch_stats *stats)
 {
     if (!delta_manifest_image_name_ok(in->name))
         return delta_fail(DELTA_ERR_ARG, "image name '%s' is not 1..64 of [A-Za-z0-9._-]", in->name);
@@ -16,7 +24,9 @@ static delta_status make_image(const delta_make_options *opt, const delta_make_i
         return delta_fail(DELTA_ERR_LIMIT, "image %s: images over 2 GiB are not supported", in->name);
     delta_op *ops = NULL;
     size_t nops = 0;
-    delta_status st = delta_diff(in->source, in->source_len, in->target, in->target_len, &opt->diff, &ops, &nops);
+    delta_status st = stage(opt, DELTA_MAKE_DIFF, index, count);
+    if (!st) st = delta_diff(in->source, in->source_len, in->target, in->target_len, &opt->diff, &ops, &nops);
+    if (!st) st = stage(opt, DELTA_MAKE_ENCODE, index, count);
     if (!st) st = delta_patch_make(in->source, in->source_len, in->target, in->target_len, ops, nops, &opt->patch,
                                    patch, stats);
     delta_ops_free(ops);
@@ -27,6 +37,8 @@ static delta_status make_image(const delta_make_options *opt, const delta_make_i
     delta_source_from_memory(&ps, patch->data, patch->len);
     delta_patch_info info;
     delta_plan_report rep;
+    st = stage(opt, DELTA_MAKE_PROVE, index, count);
+    if (st) return st;
     st = delta_patch_read_info(&ps, &info);
     if (!st) st = delta_patch_prove(&ps, &rep);
     if (st == DELTA_ERR_NOMEM) return st;
@@ -85,7 +97,7 @@ delta_status delta_package_make(const delta_make_options *opt, const delta_make_
     for (size_t i = 0; i < count && !st; i++) {
         for (size_t k = 0; k < i; k++)
             if (strcmp(images[k].name, images[i].name) == 0) st = delta_fail(DELTA_ERR_ARG, "image %s given twice", images[i].name);
-        if (!st) st = make_image(opt, &images[i], &m.images[i], &patches[i], &rep.stats[i]);
+        if (!st) st = make_image(opt, &images[i], i, count, &m.images[i], &patches[i], &rep.stats[i]);
         if (st) break;
         rep.patch_bytes[i] = patches[i].len;
     }
@@ -99,7 +111,9 @@ delta_status delta_package_make(const delta_make_options *opt, const delta_make_
     delta_zip_writer *zw = NULL;
     size_t start = out->len;
     if (!st) st = delta_manifest_write(&m, &manifest);
+    if (!st && opt->key_pem) st = stage(opt, DELTA_MAKE_SIGN, 0, count);
     if (!st && opt->key_pem) st = delta_sign(opt->key_pem, opt->key_len, manifest.data, manifest.len, &sig);
+    if (!st) st = stage(opt, DELTA_MAKE_ZIP, 0, count);
     if (!st) st = delta_zip_writer_new(&zw);
     if (!st) st = delta_zip_writer_add(zw, DELTA_MEMBER_MANIFEST, manifest.data, manifest.len);
     if (!st && opt->key_pem) st = delta_zip_writer_add(zw, DELTA_MEMBER_SIGNATURE, sig.data, sig.len);
@@ -113,5 +127,44 @@ delta_status delta_package_make(const delta_make_options *opt, const delta_make_
     for (size_t i = 0; i < count; i++) delta_buf_free(&patches[i]);
     free(m.images);
     if (!st && report) *report = rep;
+    return st;
+}
+
+/* ---- signing an unsigned package ---------------------------------------- */
+
+void delta_package_manifest_bytes(const delta_package *pkg, const uint8_t **data, size_t *len)
+{
+    *data = pkg->manifest_bytes.data;
+    *len = pkg->manifest_bytes.len;
+}
+
+delta_status delta_package_add_signature(const delta_package *pkg, const void *sig, size_t sig_len, delta_buf *out)
+{
+    if (!pkg || !out || (!sig && sig_len)) return delta_fail(DELTA_ERR_ARG, "add_signature: null argument");
+    if (delta_zip_find(pkg->zip, DELTA_MEMBER_SIGNATURE))
+        return delta_fail(DELTA_ERR_ARG, "the package is signed already (it has a %s)", DELTA_MEMBER_SIGNATURE);
+    if (sig_len == 0) return delta_fail(DELTA_ERR_ARG, "the signature is empty");
+    if (sig_len > DELTA_SIG_MAX_BYTES)
+        return delta_fail(DELTA_ERR_ARG, "a signature of %zu bytes exceeds the limit of %d", sig_len,
+                          DELTA_SIG_MAX_BYTES);
+    const delta_manifest *m = pkg->manifest;
+    delta_buf patch = DELTA_BUF_INIT;
+    delta_zip_writer *zw = NULL;
+    size_t start = out->len;
+    /* The order of delta_package_make: manifest, signature, patches. */
+    delta_status st = delta_zip_writer_new(&zw);
+    if (!st) st = delta_zip_writer_add(zw, DELTA_MEMBER_MANIFEST, pkg->manifest_bytes.data, pkg->manifest_bytes.len);
+    if (!st) st = delta_zip_writer_add(zw, DELTA_MEMBER_SIGNATURE, sig, sig_len);
+    for (size_t i = 0; i < m->image_count && !st; i++) {
+        const delta_zip_member *zm = pkg->patch[i];
+        patch.len = 0;
+        st = delta_buf_reserve(&patch, (size_t)zm->size);
+        if (!st) st = delta_zip_read(pkg->zip, zm, 0, patch.data, (size_t)zm->size);
+        if (!st) st = delta_zip_writer_add(zw, zm->name, patch.data, (size_t)zm->size);
+    }
+    if (!st) st = delta_zip_writer_finish(zw, out);
+    if (st) out->len = start;
+    delta_zip_writer_free(zw);
+    delta_buf_free(&patch);
     return st;
 }
