@@ -394,7 +394,7 @@ STASH_DOC = json.loads(json.dumps(NONE_DOC))
 STASH_DOC["space_needed"] = (NONE_BATCH + 1) * B + 4096
 def stashed(ctrl, ops):
     return with_patch(ldpatch(S, S, B, 1, 1, ops, ctrl, bytes(8 * B), b""), doc=STASH_DOC, ops=ops,
-                      blocks_written=8, scratch_bytes=(NONE_BATCH + 1) * B, state_bytes=4096)
+                      blocks_written=8, scratch_bytes=(2 * NONE_BATCH + 1) * B, state_bytes=4096)
 add("op-count-limit", stashed(four, 32), "DELTA_OK", 0, DEV,
     "control: op_count 32 for 8 blocks (the limit, 4 per block): STASH, BLOCK, FREE, COMMIT per block; opens")
 add("op-count-over", stashed(four + b"\x04", 33), "DELTA_ERR_PATCH", E504, DEV,

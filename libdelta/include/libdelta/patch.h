@@ -56,7 +56,7 @@ typedef struct delta_patch_info {
     uint32_t max_stream;     /* largest raw stream of any segment */
     uint32_t map_entries;    /* PREDICT: the largest reference map of any segment */
     /* Derived: what applying needs. */
-    uint64_t scratch_bytes;  /* (batch_blocks + stash_slots) * block_size */
+    uint64_t scratch_bytes;  /* (2 * batch_blocks + stash_slots) * block_size: two pending areas */
     uint64_t state_bytes;    /* journal, twice (atomic replace), rounded to 4 KiB */
     uint64_t decoder_memory; /* delta_apply_workspace_size() */
 } delta_patch_info;
@@ -169,7 +169,8 @@ enum delta_journal_flags {
     DELTA_JOURNAL_PENDING = 1,    /* scratch pending slots hold new blocks not yet (surely) in the image */
     DELTA_JOURNAL_WRITTEN = 2,    /* some image byte has been written */
     DELTA_JOURNAL_IMAGE_DONE = 4, /* image_index is complete and verified */
-    DELTA_JOURNAL_TAIL_SAVED = 8  /* the source blocks past the target are in the backup */
+    DELTA_JOURNAL_TAIL_SAVED = 8, /* the source blocks past the target are in the backup */
+    DELTA_JOURNAL_PENDING_B = 16  /* the pending blocks are in the second pending area */
 };
 
 #define DELTA_JOURNAL_MAGIC "LDJRNL03"

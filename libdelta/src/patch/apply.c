@@ -110,6 +110,7 @@ typedef struct inplace {
     pcursor c;
     delta_journal *j;
     uint64_t cur_size; /* bytes the image holds now */
+    int area;          /* the pending area (0 or 1) the batch being computed fills */
 } inplace;
 
 static delta_status journal_save(inplace *a)
@@ -173,14 +174,15 @@ static delta_status scratch_read(inplace *a, uint64_t off, uint8_t *buf, size_t 
     return DELTA_OK;
 }
 
+/* Work area: two pending areas of batch_blocks slots, then the stash slots. */
 static uint64_t stash_offset(const inplace *a, uint64_t slot)
 {
-    return a->p->scratch_base + (a->info.batch_blocks + slot) * a->info.block_size;
+    return a->p->scratch_base + (2 * (uint64_t)a->info.batch_blocks + slot) * a->info.block_size;
 }
 
-static uint64_t pending_offset(const inplace *a, uint64_t slot)
+static uint64_t pending_offset(const inplace *a, int area, uint64_t slot)
 {
-    return a->p->scratch_base + slot * a->info.block_size;
+    return a->p->scratch_base + ((uint64_t)area * a->info.batch_blocks + slot) * a->info.block_size;
 }
 
 /* Bytes of source block k (0 past the source). */
@@ -291,19 +293,22 @@ static delta_status compute_block(inplace *a, uint64_t k, uint32_t n, uint64_t o
     if (!*queued) return DELTA_OK;
     a->j->pending_block[n] = k;
     a->j->pending_crc[n] = delta_crc32(0, a->w.block, (size_t)pos);
-    return scratch_write(a, pending_offset(a, n), a->w.block, (size_t)pos);
+    return scratch_write(a, pending_offset(a, a->area, n), a->w.block, (size_t)pos);
 }
 
-/* The write phase: pending blocks from scratch to the image, CRC checked. */
-static delta_status write_pending(inplace *a)
+/* The write phase: the journal's pending blocks from scratch to the image, CRC
+ * checked. With settle, the image is synced and the list cleared in the
+ * journal (a resume); without, the next batch's commit does that. */
+static delta_status write_pending(inplace *a, int settle)
 {
+    int area = (a->j->flags & DELTA_JOURNAL_PENDING_B) != 0;
     uint64_t blocks = patch_block_count(a->info.target_size, a->info.block_size);
     for (uint32_t i = 0; i < a->j->pending_count; i++) {
         uint64_t k = a->j->pending_block[i];
         if (k >= blocks)
             return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: pending block %llu is past the target", (unsigned long long)k);
         size_t len = (size_t)patch_block_len(&a->info, k);
-        delta_status st = scratch_read(a, pending_offset(a, i), a->w.block, len);
+        delta_status st = scratch_read(a, pending_offset(a, area, i), a->w.block, len);
         if (st) return st;
         if (delta_crc32(0, a->w.block, len) != a->j->pending_crc[i])
             return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: pending block %llu does not match its CRC",
@@ -311,9 +316,10 @@ static delta_status write_pending(inplace *a)
         st = flash_write(a, k * a->info.block_size, a->w.block, len);
         if (st) return st;
     }
+    if (!settle) return DELTA_OK;
     delta_status st = flash_sync(a);
     if (st) return st;
-    a->j->flags &= ~(uint32_t)DELTA_JOURNAL_PENDING;
+    a->j->flags &= ~(uint32_t)(DELTA_JOURNAL_PENDING | DELTA_JOURNAL_PENDING_B);
     a->j->pending_count = 0;
     return journal_save(a);
 }
@@ -328,6 +334,8 @@ static delta_status run_batches(inplace *a)
         uint32_t n = 0;
         int dirty = 0;
         delta_status st = DELTA_OK;
+        /* The batch fills the pending area the previous batch's blocks are not in. */
+        a->area = (j->flags & DELTA_JOURNAL_PENDING) && !(j->flags & DELTA_JOURNAL_PENDING_B);
         /* Compute phase: up to the batch's COMMIT (or the last command). */
         while (op < a->info.op_count) {
             pcmd cmd;
@@ -352,18 +360,32 @@ static delta_status run_batches(inplace *a)
             }
             if (st) return st;
         }
-        /* Commit, then the write phase. */
+        /* Commit: this batch's scratch, then the previous batch's image writes,
+         * are durable before one journal write moves past both; then the
+         * write phase, synced by the next commit. */
         if (dirty) {
             st = scratch_sync(a);
+            if (st) return st;
+        }
+        if (j->flags & DELTA_JOURNAL_PENDING) {
+            st = flash_sync(a);
             if (st) return st;
         }
         j->next_op = op;
         j->next_block = ordinal;
         j->pending_count = n;
-        if (n) j->flags |= DELTA_JOURNAL_PENDING | DELTA_JOURNAL_WRITTEN;
+        j->flags &= ~(uint32_t)(DELTA_JOURNAL_PENDING | DELTA_JOURNAL_PENDING_B);
+        if (n) j->flags |= DELTA_JOURNAL_PENDING | DELTA_JOURNAL_WRITTEN | (a->area ? DELTA_JOURNAL_PENDING_B : 0u);
         st = journal_save(a);
-        if (!st && n) st = write_pending(a);
+        if (!st && n) st = write_pending(a, 0);
         if (st) return st;
+    }
+    /* The last batch's writes: synced here, the list cleared by the final commit. */
+    if (j->flags & DELTA_JOURNAL_PENDING) {
+        delta_status st = flash_sync(a);
+        if (st) return st;
+        j->flags &= ~(uint32_t)(DELTA_JOURNAL_PENDING | DELTA_JOURNAL_PENDING_B);
+        j->pending_count = 0;
     }
     return DELTA_OK;
 }
@@ -442,7 +464,7 @@ static delta_status run_in_place(inplace *a)
         if (st) return st;
     }
     if (j->flags & DELTA_JOURNAL_PENDING) {
-        st = write_pending(a);
+        st = write_pending(a, 1);
         if (st) return st;
     }
     st = pcursor_seek(&a->c, j->next_op);

@@ -114,7 +114,7 @@ delta_status delta_patch_read_info(const delta_source *patch, delta_patch_info *
         return delta_fail(DELTA_ERR_PATCH, "patch: segments end at %llu but the patch has %llu bytes",
                           (unsigned long long)data, (unsigned long long)patch->size);
 
-    info->scratch_bytes = (uint64_t)(info->batch_blocks + info->stash_slots) * info->block_size;
+    info->scratch_bytes = (uint64_t)(2 * info->batch_blocks + info->stash_slots) * info->block_size;
     uint64_t jsize = delta_journal_size(info->stash_slots, info->batch_blocks);
     info->state_bytes = (2 * jsize + 4095) / 4096 * 4096;
     info->decoder_memory = delta_apply_workspace_size(info);

@@ -7,7 +7,8 @@ enum {
 };
 
 #define KNOWN_FLAGS \
-    (DELTA_JOURNAL_PENDING | DELTA_JOURNAL_WRITTEN | DELTA_JOURNAL_IMAGE_DONE | DELTA_JOURNAL_TAIL_SAVED)
+    (DELTA_JOURNAL_PENDING | DELTA_JOURNAL_WRITTEN | DELTA_JOURNAL_IMAGE_DONE | DELTA_JOURNAL_TAIL_SAVED | \
+     DELTA_JOURNAL_PENDING_B)
 
 size_t delta_journal_size(uint32_t stash_count, uint32_t pending_count)
 {
@@ -71,6 +72,8 @@ delta_status delta_journal_decode(const uint8_t *buf, size_t len, delta_journal 
         return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: pending flag and pending blocks disagree");
     if ((j->flags & DELTA_JOURNAL_PENDING) && !(j->flags & DELTA_JOURNAL_WRITTEN))
         return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: pending blocks, but nothing written");
+    if ((j->flags & DELTA_JOURNAL_PENDING_B) && !(j->flags & DELTA_JOURNAL_PENDING))
+        return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: a pending area but no pending blocks");
     if (delta_le32(buf + J_RESERVED) != 0) return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: reserved field not 0");
     if (j->next_block > j->next_op)
         return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: %llu blocks before command %llu",

@@ -241,7 +241,7 @@ static delta_status count_failure(session *s, delta_status failure)
                           "images are the source version", why, DELTA_MAX_TRIES);
     }
     s->j.state = DELTA_JOURNAL_ROLLBACK;
-    s->j.flags &= ~(uint32_t)DELTA_JOURNAL_PENDING;
+    s->j.flags &= ~(uint32_t)(DELTA_JOURNAL_PENDING | DELTA_JOURNAL_PENDING_B);
     s->j.pending_count = 0;
     if (save(s) != DELTA_OK)
         return delta_fail(DELTA_ERR_UNRECOVERABLE, "%s: five tries failed and the rollback could not be recorded; run "
