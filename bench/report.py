@@ -201,8 +201,8 @@ def main(csv_path, meta_path, out_dir):
           "dictionary gives hpatchz the decoder memory mkdelta's LZMA2 gets, 16 MiB is its default size."
           % meta["hdiffz_flags"])
     else:
-        w("  - hdiffz (HDiffPatch): **not run**, not found (`HDIFFPATCH_DIR`, or `shared/peers/hdiffpatch` "
-          "next to the repository): its rows, its summary and its part of the targets are missing.")
+        w("  - hdiffz (HDiffPatch): **not run**, %s: its rows, its summary and its part of the targets are "
+          "missing." % meta.get("hdiffpatch_skipped", "not found"))
     w("- Payload: the patch libdelta puts in `firmware.ldp` (`.images[0].patch.size` of the "
       "manifest); the package around it (zip, manifest, ECDSA signature) adds about 1.4 KiB. "
       "For the peers, the patch file.")
@@ -264,7 +264,7 @@ def main(csv_path, meta_path, out_dir):
     w("## Summary: ratios against HDiffPatch")
     w("")
     if not has_hdiff:
-        w("Not run: HDiffPatch was not found (see the flags above).")
+        w("Not run: HDiffPatch was %s." % meta.get("hdiffpatch_skipped", "not found"))
     elif complete:
         w("The same columns against `hdiffz` with a 1 MiB dictionary (hpatchz's apply for the apply "
           "columns). Below 1 is better than hdiffz.")
@@ -541,7 +541,8 @@ def main(csv_path, meta_path, out_dir):
     # Diff time and memory.
     w("## Diff: time and peak memory")
     w("")
-    w("Seconds / MiB of peak RSS. mkdelta compresses with one thread per core, hdiffz with two (`-p-2`).")
+    w("Seconds / MiB of peak RSS. mkdelta compresses with one thread per core%s."
+      % (", hdiffz with two (`-p-2`)" if has_hdiff else ""))
     w("")
     w("| pair | " + " | ".join(NAMES[t] for t in tools) + " |")
     w("|---|" + "---:|" * len(tools))
