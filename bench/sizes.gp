@@ -1,10 +1,11 @@
-# Payload size as % of bsdiff's patch, per pair, one bar per tool. scripts/bench runs
-#   gnuplot -e "dat='bench/work/sizes.dat'; svg='bench/sizes.svg'" bench/sizes.gp
-# after bench/report.py wrote the data.
+# Payload size as % of bsdiff's patch, per pair, one bar per tool. bench/report.py writes each
+# chart's data (work/NAME.dat, whose first line holds the column titles) and its variables
+# (work/NAME.gpvars: dat, svg, ncol, colors, width, what); scripts/bench then runs
+#   gnuplot -e "load 'bench/work/sizes-x86-64.gpvars'" bench/sizes.gp
 set encoding utf8
-set terminal svg size 1040,520 dynamic font "sans,12" background "white"
+set terminal svg size width,520 dynamic font "sans,12" background "white"
 set output svg
-set title "Payload size as % of bsdiff's patch (lower is better; bsdiff = 100%)"
+set title "Payload size as % of bsdiff's patch, ".what." (lower is better; bsdiff = 100%)"
 set ylabel "% of bsdiff"
 set style data histogram
 set style histogram clustered gap 1
@@ -17,7 +18,4 @@ set yrange [0:*]
 set xtics nomirror font "sans,11"
 set bmargin 4
 set arrow from graph 0, first 100 to graph 1, first 100 nohead dashtype 2 lw 1.5 lc rgb "#444444" front
-plot dat using 2:xtic(strcol(1)."\n".strcol(6)) title "libdelta (in place)" lc rgb "#1b9e77", \
-     "" using 3 title "libdelta --no-inplace" lc rgb "#66c2a5", \
-     "" using 4 title "xdelta3 -9" lc rgb "#d95f02", \
-     "" using 5 title "zstd -19 --long=31" lc rgb "#7570b3"
+plot for [i=1:ncol] dat using i+2:xtic(strcol(1)."\n".strcol(2)) title columnheader(i+2) lc rgb word(colors, i)
