@@ -464,7 +464,10 @@ static delta_status order_inplace(plan *p, graph *g, uint32_t max_stash, uint32_
             p->absorbed++;
             continue;
         }
-        if (b.n > 0) { /* perhaps it fits an empty batch */
+        /* Perhaps it fits an empty batch: end this one then, but only then
+         * (a cycle that fits no batch is broken here, without cutting the
+         * batch short: every batch costs the device its syncs). */
+        if (b.n > 0 && ancestors(g, v, set, batch_blocks, seen, ++stamp) > 0) {
             st = flush(p, &cap, &b, pool, &npool);
             if (st) goto out;
             continue;
@@ -483,7 +486,10 @@ static delta_status order_inplace(plan *p, graph *g, uint32_t max_stash, uint32_
         g->slot_of[v] = s;
         g->stash_wait[v] = g->indeg[v];
         p->stashes++;
-        if (++live > p->stash_slots) p->stash_slots = live;
+        /* Declared: the slots used, by number (a slot freed in this batch is
+         * not back in the pool before the batch ends). */
+        live++;
+        if ((uint32_t)s + 1 > p->stash_slots) p->stash_slots = (uint32_t)s + 1;
         g->released[v] = 1;
         g->indeg[v] = 0;
         ready(g, &h, v);
