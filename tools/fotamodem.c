@@ -56,7 +56,7 @@ static const cli_option options[] = {
     {OPT_CACERT, 0, "cacert", "PEM", "trust these CA certificates for https:// (default: the system's)"},
     {OPT_FLASH_DELAY, 0, "flash-delay", "MS", "pause MS milliseconds per percent updated (a slow flash)"},
     {OPT_INJECT, 0, "inject", "SPEC",
-     "inject a fault, repeatable: write-fail:N[@W], silent-boot[:N], hang:SECONDS[@PERCENT],\n"
+     "inject a fault, repeatable: write-fail:N[@W], silent-boot[:N], hang:SECONDS[@PERCENT], "
      "disk-full[:BYTES], busy[:N] (README: Bench module)"},
     {OPT_SCENARIO, 0, "scenario", "FILE", "inject the faults listed in FILE, one per line, with 'seed N'"},
     {OPT_TRANSCRIPT, 0, "transcript", "FILE",
