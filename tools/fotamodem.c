@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
@@ -28,7 +29,7 @@
 enum {
     OPT_PROJECT = 1, OPT_VERSION_SEED, OPT_IMAGE, OPT_PUBKEY, OPT_STATE_DIR, OPT_STDIO, OPT_PTY,
     OPT_MAX_SIZE, OPT_REBOOT_PAUSE, OPT_DOWNLOAD_DIR, OPT_TIMEOUT, OPT_CACERT, OPT_FLASH_DELAY,
-    OPT_PROFILE, OPT_UFS, OPT_INJECT, OPT_SCENARIO, OPT_TRANSCRIPT
+    OPT_PROFILE, OPT_UFS, OPT_INJECT, OPT_SCENARIO, OPT_TRANSCRIPT, OPT_LINK, OPT_HOLD_URCS
 };
 
 static const cli_option options[] = {
@@ -46,7 +47,12 @@ static const cli_option options[] = {
     {OPT_UFS, 0, "ufs", "DIR",
      "the module's file system: /data/ufs/ (/cache/ufs/ on RG50XQ) (default IMAGE.ufs)"},
     {OPT_STDIO, 0, "stdio", NULL, "speak on stdin and stdout (the default)"},
-    {OPT_PTY, 0, "pty", NULL, "open a pseudo-terminal, print its path on stdout and speak on it"},
+    {OPT_PTY, 0, "pty", NULL,
+     "open a pseudo-terminal, print its path on stdout and speak on it; each reboot hangs it up and "
+     "opens a new one (its path printed too)"},
+    {OPT_LINK, 0, "link", "PATH", "keep a symbolic link PATH to the current pseudo-terminal"},
+    {OPT_HOLD_URCS, 0, "hold-urcs", NULL,
+     "keep the lines sent while no host has the pty open (default: they are lost, as on a USB port)"},
     {OPT_MAX_SIZE, 0, "max-size", "BYTES", "the largest package the module accepts (550)"},
     {OPT_REBOOT_PAUSE, 0, "reboot-pause", "SECONDS",
      "each simulated reboot: after the download, after a failed try (default 1)"},
@@ -283,14 +289,14 @@ typedef struct modem {
     cli *c;
     const fota_profile *prof;
     const char *project, *pubkey, *cacert, *seed;
-    const char *state_dir_opt, *download_dir_opt, *ufs_opt, *transcript_path;
+    const char *state_dir_opt, *download_dir_opt, *ufs_opt, *transcript_path, *link;
     cli_named_list images;
     char *state_dir, *download_dir, *package, *version_file, *ufs;
     uint64_t max_size;
     double reboot_pause;
     long timeout;
     unsigned flash_delay_ms;
-    int pty;
+    int pty, hold_urcs;
     inject inj;
     FILE *transcript;
 
@@ -302,6 +308,8 @@ typedef struct modem {
     int busy;                   /* a download or an update is running */
     unsigned busy_injected;     /* AT+QFOTADL still to answer busy (--inject busy) */
     char final[64];             /* the session's last URC, sent when the job is done */
+    int port_req;               /* PORT_DOWN / PORT_UP asked of the line loop by a reboot */
+    pthread_cond_t port_done;   /* the line loop did it (port_req back to 0) */
 
     /* The job thread's own (no lock needed). */
     unsigned tries;             /* session runs (tries) in this process */
@@ -443,11 +451,38 @@ static void pause_seconds(double s)
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
 }
 
-/* The module reboots (into recovery, or after a failed try). */
-static void reboot(modem *m, const char *why)
+enum { PORT_DOWN = 1, PORT_UP = 2 };
+
+/* Asks the line loop to hang up the pty or open a new one, and waits. */
+static void port_request(modem *m, int req)
+{
+    pthread_mutex_lock(&m->lock);
+    m->port_req = req;
+    pthread_mutex_unlock(&m->lock);
+    wake_line(m);
+    pthread_mutex_lock(&m->lock);
+    while (m->port_req) pthread_cond_wait(&m->port_done, &m->lock);
+    pthread_mutex_unlock(&m->lock);
+}
+
+/*
+ * The module reboots (into recovery, or after a failed try). On a pty the
+ * port goes away as a USB port does: what is queued is sent, the host's side
+ * is hung up (its reads give EOF/EIO), and half-way through the reboot a new
+ * pty appears (its path on stdout, --link updated); the first URC comes at
+ * the end of the pause.
+ */
+static void reboot(modem *m, const char *why, int hangup)
 {
     cli_info(m->c, "rebooting (%s)", why);
-    pause_seconds(m->reboot_pause);
+    if (m->pty && hangup) {
+        port_request(m, PORT_DOWN);
+        pause_seconds(m->reboot_pause / 2);
+        port_request(m, PORT_UP);
+        pause_seconds(m->reboot_pause / 2);
+    } else {
+        pause_seconds(m->reboot_pause);
+    }
     int silent = m->silent_left > 0;
     if (silent) m->silent_left--;
     atomic_store(&m->mute, silent);
@@ -1020,7 +1055,7 @@ static void recovery(modem *m)
             return;
         }
         cli_note(m->c, "try failed (%d): rebooting to try again", delta_dfota_code(st));
-        reboot(m, "after a failed try");
+        reboot(m, "after a failed try", 1);
     }
 }
 
@@ -1059,7 +1094,7 @@ static void fota(modem *m, const fota_source *s)
         remove_package(m);
         return;
     }
-    if (pf->reboot_after_download) reboot(m, "into recovery");
+    if (pf->reboot_after_download) reboot(m, "into recovery", 1);
     recovery(m);
 }
 
@@ -1069,7 +1104,7 @@ static void fota(modem *m, const fota_source *s)
 static void boot(modem *m)
 {
     m->silent_left = 0;
-    reboot(m, "power on");
+    reboot(m, "power on", 0);     /* the port appeared when the process started */
     recovery(m);
 }
 
@@ -1332,12 +1367,21 @@ static void command(modem *m, const char *line, size_t len)
 
 /* ---- the line --------------------------------------------------------------------- */
 
+static int open_pty(modem *m);
+
+/* An event in the transcript: "# what". */
+static void transcript_note(modem *m, const char *what)
+{
+    transcript(m, '#', what, strlen(what));
+}
+
 enum { AT_LINE_MAX = 1024 };
 
 /* Whether a host holds the pty's slave open (the master reports POLLHUP when none does). */
 static int host_present(const modem *m)
 {
     if (!m->pty) return 1;
+    if (m->master < 0) return 0;
     struct pollfd p = {m->master, POLLIN, 0};
     return !(poll(&p, 1, 0) == 1 && (p.revents & POLLHUP));
 }
@@ -1364,6 +1408,43 @@ static int flush_out(modem *m)
     }
 }
 
+/* Waits (up to 2 s) until the host has read what was written: a hang-up
+ * discards what waits in the slave's input. */
+static void drain(modem *m)
+{
+    const char *name = ptsname(m->master);
+    int fd = name ? open(name, O_RDWR | O_NOCTTY | O_NONBLOCK) : -1;
+    if (fd < 0) return;
+    /* Written bytes reach the slave's queue a moment later: empty three times running. */
+    for (int i = 0, empty = 0; i < 200 && empty < 3 && host_present(m); i++) {
+        int n = 0;
+        if (ioctl(fd, FIONREAD, &n) < 0) break;
+        empty = n ? 0 : empty + 1;
+        pause_seconds(0.01);
+    }
+    close(fd);
+}
+
+/* No host has the pty open: what is queued is lost (a USB port that nobody opened). */
+static void drop_out(modem *m)
+{
+    for (;;) {
+        pthread_mutex_lock(&m->lock);
+        outline *o = m->head;
+        if (o) {
+            m->head = o->next;
+            if (!m->head) m->tail = &m->head;
+        }
+        pthread_mutex_unlock(&m->lock);
+        if (!o) return;
+        if (o->is_line) {
+            cli_info(m->c, "lost (no host has the port open): %.*s", (int)(o->len - 4), o->bytes + 2);
+            transcript(m, '!', o->bytes + 2, o->len - 4);
+        }
+        free(o);
+    }
+}
+
 /*
  * Serves the line until stdin ends (--stdio) or forever (--pty). With --pty,
  * output waits while no host holds the line open, and for a moment after one
@@ -1377,12 +1458,34 @@ static int serve(modem *m)
     double present_since = 0;
     const double settle = 0.2;
     for (;;) {
+        pthread_mutex_lock(&m->lock);
+        int req = m->port_req;
+        pthread_mutex_unlock(&m->lock);
+        if (req) {
+            if (req == PORT_DOWN && m->master >= 0) {
+                if (host_present(m) && flush_out(m) == 0) drain(m);
+                close(m->master);
+                m->master = m->in_fd = m->out_fd = -1;
+                present = 0;
+                len = 0;
+                overflow = 0;
+                if (m->upl.active) upload_end(m, 1);
+                transcript_note(m, "the port is hung up (reboot)");
+            } else if (req == PORT_UP && m->master < 0 && open_pty(m)) {
+                return CLI_EXIT_FAILURE;
+            }
+            pthread_mutex_lock(&m->lock);
+            m->port_req = 0;
+            pthread_cond_broadcast(&m->port_done);
+            pthread_mutex_unlock(&m->lock);
+        }
         int hung = atomic_load(&m->hung);
         int now_present = host_present(m);
         if (now_present && !present) present_since = now_seconds();
         present = now_present;
         int settled = present && now_seconds() - present_since >= settle;
         if (settled && !hung && flush_out(m) < 0) present = 0;
+        if (m->pty && !present && !m->hold_urcs) drop_out(m);
         if (m->upl.active && now_seconds() >= m->upl.deadline) upload_end(m, 1);
 
         pthread_mutex_lock(&m->lock);
@@ -1394,6 +1497,7 @@ static int serve(modem *m)
         int nfds = present && !eof ? 2 : 1;
         int timeout = -1;
         if ((m->pty && !present) || hung) timeout = 50;
+        if (m->master < 0 && m->pty) nfds = 1;
         else if (present && !settled) timeout = (int)((settle - (now_seconds() - present_since)) * 1000) + 1;
         if (m->upl.active && (timeout < 0 || timeout > 50)) timeout = 50;
         if (poll(p, (nfds_t)nfds, timeout) < 0 && errno != EINTR) {
@@ -1461,6 +1565,21 @@ static int open_pty(modem *m)
     int slave = open(name, O_RDWR | O_NOCTTY);
     if (slave >= 0) close(slave);
     m->master = m->in_fd = m->out_fd = fd;
+    if (m->link) {              /* a symbolic link beside it, renamed over --link */
+        size_t n = strlen(m->link) + 8;
+        char *tmp = malloc(n);
+        int ok = tmp != NULL;
+        if (ok) {
+            snprintf(tmp, n, "%s.new", m->link);
+            unlink(tmp);
+            ok = symlink(name, tmp) == 0 && rename(tmp, m->link) == 0;
+        }
+        if (!ok) cli_error(m->c, "%s: cannot link to %s: %s", m->link, name, strerror(errno));
+        free(tmp);
+    }
+    char what[64];
+    snprintf(what, sizeof what, "the port is %s", name);
+    transcript_note(m, what);
     printf("%s\n", name);
     fflush(stdout);
     return 0;
@@ -1489,6 +1608,8 @@ static int handle(void *ctx, int id, const char *value)
     case OPT_UFS: m->ufs_opt = value; return 0;
     case OPT_CACERT: m->cacert = value; return 0;
     case OPT_TRANSCRIPT: m->transcript_path = value; return 0;
+    case OPT_LINK: m->link = value; return 0;
+    case OPT_HOLD_URCS: m->hold_urcs = 1; return 0;
     case OPT_STDIO: m->pty = 0; return 0;
     case OPT_PTY: m->pty = 1; return 0;
     case OPT_INJECT:
@@ -1577,6 +1698,7 @@ int main(int argc, char **argv)
                .in_fd = 0, .out_fd = 1, .master = -1, .wake = {-1, -1}, .cmee = 1};
     m.tail = &m.head;
     pthread_mutex_init(&m.lock, NULL);
+    pthread_cond_init(&m.port_done, NULL);
     int rc = cli_parse(&c, argc, argv, handle, &m);
     if (rc >= 0) goto done;
     rc = CLI_EXIT_USAGE;

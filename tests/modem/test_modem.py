@@ -185,7 +185,9 @@ class Servers:
 
 
 class Modem:
-    """fotamodem --pty on its own image; lines read with pyserial."""
+    """fotamodem --pty on its own image; lines read with pyserial through its
+    --link. A reboot hangs the port up: the reads fail, and the line is opened
+    again through the link, as a host reopens a re-enumerated USB port."""
 
     def __init__(self, workdir, *extra, images=None):
         images = images or [(None, OLD)]
@@ -199,7 +201,10 @@ class Modem:
             args += ["--image", path if name is None else "%s=%s" % (name, path)]
         self.image = self.images[images[0][0]]
         self.ufs = self.image + ".ufs"
-        self.args = [os.path.join(BIN, "fotamodem"), "--pty", "--project", PROJECT, "--firmware",
+        self.link = os.path.join(workdir, "modem.tty")
+        self.reopened = 0
+        self.args = [os.path.join(BIN, "fotamodem"), "--pty", "--link", self.link,
+                     "--project", PROJECT, "--firmware",
                      FROM, *args, "--pubkey", PUB, "--reboot-pause", "0.3", "--timeout", "2", *extra]
         self.log = open(os.path.join(workdir, "fotamodem.log"), "ab")
         self.proc = None
@@ -214,21 +219,50 @@ class Modem:
         self.path = path
         self.open()
 
-    def open(self):
-        self.ser = serial.Serial(self.path, 115200, timeout=0.2)
+    def open(self, timeout=10):
+        """Opens the port through the link, waiting while it is away (a reboot)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.ser = serial.Serial(self.link, 115200, timeout=0.2)
+                return
+            except (serial.SerialException, OSError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
+    def reopen(self):
+        """The port was hung up (the module rebooted): open its successor."""
+        try:
+            self.ser.close()
+        except Exception:
+            pass
+        self.reopened += 1
+        self.open()
+
+    def readline(self):
+        try:
+            return self.ser.readline()
+        except (serial.SerialException, OSError):
+            self.reopen()
+            return b""
 
     def close_line(self):
         self.ser.close()
 
     def send(self, cmd, end="\r"):
-        self.ser.write((cmd + end).encode())
+        try:
+            self.ser.write((cmd + end).encode())
+        except (serial.SerialException, OSError):
+            self.reopen()
+            self.ser.write((cmd + end).encode())
 
     def line(self, deadline):
         """The next non-empty line (without CR LF); AssertionError at the deadline.
         self.at holds the time each line of the last until() arrived."""
         buf = b""
         while time.monotonic() < deadline:
-            buf += self.ser.readline()
+            buf += self.readline()
             if buf.endswith(b"\n"):
                 text = buf.decode(errors="replace").rstrip("\r\n")
                 buf = b""
@@ -239,10 +273,10 @@ class Modem:
 
     def quiet(self, seconds):
         """Asserts that nothing arrives for that long."""
-        self.ser.timeout = seconds
-        got = self.ser.read(1)
-        self.ser.timeout = 0.2
-        assert not got, "unexpected output %r" % (got + self.ser.read(4096))
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            got = self.readline()
+            assert not got, "unexpected output %r" % got
 
     def until(self, stop, timeout=30):
         """Lines up to and including the first for which stop(line) is true."""
@@ -660,6 +694,36 @@ class Suite:
               % (before, first, time.monotonic() - t0))
         self.updated(m)
 
+    def hangup(self):
+        """A reboot on --pty hangs the port up (reads fail), a new one appears behind
+        --link; lines sent while no host has it open are lost unless --hold-urcs."""
+        for hold in (False, True):
+            wd = os.path.join(self.workdir, "hold" if hold else "lose")
+            os.makedirs(wd)
+            tr = os.path.join(wd, "t.log")
+            m = self.modem("--transcript", tr, *(["--hold-urcs"] if hold else []), workdir=wd)
+            os.makedirs(m.ufs)
+            shutil.copyfile(self.pkgs["good"], os.path.join(m.ufs, "good.zip"))
+            match(m.command('AT+QFOTADL="/data/ufs/good.zip"'), ["OK"])
+            t0 = time.monotonic()
+            while m.reopened == 0 and time.monotonic() - t0 < 5:
+                m.readline()                            # until the hang-up
+            assert m.reopened == 1, "no hang-up"
+            m.close_line()                              # no host while the module updates
+            time.sleep(2.5)
+            m.open()
+            if hold:
+                match(m.until(is_last), [q("START"), UPDATING, q("END", 0)])
+            else:
+                m.quiet(0.5)
+            self.updated(m)
+            events = [l.split(" ", 2)[1:] for l in open(tr).read().splitlines()]
+            assert ["#", "the port is hung up (reboot)"] in events, events
+            lost = [e[1] for e in events if e[0] == "!"]
+            assert lost == ([] if hold else [q("START")] + lost[1:-1] + [q("END", 0)]), lost
+            m.stop()
+            self.modems.remove(m)
+
     # -- the families
 
     def bc20(self):
@@ -712,6 +776,7 @@ class Suite:
             assert got[i + 1] == q("START") and m.at[i + 1] - m.at[i] >= 0.8, \
                 "END,520 came %.2fs before START" % (m.at[i + 1] - m.at[i])
         assert got[:4] == ["OK", q("HTTPSTART"), q("HTTPEND", 0), q("START")], got
+        assert m.reopened == 3, "%d hang-ups, not 3 reboots" % m.reopened
         self.updated(m)
 
     def write_fail_rollback(self):
@@ -740,7 +805,7 @@ class Suite:
         got = m.until(lambda l: l.startswith(q("UPDATING") + ",") and percent_of(l) >= 30)
         last = time.monotonic()
         while time.monotonic() - last < 0.6:            # silence: the hang has begun
-            l = m.ser.readline().strip()
+            l = m.readline().strip()
             if l:
                 got.append(l.decode())
                 last = time.monotonic()
@@ -821,13 +886,13 @@ class Suite:
         time.sleep(0.2)
         lines = open(path).read().splitlines()
         import re
-        rx = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ([<>]) (.*)$")
+        rx = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ([<>#!]) (.*)$")
         got = []
         for l in lines:
             r = rx.match(l)
             assert r, "transcript line %r" % l
             got.append(r.group(1) + " " + r.group(2))
-        want = ["> AT", "< OK", "> AT\\x00x", "< ERROR",
+        want = ["# the port is " + m.path, "> AT", "< OK", "> AT\\x00x", "< ERROR",
                 '> AT+QFOTADL="http://127.0.0.1:%d/missing.zip"' % self.s.http_port,
                 "< OK", "< " + q("HTTPSTART"), "< " + q("HTTPEND", 701)]
         assert got == want, got
@@ -894,6 +959,7 @@ def main():
             ("corrupt package: 5 x END,504", suite.corrupt),
             ("over --max-size: END,550 (RG50XQ), END,511 (EC2X)", suite.too_large),
             ("power cut during UPDATING, restart: resumes to END,0", suite.power_cut),
+            ("reboot hangs the pty up; --link; lost or --hold-urcs", suite.hangup),
             ("BC20: DOWNLOADING n%, codes 254/255/12, no re-check", suite.bc20),
             ("EG9X: corrupt package -> 5 x END,505", suite.eg9x),
             ("RG50XQ: two partitions", suite.rg50xq_multi),
