@@ -724,6 +724,39 @@ class Suite:
             m.stop()
             self.modems.remove(m)
 
+    def fotahost(self):
+        """The reference host (tools/fotahost) against fotamodem: its exit status and
+        report for a success, five refusals, two failed writes, a silent boot, HTTPEND,12,
+        and a hang past its --silence (it asks for a power cycle, then sees the end)."""
+        http = "http://127.0.0.1:%d/" % self.s.http_port
+        cases = [([], http + "good.zip", [], 0, "updated to %s after 1 END line(s), 1 reboot(s) seen" % TO),
+                 ([], http + "other-version.zip", ["--first-urc", "2"], 5,
+                  "failed: 505 (ATI shows another version: not updated) after 5 END line(s); "
+                  "the module runs " + FROM),
+                 (["--inject", "write-fail:2"], http + "good.zip", [], 0,
+                  "updated to %s after 3 END line(s), 3 reboot(s) seen" % TO),
+                 (["--inject", "silent-boot"], http + "good.zip", ["--first-urc", "3"], 0,
+                  "updated to %s after 0 END line(s), 1 reboot(s) seen" % TO),
+                 (["--profile", "BC20"], http + "missing.zip", [], 1,
+                  "failed: 12 (the download failed) after 0 END line(s)"),
+                 (["--inject", "hang:2.5@30", "--flash-delay", "10"], http + "good.zip", ["--silence", "1"], 0,
+                  "updated to %s after 1 END line(s), 1 reboot(s) seen" % TO, b"power-cycle the module now")]
+        for n, (extra, url, opts, code, out, *err) in enumerate(cases):
+            wd = os.path.join(self.workdir, "h%d" % n)
+            os.makedirs(wd)
+            m = self.modem(*extra, workdir=wd)
+            m.close_line()
+            r = subprocess.run([os.path.join(BIN, "fotahost"), "--port", m.link, "--url", url,
+                                "--target", TO, *opts], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=60)
+            assert (r.returncode, r.stdout.decode().strip()) == (code, out), \
+                "%s %s: %d %r %r" % (extra, url, r.returncode, r.stdout, r.stderr)
+            assert all(e in r.stderr for e in err), r.stderr
+            m.open()
+            (self.updated if code == 0 else self.untouched)(m)
+            m.stop()
+            self.modems.remove(m)
+
     # -- the families
 
     def bc20(self):
@@ -922,7 +955,7 @@ def make_packages(tmp):
 
 
 def main():
-    for tool in ("mkdelta", "fotamodem"):
+    for tool in ("mkdelta", "fotamodem", "fotahost"):
         if not os.access(os.path.join(BIN, tool), os.X_OK):
             print("missing %s/%s (build first)" % (BIN, tool), file=sys.stderr)
             return 1
@@ -960,6 +993,7 @@ def main():
             ("over --max-size: END,550 (RG50XQ), END,511 (EC2X)", suite.too_large),
             ("power cut during UPDATING, restart: resumes to END,0", suite.power_cut),
             ("reboot hangs the pty up; --link; lost or --hold-urcs", suite.hangup),
+            ("fotahost, the reference host, against fotamodem", suite.fotahost),
             ("BC20: DOWNLOADING n%, codes 254/255/12, no re-check", suite.bc20),
             ("EG9X: corrupt package -> 5 x END,505", suite.eg9x),
             ("RG50XQ: two partitions", suite.rg50xq_multi),
