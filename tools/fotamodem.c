@@ -66,7 +66,7 @@ static const cli_option options[] = {
      "disk-full[:BYTES], busy[:N] (README: Bench module)"},
     {OPT_SCENARIO, 0, "scenario", "FILE", "inject the faults listed in FILE, one per line, with 'seed N'"},
     {OPT_TRANSCRIPT, 0, "transcript", "FILE",
-     "write each line that crosses the port to FILE, timestamped, when it is delivered"},
+     "append each line that crosses the port to FILE, timestamped, when it is delivered"},
     CLI_COMMON_OPTIONS
 };
 
@@ -1740,7 +1740,7 @@ int main(int argc, char **argv)
     rc = load_version(&m);
     if (rc) goto done;
     rc = CLI_EXIT_FAILURE;
-    if (m.transcript_path && !(m.transcript = fopen(m.transcript_path, "w"))) {
+    if (m.transcript_path && !(m.transcript = fopen(m.transcript_path, "a"))) {
         cli_error(&c, "%s: cannot create the transcript: %s", m.transcript_path, strerror(errno));
         goto done;
     }
