@@ -1464,6 +1464,9 @@ static int serve(modem *m)
         if (req) {
             if (req == PORT_DOWN && m->master >= 0) {
                 if (host_present(m) && flush_out(m) == 0) drain(m);
+                /* The link goes first: the pty's number is free once the master
+                 * closes, and another process's new pty may take it. */
+                if (m->link) unlink(m->link);
                 close(m->master);
                 m->master = m->in_fd = m->out_fd = -1;
                 present = 0;
