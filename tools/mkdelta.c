@@ -10,7 +10,7 @@ enum {
     OPT_PROJECT = 1, OPT_FROM, OPT_TO, OPT_KEY, OPT_OUTPUT, OPT_IMAGE, OPT_FORMAT,
     OPT_BLOCK_SIZE, OPT_SEGMENT_SIZE, OPT_MAX_STASH,
     OPT_BATCH_BLOCKS, OPT_SLOT_SIZE, OPT_MAX_MEMORY,
-    OPT_NO_INPLACE, OPT_COMPRESSION, OPT_ARCH, OPT_JSON
+    OPT_NO_INPLACE, OPT_COMPRESSION, OPT_WINDOW, OPT_ARCH, OPT_JSON
 };
 
 static const cli_option options[] = {
@@ -30,7 +30,9 @@ static const cli_option options[] = {
     {OPT_MAX_MEMORY, 0, "max-memory", "BYTES", "cap on the diff's working memory"},
     {OPT_NO_INPLACE, 0, "no-inplace", NULL,
      "target-order patch (benchmarks only: applies only out of place)"},
-    {OPT_COMPRESSION, 0, "compression", "lzma2|none", "patch compression (lzma2)"},
+    {OPT_COMPRESSION, 0, "compression", "lzma2|lzrc|none",
+     "patch compression (lzma2; lzrc: the device codec, decoded in a few KiB)"},
+    {OPT_WINDOW, 0, "window", "BYTES", "lzrc window, a power of two in 256..64K (1K)"},
     {OPT_ARCH, 0, "arch", "auto|thumb2|x86-64|aarch64|none",
      "predict the references of this machine code (auto: detected, kept where the patch gets smaller)"},
     {OPT_JSON, 0, "json", NULL, "print a JSON report on stdout"},
@@ -50,6 +52,7 @@ typedef struct args {
     cli_named_list slots;   /* [NAME=]BYTES */
     delta_patch_options patch;
     delta_diff_options diff;
+    uint32_t window; /* --window (lzrc) */
 } args;
 
 static int handle(void *ctx, int id, const char *value)
@@ -116,10 +119,20 @@ static int handle(void *ctx, int id, const char *value)
             a->patch.compression = DELTA_COMPRESSION_LZMA2;
         else if (strcmp(value, "none") == 0)
             a->patch.compression = DELTA_COMPRESSION_NONE;
+        else if (strcmp(value, "lzrc") == 0)
+            a->patch.compression = DELTA_COMPRESSION_LZRC;
         else {
-            cli_usage_error(a->c, "--compression: '%s' is not lzma2 or none", value);
+            cli_usage_error(a->c, "--compression: '%s' is not lzma2, lzrc or none", value);
             return -1;
         }
+        return 0;
+    case OPT_WINDOW:
+        if (cli_size_option(a->c, "window", value, DELTA_LZRC_MAX_WINDOW, &v)) return -1;
+        if (v < DELTA_LZRC_MIN_WINDOW || (v & (v - 1))) {
+            cli_usage_error(a->c, "--window: %s is not a power of two in 256..64K", value);
+            return -1;
+        }
+        a->window = (uint32_t)v;
         return 0;
     case OPT_ARCH:
         if (strcmp(value, "auto") == 0)
@@ -293,6 +306,7 @@ int main(int argc, char **argv)
     a.patch = (delta_patch_options)DELTA_PATCH_OPTIONS_INIT;
     a.diff = (delta_diff_options)DELTA_DIFF_OPTIONS_INIT;
     int rc = cli_parse(&c, argc, argv, handle, &a);
+    if (a.patch.compression == DELTA_COMPRESSION_LZRC) a.patch.dict_size = a.window ? a.window : 1024;
     if (rc >= 0) goto out;
     rc = CLI_EXIT_USAGE;
 
