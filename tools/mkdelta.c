@@ -10,7 +10,7 @@ enum {
     OPT_PROJECT = 1, OPT_FROM, OPT_TO, OPT_KEY, OPT_OUTPUT, OPT_IMAGE, OPT_FORMAT,
     OPT_BLOCK_SIZE, OPT_SEGMENT_SIZE, OPT_MAX_STASH,
     OPT_BATCH_BLOCKS, OPT_SLOT_SIZE, OPT_MAX_MEMORY,
-    OPT_NO_INPLACE, OPT_COMPRESSION, OPT_WINDOW, OPT_ARCH, OPT_JSON
+    OPT_NO_INPLACE, OPT_COMPRESSION, OPT_WINDOW, OPT_DEVICE_RAM, OPT_ARCH, OPT_JSON
 };
 
 static const cli_option options[] = {
@@ -33,6 +33,9 @@ static const cli_option options[] = {
     {OPT_COMPRESSION, 0, "compression", "lzma2|lzrc|none",
      "patch compression (lzma2; lzrc: the device codec, decoded in a few KiB)"},
     {OPT_WINDOW, 0, "window", "BYTES", "lzrc window, a power of two in 256..64K (1K)"},
+    {OPT_DEVICE_RAM, 0, "device-ram", "BYTES",
+     "device profile: the patcher's workspace on the device; picks lzrc with the largest window that "
+     "fits, batches of 4 blocks and 4 stash slots (unless given), and fails when a patch does not fit"},
     {OPT_ARCH, 0, "arch", "auto|thumb2|x86-64|aarch64|none",
      "predict the references of this machine code (auto: detected, kept where the patch gets smaller)"},
     {OPT_JSON, 0, "json", NULL, "print a JSON report on stdout"},
@@ -53,7 +56,47 @@ typedef struct args {
     delta_patch_options patch;
     delta_diff_options diff;
     uint32_t window; /* --window (lzrc) */
+    uint64_t device_ram; /* --device-ram: the workspace budget (0: none) */
+    int batch_set, stash_set;
 } args;
+
+/* The workspace a device needs for an LZRC patch with these parameters
+ * (the library's own formula, delta_apply_workspace_size). */
+static uint64_t device_workspace(uint32_t block_size, uint32_t window, uint64_t map_entries)
+{
+    delta_patch_info info;
+    memset(&info, 0, sizeof info);
+    info.block_size = block_size;
+    info.compression = DELTA_COMPRESSION_LZRC;
+    info.dict_size = window;
+    info.max_stream = DELTA_PATCH_MAX_SEGMENT;
+    info.flags = map_entries ? DELTA_PATCH_PREDICT : 0;
+    info.map_entries = (uint32_t)(map_entries > 65535 ? 65535 : map_entries);
+    return delta_apply_workspace_size(&info);
+}
+
+/* Entries of reference map the profile leaves room for when it picks the window. */
+#define DEVICE_MAP_RESERVE 64
+
+/* --device-ram: LZRC with the largest window that fits beside the blocks,
+ * the decoders and a map of DEVICE_MAP_RESERVE entries. */
+static int device_profile(args *a)
+{
+    a->patch.compression = DELTA_COMPRESSION_LZRC;
+    if (!a->batch_set) a->patch.batch_blocks = 4;
+    if (!a->stash_set) a->patch.max_stash = 4;
+    if (a->window) return 0;
+    for (uint32_t w = DELTA_LZRC_MAX_WINDOW; w >= DELTA_LZRC_MIN_WINDOW; w >>= 1) {
+        if (device_workspace(a->patch.block_size, w, DEVICE_MAP_RESERVE) <= a->device_ram) {
+            a->window = w;
+            return 0;
+        }
+    }
+    cli_usage_error(a->c, "--device-ram: %llu bytes cannot hold two %u-byte blocks and the decoders (%llu at least)",
+                    (unsigned long long)a->device_ram, a->patch.block_size,
+                    (unsigned long long)device_workspace(a->patch.block_size, DELTA_LZRC_MIN_WINDOW, DEVICE_MAP_RESERVE));
+    return -1;
+}
 
 static int handle(void *ctx, int id, const char *value)
 {
@@ -96,10 +139,12 @@ static int handle(void *ctx, int id, const char *value)
     case OPT_MAX_STASH:
         if (cli_size_option(a->c, "max-stash", value, UINT32_MAX, &v)) return -1;
         a->patch.max_stash = (uint32_t)v;
+        a->stash_set = 1;
         return 0;
     case OPT_BATCH_BLOCKS:
         if (cli_size_option(a->c, "batch-blocks", value, UINT32_MAX, &v)) return -1;
         a->patch.batch_blocks = (uint32_t)v;
+        a->batch_set = 1;
         return 0;
     case OPT_MAX_MEMORY:
         if (cli_size_option(a->c, "max-memory", value, UINT64_MAX, &v)) return -1;
@@ -133,6 +178,10 @@ static int handle(void *ctx, int id, const char *value)
             return -1;
         }
         a->window = (uint32_t)v;
+        return 0;
+    case OPT_DEVICE_RAM:
+        if (cli_size_option(a->c, "device-ram", value, UINT32_MAX, &v)) return -1;
+        a->device_ram = v;
         return 0;
     case OPT_ARCH:
         if (strcmp(value, "auto") == 0)
@@ -271,6 +320,16 @@ static int make_package(cli *c, args *a, input *in, size_t n)
         delta_buf_free(&out);
         return cli_fail(c, st, "cannot make the package");
     }
+    for (size_t i = 0; a->device_ram && i < n; i++) {
+        uint64_t need = device_workspace(a->patch.block_size, a->patch.dict_size, report.stats[i].map_entries);
+        if (need > a->device_ram) {
+            char what[160];
+            snprintf(what, sizeof what, "image %s needs %llu bytes of workspace, over --device-ram %llu", in[i].name,
+                     (unsigned long long)need, (unsigned long long)a->device_ram);
+            delta_buf_free(&out);
+            return cli_fail(c, DELTA_ERR_LIMIT, what);
+        }
+    }
     int rc = cli_write_file_atomic(c, a->output, out.data, out.len) ? CLI_EXIT_FAILURE : 0;
     delta_buf_free(&out);
     if (rc) return rc;
@@ -306,6 +365,7 @@ int main(int argc, char **argv)
     a.patch = (delta_patch_options)DELTA_PATCH_OPTIONS_INIT;
     a.diff = (delta_diff_options)DELTA_DIFF_OPTIONS_INIT;
     int rc = cli_parse(&c, argc, argv, handle, &a);
+    if (rc < 0 && a.device_ram && device_profile(&a)) rc = CLI_EXIT_USAGE;
     if (a.patch.compression == DELTA_COMPRESSION_LZRC) a.patch.dict_size = a.window ? a.window : 1024;
     if (rc >= 0) goto out;
     rc = CLI_EXIT_USAGE;

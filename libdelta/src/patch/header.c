@@ -210,7 +210,8 @@ static uint64_t lzma_need(uint32_t dict)
 
 size_t patch_decoder_memory(const delta_patch_info *info)
 {
-    size_t need = 3 * (STREAM_INBUF + 64) + STREAM_INBUF; /* the streams' buffers; the CRC pass's (host: 4096) */
+    size_t in = patch_inbuf(info);
+    size_t need = 3 * (in + 64) + in; /* the streams' buffers; the CRC pass's */
     if (info->compression == DELTA_COMPRESSION_LZMA2) {
         uint32_t dict = info->dict_size;
         if (info->max_stream < dict) dict = info->max_stream < 4096 ? 4096 : info->max_stream;
@@ -223,6 +224,11 @@ size_t patch_decoder_memory(const delta_patch_info *info)
     /* The segment's reference map, after the stream buffers. */
     if (info->flags & DELTA_PATCH_PREDICT) need += (size_t)info->map_entries * sizeof(arch_entry) + 16;
     return need;
+}
+
+size_t patch_inbuf(const delta_patch_info *info)
+{
+    return info->compression == DELTA_COMPRESSION_LZRC ? LZRC_INBUF : STREAM_INBUF;
 }
 
 size_t delta_apply_workspace_size(const delta_patch_info *info)

@@ -15,9 +15,11 @@ uint32_t lzrc_window(uint32_t header_window, uint32_t raw)
     return w;
 }
 
+_Static_assert(sizeof(lzrc_dec) <= LZRC_DECODER_STATE, "LZRC_DECODER_STATE is too small");
+
 size_t lzrc_decoder_size(uint32_t w)
 {
-    return sizeof(lzrc_dec) + w;
+    return LZRC_DECODER_STATE + w;
 }
 
 static void normalize(lzrc_dec *d)

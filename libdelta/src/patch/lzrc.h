@@ -38,6 +38,8 @@ typedef struct lzrc_model {
 void lzrc_model_init(lzrc_model *m);
 /* The window of a stream of raw bytes under a header's window size. */
 uint32_t lzrc_window(uint32_t header_window, uint32_t raw);
+/* Decoder state, fixed so that every build declares the same workspace. */
+#define LZRC_DECODER_STATE 1216u
 /* Bytes of decoder memory for window w (state and window). */
 size_t lzrc_decoder_size(uint32_t w);
 

@@ -19,6 +19,10 @@ enum { PIECE_COPY = 0, PIECE_LITERAL = 1 };
 #define DELTA_STREAM_INBUF 4096
 #endif
 #define STREAM_INBUF DELTA_STREAM_INBUF
+/* LZRC streams (the device codec) read 64 bytes at a time on every build, so
+ * that the workspace a patch declares is the one a device needs. */
+#define LZRC_INBUF 64
+size_t patch_inbuf(const delta_patch_info *info);
 
 /* One segment table entry, with where its streams start in the patch. */
 typedef struct seg_entry {
@@ -62,7 +66,8 @@ typedef struct pstream {
     size_t in_pos, in_len; /* LZRC: the bytes of in not yet used */
     int in_err;          /* LZRC: the input ran out or could not be read */
     delta_status in_status;
-    uint8_t *in;         /* STREAM_INBUF bytes (arena) */
+    size_t in_cap;       /* patch_inbuf() */
+    uint8_t *in;         /* in_cap bytes (arena) */
 } pstream;
 
 delta_status pstream_open(pstream *s, const delta_source *patch, const delta_patch_info *info,

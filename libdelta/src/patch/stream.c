@@ -42,7 +42,7 @@ static uint8_t lzrc_in_byte(void *ctx)
     pstream *s = ctx;
     if (s->in_pos == s->in_len) {
         uint64_t left = s->end - s->off;
-        size_t n = left < STREAM_INBUF ? (size_t)left : STREAM_INBUF;
+        size_t n = left < s->in_cap ? (size_t)left : s->in_cap;
         delta_status st = n ? delta_read_source(s->patch, s->off, s->in, n, DELTA_ERR_PACKAGE_READ) : DELTA_ERR_PATCH;
         if (st) {
             if (!s->in_err) s->in_status = st;
@@ -59,7 +59,7 @@ static uint8_t lzrc_in_byte(void *ctx)
 static delta_status lzrc_open(pstream *s, const delta_patch_info *info, uint32_t raw, arena *ar)
 {
     uint32_t w = lzrc_window(info->dict_size, raw);
-    s->lz = arena_take(ar, sizeof *s->lz);
+    s->lz = arena_take(ar, LZRC_DECODER_STATE);
     uint8_t *win = arena_take(ar, w);
     if (!s->lz || !win) return delta_fail(DELTA_ERR_NOMEM, "patch: workspace too small for the decoder");
     if (s->end == s->off && raw == 0) { /* an empty stream stores nothing */
@@ -83,7 +83,8 @@ delta_status pstream_open(pstream *s, const delta_source *patch, const delta_pat
     s->off = off;
     s->end = off + stored;
     s->raw_left = raw;
-    s->in = arena_take(ar, STREAM_INBUF);
+    s->in_cap = patch_inbuf(info);
+    s->in = arena_take(ar, s->in_cap);
     if (!s->in) return delta_fail(DELTA_ERR_NOMEM, "patch: workspace too small for stream buffers");
     if (info->compression == DELTA_COMPRESSION_LZRC) return lzrc_open(s, info, raw, ar);
     if (info->compression != DELTA_COMPRESSION_LZMA2) return DELTA_OK;
