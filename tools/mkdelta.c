@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "libdelta/container.h"
+#include "libdelta/devheader.h"
 #include "libdelta/fileio.h"
 #include "libdelta/package.h"
 
@@ -10,7 +12,7 @@ enum {
     OPT_PROJECT = 1, OPT_FROM, OPT_TO, OPT_KEY, OPT_OUTPUT, OPT_IMAGE, OPT_FORMAT,
     OPT_BLOCK_SIZE, OPT_SEGMENT_SIZE, OPT_MAX_STASH,
     OPT_BATCH_BLOCKS, OPT_SLOT_SIZE, OPT_MAX_MEMORY,
-    OPT_NO_INPLACE, OPT_COMPRESSION, OPT_WINDOW, OPT_DEVICE_RAM, OPT_ARCH, OPT_JSON
+    OPT_NO_INPLACE, OPT_COMPRESSION, OPT_WINDOW, OPT_DEVICE_RAM, OPT_DEVICE_HEADER, OPT_ARCH, OPT_JSON
 };
 
 static const cli_option options[] = {
@@ -33,6 +35,8 @@ static const cli_option options[] = {
     {OPT_COMPRESSION, 0, "compression", "lzma2|lzrc|none",
      "patch compression (lzma2; lzrc: the device codec, decoded in a few KiB)"},
     {OPT_WINDOW, 0, "window", "BYTES", "lzrc window, a power of two in 256..64K (1K)"},
+    {OPT_DEVICE_HEADER, 0, "device-header", "FILE",
+     "also write the signed device header of a single-image package (formats/device-header.md; needs --key)"},
     {OPT_DEVICE_RAM, 0, "device-ram", "BYTES",
      "device profile: the patcher's workspace on the device; picks lzrc with the largest window that "
      "fits, batches of 4 blocks and 4 stash slots (unless given), and fails when a patch does not fit"},
@@ -58,6 +62,7 @@ typedef struct args {
     uint32_t window; /* --window (lzrc) */
     uint64_t device_ram; /* --device-ram: the workspace budget (0: none) */
     int batch_set, stash_set;
+    const char *device_header; /* --device-header FILE */
 } args;
 
 /* The workspace a device needs for an LZRC patch with these parameters
@@ -179,6 +184,7 @@ static int handle(void *ctx, int id, const char *value)
         }
         a->window = (uint32_t)v;
         return 0;
+    case OPT_DEVICE_HEADER: a->device_header = value; return 0;
     case OPT_DEVICE_RAM:
         if (cli_size_option(a->c, "device-ram", value, UINT32_MAX, &v)) return -1;
         a->device_ram = v;
@@ -213,6 +219,49 @@ typedef struct input {
     const uint8_t *old_data, *new_data;
     size_t old_len, new_len;
 } input;
+
+/* --device-header: the record of the package's one image, signed with --key. */
+static int write_device_header(const args *a, const input *in, const delta_buf *pkg, const delta_buf *key)
+{
+    delta_device_header h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.project, sizeof h.project, "%s", a->project);
+    snprintf(h.from, sizeof h.from, "%s", a->from);
+    snprintf(h.to, sizeof h.to, "%s", a->to);
+    delta_sha256(in->old_data, in->old_len, h.source_sha256);
+    delta_sha256(in->new_data, in->new_len, h.target_sha256);
+    h.target_size = in->new_len;
+    delta_source zs;
+    delta_source_from_memory(&zs, pkg->data, pkg->len);
+    delta_zip *zip = NULL;
+    char member[DELTA_MAX_STRING + 8];
+    snprintf(member, sizeof member, "%s.ldp", in->name);
+    delta_status st = delta_zip_open(&zs, &zip);
+    const delta_zip_member *m = st ? NULL : delta_zip_find(zip, member);
+    delta_buf patch = DELTA_BUF_INIT, out = DELTA_BUF_INIT;
+    if (!st && !m) st = DELTA_ERR_MEMBERS;
+    if (!st) {
+        delta_source ps;
+        delta_zip_member_source(zip, m, &ps);
+        st = delta_buf_reserve(&patch, (size_t)ps.size);
+        if (!st) st = ps.read(ps.ctx, 0, patch.data, (size_t)ps.size) ? DELTA_ERR_INPUT : DELTA_OK;
+        if (!st) patch.len = (size_t)ps.size;
+    }
+    if (!st) {
+        h.patch_size = patch.len;
+        delta_sha256(patch.data, patch.len, h.patch_sha256);
+        st = delta_device_header_make(&h, (const char *)key->data, key->len, &out);
+    }
+    delta_zip_free(zip);
+    delta_buf_free(&patch);
+    if (st) {
+        delta_buf_free(&out);
+        return cli_fail(a->c, st, "cannot make the device header");
+    }
+    int rc = cli_write_file_atomic(a->c, a->device_header, out.data, out.len) ? CLI_EXIT_FAILURE : 0;
+    delta_buf_free(&out);
+    return rc;
+}
 
 static int map_input(cli *c, input *in)
 {
@@ -284,6 +333,8 @@ static int make_package(cli *c, args *a, input *in, size_t n)
     opt.target_version = a->to;
     opt.patch = a->patch;
     opt.diff = a->diff;
+    if (a->device_header && (!a->key || n != 1))
+        return cli_usage_error(c, "--device-header needs --key and a single-image package");
     delta_buf key = DELTA_BUF_INIT;
     if (a->key) {
         delta_status st = delta_file_read_all(a->key, 64 * 1024, &key);
@@ -315,8 +366,10 @@ static int make_package(cli *c, args *a, input *in, size_t n)
     delta_make_report report;
     memset(&report, 0, sizeof report);
     delta_status st = delta_package_make(&opt, images, n, &out, &report);
-    delta_buf_free(&key);
+    delta_buf key_copy = key; /* kept for the device header */
+    key = (delta_buf)DELTA_BUF_INIT;
     if (st) {
+        delta_buf_free(&key_copy);
         delta_buf_free(&out);
         return cli_fail(c, st, "cannot make the package");
     }
@@ -330,6 +383,15 @@ static int make_package(cli *c, args *a, input *in, size_t n)
             return cli_fail(c, DELTA_ERR_LIMIT, what);
         }
     }
+    if (a->device_header) {
+        int hrc = write_device_header(a, in, &out, &key_copy);
+        if (hrc) {
+            delta_buf_free(&out);
+            delta_buf_free(&key_copy);
+            return hrc;
+        }
+    }
+    delta_buf_free(&key_copy);
     int rc = cli_write_file_atomic(c, a->output, out.data, out.len) ? CLI_EXIT_FAILURE : 0;
     delta_buf_free(&out);
     if (rc) return rc;

@@ -17,7 +17,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "libdelta/devheader.h"
 #include "libdelta/patch.h"
+
+#define MCU_PROJECT "PYBRICKS-CITYHUB"
+#define MCU_VERSION "v7.27.0" /* the firmware this device runs */
 
 #ifndef MCU_WORKSPACE
 #define MCU_WORKSPACE 11648
@@ -30,10 +34,11 @@
 #define JNL_BASE ((IMG_BLOCKS + SCR_BLOCKS) * NOR_BLOCK)
 #define NOR_BYTES ((IMG_BLOCKS + SCR_BLOCKS + 2) * NOR_BLOCK)
 
-/* The download (examples/mcu/payload.S): the patch and the hashes the device
- * got with it, and (harness only) a pristine source to reset the flash to. */
-extern const uint8_t mcu_patch[], mcu_patch_end[], mcu_source[], mcu_source_end[];
-extern const uint8_t mcu_source_sha[32], mcu_target_sha[32];
+/* The download (examples/mcu/payload.S): the patch and its signed device
+ * header (formats/device-header.md), and (harness only) a pristine source to
+ * reset the flash to. */
+extern const uint8_t mcu_patch[], mcu_patch_end[], mcu_header[], mcu_header_end[], mcu_source[], mcu_source_end[];
+static delta_device_header header; /* checked at every boot, before anything is written */
 uint32_t mcu_stack_peak(void);
 extern uint8_t __data_start[], __bss_end[];
 
@@ -217,13 +222,34 @@ static int jnl_remove(void *ctx)
 
 /* ------------------------------------------------------------ one boot */
 
+/*
+ * The signature check of the device header. This board has no ECDSA engine
+ * and the demo links no ECDSA code: the callback only checks that the
+ * signature is a DER SEQUENCE of two INTEGERs, and says so. The signature
+ * itself is verified with mbedTLS on the host (tests/test_devheader.c); a
+ * real device puts its engine (or micro-ecc, or mbedTLS) here.
+ */
+static int verify_shape_only(void *ctx, const uint8_t *msg, size_t msg_len, const uint8_t digest[32],
+                             const uint8_t *sig, size_t sig_len)
+{
+    (void)ctx, (void)msg, (void)msg_len, (void)digest;
+    if (sig_len < 8 || sig[0] != 0x30 || sig[1] != sig_len - 2 || sig[2] != 0x02) return 1;
+    size_t r = sig[3];
+    return 4 + r + 2 <= sig_len && sig[4 + r] == 0x02 && 4 + r + 2 + sig[5 + r] == sig_len ? 0 : 1;
+}
+
 static delta_status boot(uint32_t *peak_check)
 {
     delta_source patch;
     delta_source_from_memory(&patch, mcu_patch, (size_t)(mcu_patch_end - mcu_patch));
     delta_patch_info info;
-    delta_status st = delta_patch_read_info(&patch, &info);
+    /* Before anything: the patch belongs to a signed package for this project and version. */
+    delta_status st = delta_device_header_check(mcu_header, (size_t)(mcu_header_end - mcu_header), MCU_PROJECT, MCU_VERSION,
+                                                &patch, verify_shape_only, NULL, workspace, sizeof workspace, &header);
     if (st) return st;
+    st = delta_patch_read_info(&patch, &info);
+    if (st) return st;
+    if (info.target_size != header.target_size) return DELTA_ERR_MANIFEST;
     if (info.block_size != NOR_BLOCK) fail("patch block size is not the erase block:", info.block_size);
     if (delta_apply_workspace_size(&info) > sizeof workspace) fail("workspace needed:", (uint32_t)delta_apply_workspace_size(&info));
     if (delta_prove_workspace_size(&info) > sizeof workspace) fail("prover workspace needed:", (uint32_t)delta_prove_workspace_size(&info));
@@ -244,16 +270,16 @@ static delta_status boot(uint32_t *peak_check)
         /* A fresh start: the image must be the source. */
         uint8_t sha[32];
         delta_sha256(nor + IMG_BASE, (size_t)info.source_size, sha);
-        if (memcmp(sha, mcu_source_sha, 32) != 0) return DELTA_ERR_SOURCE;
+        if (memcmp(sha, header.source_sha256, 32) != 0) return DELTA_ERR_SOURCE;
         memset(&journal, 0, sizeof journal);
         journal.state = DELTA_JOURNAL_APPLYING;
-        memcpy(journal.package_id, mcu_target_sha, 32);
+        memcpy(journal.package_id, header.target_sha256, 32);
     } else {
         st = delta_journal_decode(jsector, jl, &journal);
         if (st) return st;
         if (journal.flags & DELTA_JOURNAL_IMAGE_DONE) return DELTA_OK;
     }
-    delta_apply_params p = {&patch, &flash, &store, &journal, mcu_target_sha, workspace, sizeof workspace,
+    delta_apply_params p = {&patch, &flash, &store, &journal, header.target_sha256, workspace, sizeof workspace,
                             NULL, NULL, 0, DELTA_NO_BACKUP};
     return delta_apply_in_place(&p);
 }
@@ -272,13 +298,25 @@ static void check_target(uint32_t cut)
     delta_patch_read_info(&patch, &info);
     uint8_t sha[32];
     delta_sha256(nor + IMG_BASE, (size_t)info.target_size, sha);
-    if (memcmp(sha, mcu_target_sha, 32) != 0) fail("not the target after the cut at operation", cut);
+    if (memcmp(sha, header.target_sha256, 32) != 0) fail("not the target after the cut at operation", cut);
 }
 
 int main(void)
 {
     static volatile uint32_t cut, cuts, total;
     static uint32_t ws_used;
+    {
+        /* A package for another device is refused before anything is written. */
+        delta_source patch;
+        delta_source_from_memory(&patch, mcu_patch, (size_t)(mcu_patch_end - mcu_patch));
+        delta_status st = delta_device_header_check(mcu_header, (size_t)(mcu_header_end - mcu_header), "OTHER-PROJECT",
+                                                    MCU_VERSION, &patch, verify_shape_only, NULL, workspace,
+                                                    sizeof workspace, &header);
+        if (st != DELTA_ERR_PROJECT) fail("a package for another project was not refused:", st);
+        st = delta_device_header_check(mcu_header, (size_t)(mcu_header_end - mcu_header), MCU_PROJECT, "v7.26.0",
+                                       &patch, verify_shape_only, NULL, workspace, sizeof workspace, &header);
+        if (st != DELTA_ERR_VERSION) fail("a package for another version was not refused:", st);
+    }
     for (cut = 1;; cut++) {
         nor_reset();
         ops = 0;
