@@ -35,7 +35,10 @@ static delta_status decode(const uint8_t *p, size_t n, uint32_t window, uint8_t 
     uint8_t *win = malloc(w);
     in s = {p, n, 0, 0};
     delta_status st = DELTA_OK;
-    if (raw == 0 && n == 0) goto out;
+    if (raw == 0) { /* an empty stream stores nothing */
+        st = n ? DELTA_ERR_PATCH : DELTA_OK;
+        goto out;
+    }
     st = lzrc_dec_init(d, win, w, next, &s, &s.err);
     for (size_t done = 0; !st && done < raw; done += 4096) st = lzrc_dec_read(d, out + done, raw - done < 4096 ? raw - done : 4096);
     if (!st && (!lzrc_dec_done(d) || s.err || s.pos != n)) st = DELTA_ERR_PATCH;

@@ -62,9 +62,9 @@ static delta_status lzrc_open(pstream *s, const delta_patch_info *info, uint32_t
     s->lz = arena_take(ar, LZRC_DECODER_STATE);
     uint8_t *win = arena_take(ar, w);
     if (!s->lz || !win) return delta_fail(DELTA_ERR_NOMEM, "patch: workspace too small for the decoder");
-    if (s->end == s->off && raw == 0) { /* an empty stream stores nothing */
+    if (raw == 0) { /* an empty stream stores nothing */
         s->lz = NULL;
-        return DELTA_OK;
+        return s->end == s->off ? DELTA_OK : delta_fail(DELTA_ERR_PATCH, "patch: an empty LZRC stream stores bytes");
     }
     delta_status st = lzrc_dec_init(s->lz, win, w, lzrc_in_byte, s, &s->in_err);
     return st && s->in_status ? s->in_status : st;
