@@ -799,3 +799,54 @@ Test(patch, aarch64_prediction_round_trip)
 {
     elf_round_trip(183, DELTA_ARCH_AARCH64);
 }
+
+/* The device codec: the same plans through LZRC, every cut point resumed; then
+ * every byte of the streams flipped is refused or rebuilds the exact target. */
+Test(patch, lzrc_device_codec)
+{
+    pair p;
+    make_src(&p, 8 * BS, 21);
+    chunk c[] = {{1 * BS, BS}, {0, BS}, {3 * BS, BS}, {2 * BS, BS}, {LIT, BS}, {6 * BS, BS}, {4 * BS, BS}, {7 * BS, BS}};
+    build(&p, c, 8);
+    delta_patch_options opt = DELTA_PATCH_OPTIONS_INIT;
+    opt.compression = DELTA_COMPRESSION_LZRC;
+    for (uint32_t w = DELTA_LZRC_MIN_WINDOW; w <= DELTA_LZRC_MAX_WINDOW; w *= 16) {
+        opt.dict_size = w;
+        opt.batch_blocks = 2;
+        full_check(&p, &opt, NULL);
+    }
+    opt.dict_size = 1024;
+    delta_buf patch = make_patch(&p, &opt, NULL);
+    delta_source ps;
+    delta_source_from_memory(&ps, patch.data, patch.len);
+    delta_patch_info info;
+    cr_assert_eq(delta_patch_read_info(&ps, &info), DELTA_OK);
+    cr_assert_eq(info.compression, DELTA_COMPRESSION_LZRC);
+    cr_assert_eq(info.dict_size, 1024);
+    cr_assert_eq(info.segment_count, 1);
+    size_t table = DELTA_PATCH_HEADER_SIZE + DELTA_PATCH_SEGMENT_ENTRY;
+    extern uint32_t delta_crc32(uint32_t, const void *, size_t);
+    int refused = 0;
+    for (size_t i = table; i < patch.len; i++) {
+        /* The segment's CRC would catch the flip: refix it, so the decoder meets it. */
+        for (int flip = 0; flip < 2; flip++) {
+            patch.data[i] ^= 0x5a;
+            uint32_t crc = delta_crc32(0, patch.data + table, patch.len - table);
+            for (int b = 0; b < 4; b++) patch.data[DELTA_PATCH_HEADER_SIZE + 32 + b] = (uint8_t)(crc >> (8 * b));
+            fix_crc(&patch);
+            if (flip) break;
+            delta_status st = delta_patch_prove(&ps, NULL);
+            cr_assert(st == DELTA_OK || st == DELTA_ERR_PATCH || st == DELTA_ERR_PLAN, "byte %zu: status %d", i, st);
+            refused += st != DELTA_OK;
+        }
+    }
+    cr_assert_gt(refused, 0);
+    cr_assert_eq(delta_patch_prove(&ps, NULL), DELTA_OK, "restored: %s", delta_last_error());
+    /* A window that is not a power of two is refused on the header. */
+    patch.data[32] = 0x01;
+    patch.data[33] = 0x03;
+    fix_crc(&patch);
+    cr_assert_eq(delta_patch_read_info(&ps, &info), DELTA_ERR_PATCH);
+    delta_buf_free(&patch);
+    pair_free(&p);
+}

@@ -278,3 +278,48 @@ Test(vectors, many_segments_prove_in_linear_reads)
     cr_assert_lt(c.reads, 10 * (uint64_t)n, "%llu reads for %u segments", (unsigned long long)c.reads, n);
     free(p);
 }
+
+/* ---- the device codec (formats/lzrc.md) ---- */
+
+static int sink_write(void *ctx, uint64_t off, const void *buf, size_t len)
+{
+    memcpy((uint8_t *)ctx + off, buf, len);
+    return DELTA_IO_OK;
+}
+
+Test(vectors, lzrc_patch_rebuilds_its_target_and_hostile_ones_are_refused)
+{
+    size_t pl, sl, tl;
+    uint8_t *patch = tu_read_file(DELTA_VECTORS "/valid/patch-lzrc.ldp", &pl);
+    uint8_t *src = tu_read_file(DELTA_VECTORS "/valid/patch-thumb2.source.bin", &sl);
+    uint8_t *tgt = tu_read_file(DELTA_VECTORS "/valid/patch-thumb2.target.bin", &tl);
+    cr_assert(patch && src && tgt);
+    delta_source ps, ss;
+    delta_source_from_memory(&ps, patch, pl);
+    delta_source_from_memory(&ss, src, sl);
+    delta_patch_info info;
+    cr_assert_eq(delta_patch_read_info(&ps, &info), DELTA_OK, "%s", delta_last_error());
+    cr_assert_eq(info.compression, DELTA_COMPRESSION_LZRC);
+    cr_assert_eq(info.dict_size, 512);
+    cr_assert_eq(delta_patch_prove(&ps, NULL), DELTA_OK, "%s", delta_last_error());
+    uint8_t *out = calloc(1, tl);
+    delta_sink sink = {out, sink_write};
+    cr_assert_eq(delta_apply_out_of_place(&ps, &ss, &sink, NULL, 0), DELTA_OK, "%s", delta_last_error());
+    cr_assert(memcmp(out, tgt, tl) == 0);
+    const char *bad[] = {"patch-lzrc-window.ldp", "patch-lzrc-first-byte.ldp"};
+    for (size_t i = 0; i < 2; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", INVALID, bad[i]);
+        size_t bl;
+        uint8_t *b = tu_read_file(path, &bl);
+        cr_assert(b, "%s", path);
+        delta_source bs;
+        delta_source_from_memory(&bs, b, bl);
+        cr_expect_eq(delta_patch_prove(&bs, NULL), DELTA_ERR_PATCH, "%s: %s", bad[i], delta_last_error());
+        free(b);
+    }
+    free(out);
+    free(patch);
+    free(src);
+    free(tgt);
+}

@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "libdelta/container.h"
+#include "libdelta/devheader.h"
 #include "libdelta/fileio.h"
 #include "libdelta/package.h"
 #include "libdelta/sign.h"
@@ -11,8 +13,8 @@ enum {
     OPT_PROJECT = 1, OPT_FROM, OPT_TO, OPT_KEY, OPT_OUTPUT, OPT_IMAGE, OPT_FORMAT,
     OPT_BLOCK_SIZE, OPT_SEGMENT_SIZE, OPT_MAX_STASH,
     OPT_BATCH_BLOCKS, OPT_SLOT_SIZE, OPT_MAX_MEMORY,
-    OPT_NO_INPLACE, OPT_COMPRESSION, OPT_ARCH, OPT_JSON, OPT_FORCE, OPT_PROGRESS, OPT_SIGN, OPT_SIGN_COMMAND,
-    OPT_PUBKEY
+    OPT_NO_INPLACE, OPT_COMPRESSION, OPT_WINDOW, OPT_DEVICE_RAM, OPT_DEVICE_HEADER, OPT_ARCH, OPT_JSON,
+    OPT_FORCE, OPT_PROGRESS, OPT_SIGN, OPT_SIGN_COMMAND, OPT_PUBKEY
 };
 
 static const cli_option options[] = {
@@ -39,7 +41,14 @@ static const cli_option options[] = {
     {OPT_MAX_MEMORY, 0, "max-memory", "BYTES", "cap on the diff's working memory"},
     {OPT_NO_INPLACE, 0, "no-inplace", NULL,
      "target-order patch (benchmarks only: applies only out of place)"},
-    {OPT_COMPRESSION, 0, "compression", "lzma2|none", "patch compression (lzma2)"},
+    {OPT_COMPRESSION, 0, "compression", "lzma2|lzrc|none",
+     "patch compression (lzma2; lzrc: the device codec, decoded in a few KiB)"},
+    {OPT_WINDOW, 0, "window", "BYTES", "lzrc window, a power of two in 256..64K (1K)"},
+    {OPT_DEVICE_HEADER, 0, "device-header", "FILE",
+     "also write the signed device header of a single-image package (formats/device-header.md; needs --key)"},
+    {OPT_DEVICE_RAM, 0, "device-ram", "BYTES",
+     "device profile: the patcher's workspace on the device; picks lzrc with the largest window that "
+     "fits, batches of 4 blocks and 4 stash slots (unless given), and fails when a patch does not fit"},
     {OPT_ARCH, 0, "arch", "auto|thumb2|x86-64|aarch64|none",
      "predict the references of this machine code (auto: detected, kept where the patch gets smaller)"},
     {OPT_JSON, 0, "json", NULL, "print a JSON report on stdout (schema libdelta-mkdelta/1)"},
@@ -64,7 +73,49 @@ typedef struct args {
     cli_named_list slots;   /* [NAME=]BYTES */
     delta_patch_options patch;
     delta_diff_options diff;
+    uint32_t window; /* --window (lzrc) */
+    uint64_t device_ram; /* --device-ram: the workspace budget (0: none) */
+    int batch_set, stash_set;
+    const char *device_header; /* --device-header FILE */
 } args;
+
+/* The workspace a device needs for an LZRC patch with these parameters
+ * (the library's own formula, delta_apply_workspace_size). */
+static uint64_t device_workspace(uint32_t block_size, uint32_t window, uint64_t map_entries)
+{
+    delta_patch_info info;
+    memset(&info, 0, sizeof info);
+    info.block_size = block_size;
+    info.compression = DELTA_COMPRESSION_LZRC;
+    info.dict_size = window;
+    info.max_stream = DELTA_PATCH_MAX_SEGMENT;
+    info.flags = map_entries ? DELTA_PATCH_PREDICT : 0;
+    info.map_entries = (uint32_t)(map_entries > 65535 ? 65535 : map_entries);
+    return delta_apply_workspace_size(&info);
+}
+
+/* Entries of reference map the profile leaves room for when it picks the window. */
+#define DEVICE_MAP_RESERVE 64
+
+/* --device-ram: LZRC with the largest window that fits beside the blocks,
+ * the decoders and a map of DEVICE_MAP_RESERVE entries. */
+static int device_profile(args *a)
+{
+    a->patch.compression = DELTA_COMPRESSION_LZRC;
+    if (!a->batch_set) a->patch.batch_blocks = 4;
+    if (!a->stash_set) a->patch.max_stash = 4;
+    if (a->window) return 0;
+    for (uint32_t w = DELTA_LZRC_MAX_WINDOW; w >= DELTA_LZRC_MIN_WINDOW; w >>= 1) {
+        if (device_workspace(a->patch.block_size, w, DEVICE_MAP_RESERVE) <= a->device_ram) {
+            a->window = w;
+            return 0;
+        }
+    }
+    cli_usage_error(a->c, "--device-ram: %llu bytes cannot hold two %u-byte blocks and the decoders (%llu at least)",
+                    (unsigned long long)a->device_ram, a->patch.block_size,
+                    (unsigned long long)device_workspace(a->patch.block_size, DELTA_LZRC_MIN_WINDOW, DEVICE_MAP_RESERVE));
+    return -1;
+}
 
 static int handle(void *ctx, int id, const char *value)
 {
@@ -107,10 +158,12 @@ static int handle(void *ctx, int id, const char *value)
     case OPT_MAX_STASH:
         if (cli_size_option(a->c, "max-stash", value, UINT32_MAX, &v)) return -1;
         a->patch.max_stash = (uint32_t)v;
+        a->stash_set = 1;
         return 0;
     case OPT_BATCH_BLOCKS:
         if (cli_size_option(a->c, "batch-blocks", value, UINT32_MAX, &v)) return -1;
         a->patch.batch_blocks = (uint32_t)v;
+        a->batch_set = 1;
         return 0;
     case OPT_MAX_MEMORY:
         if (cli_size_option(a->c, "max-memory", value, UINT64_MAX, &v)) return -1;
@@ -130,10 +183,25 @@ static int handle(void *ctx, int id, const char *value)
             a->patch.compression = DELTA_COMPRESSION_LZMA2;
         else if (strcmp(value, "none") == 0)
             a->patch.compression = DELTA_COMPRESSION_NONE;
+        else if (strcmp(value, "lzrc") == 0)
+            a->patch.compression = DELTA_COMPRESSION_LZRC;
         else {
-            cli_usage_error(a->c, "--compression: '%s' is not lzma2 or none", value);
+            cli_usage_error(a->c, "--compression: '%s' is not lzma2, lzrc or none", value);
             return -1;
         }
+        return 0;
+    case OPT_WINDOW:
+        if (cli_size_option(a->c, "window", value, DELTA_LZRC_MAX_WINDOW, &v)) return -1;
+        if (v < DELTA_LZRC_MIN_WINDOW || (v & (v - 1))) {
+            cli_usage_error(a->c, "--window: %s is not a power of two in 256..64K", value);
+            return -1;
+        }
+        a->window = (uint32_t)v;
+        return 0;
+    case OPT_DEVICE_HEADER: a->device_header = value; return 0;
+    case OPT_DEVICE_RAM:
+        if (cli_size_option(a->c, "device-ram", value, UINT32_MAX, &v)) return -1;
+        a->device_ram = v;
         return 0;
     case OPT_ARCH:
         if (strcmp(value, "auto") == 0)
@@ -173,6 +241,49 @@ typedef struct input {
 
 /* "-" is stdin (read whole: it may be a pipe). */
 static const char *input_path(const char *path) { return strcmp(path, "-") == 0 ? "/dev/stdin" : path; }
+
+/* --device-header: the record of the package's one image, signed with --key. */
+static int write_device_header(const args *a, const input *in, const delta_buf *pkg, const delta_buf *key)
+{
+    delta_device_header h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.project, sizeof h.project, "%s", a->project);
+    snprintf(h.from, sizeof h.from, "%s", a->from);
+    snprintf(h.to, sizeof h.to, "%s", a->to);
+    delta_sha256(in->old_data, in->old_len, h.source_sha256);
+    delta_sha256(in->new_data, in->new_len, h.target_sha256);
+    h.target_size = in->new_len;
+    delta_source zs;
+    delta_source_from_memory(&zs, pkg->data, pkg->len);
+    delta_zip *zip = NULL;
+    char member[DELTA_MAX_STRING + 8];
+    snprintf(member, sizeof member, "%s.ldp", in->name);
+    delta_status st = delta_zip_open(&zs, &zip);
+    const delta_zip_member *m = st ? NULL : delta_zip_find(zip, member);
+    delta_buf patch = DELTA_BUF_INIT, out = DELTA_BUF_INIT;
+    if (!st && !m) st = DELTA_ERR_MEMBERS;
+    if (!st) {
+        delta_source ps;
+        delta_zip_member_source(zip, m, &ps);
+        st = delta_buf_reserve(&patch, (size_t)ps.size);
+        if (!st) st = ps.read(ps.ctx, 0, patch.data, (size_t)ps.size) ? DELTA_ERR_INPUT : DELTA_OK;
+        if (!st) patch.len = (size_t)ps.size;
+    }
+    if (!st) {
+        h.patch_size = patch.len;
+        delta_sha256(patch.data, patch.len, h.patch_sha256);
+        st = delta_device_header_make(&h, (const char *)key->data, key->len, &out);
+    }
+    delta_zip_free(zip);
+    delta_buf_free(&patch);
+    if (st) {
+        delta_buf_free(&out);
+        return cli_fail(a->c, st, "cannot make the device header");
+    }
+    int rc = cli_write_file_atomic(a->c, a->device_header, out.data, out.len) ? CLI_EXIT_FAILURE : 0;
+    delta_buf_free(&out);
+    return rc;
+}
 
 static int map_input(cli *c, input *in)
 {
@@ -400,6 +511,8 @@ static int make_package(cli *c, args *a, input *in, size_t n, cli_progress *bar)
     make_progress mp = {bar, in, 1 + 3 * (uint64_t)n + 3};
     opt.progress = on_stage;
     opt.progress_ctx = &mp;
+    if (a->device_header && (!a->key || n != 1))
+        return cli_usage_error(c, "--device-header needs --key and a single-image package");
     delta_buf key = DELTA_BUF_INIT;
     delta_status st = read_signing_key(c, a, &key);
     if (st) {
@@ -435,6 +548,20 @@ static int make_package(cli *c, args *a, input *in, size_t n, cli_progress *bar)
     memset(&report, 0, sizeof report);
     st = delta_package_make(&opt, images, n, &made, &report);
     int rc = st ? cli_fail(c, st, "cannot make the package") : 0;
+    for (size_t i = 0; !rc && a->device_ram && i < n; i++) {
+        uint64_t need = device_workspace(a->patch.block_size, a->patch.dict_size, report.stats[i].map_entries);
+        if (need > a->device_ram) {
+            char what[160];
+            snprintf(what, sizeof what, "image %s needs %llu bytes of workspace, over --device-ram %llu", in[i].name,
+                     (unsigned long long)need, (unsigned long long)a->device_ram);
+            st = DELTA_ERR_LIMIT;
+            rc = cli_fail(c, st, what);
+        }
+    }
+    if (!rc && a->device_header) {
+        rc = write_device_header(a, in, &made, &key);
+        if (rc) st = DELTA_ERR_OUTPUT;
+    }
     delta_buf *out = &made;
     delta_source src;
     delta_package *pkg = NULL;
@@ -535,6 +662,8 @@ int main(int argc, char **argv)
     a.diff = (delta_diff_options)DELTA_DIFF_OPTIONS_INIT;
     cli_progress bar;
     int rc = cli_parse(&c, argc, argv, handle, &a);
+    if (rc < 0 && a.device_ram && device_profile(&a)) rc = CLI_EXIT_USAGE;
+    if (a.patch.compression == DELTA_COMPRESSION_LZRC) a.patch.dict_size = a.window ? a.window : 1024;
     if (rc >= 0) goto out;
     rc = CLI_EXIT_USAGE;
 

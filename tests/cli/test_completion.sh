@@ -61,7 +61,7 @@ done
 # Option arguments.
 mkdir -p "$T/cwd/subdir" && touch "$T/cwd/key.pem" "$T/cwd/kernel.bin"
 cd "$T/cwd"
-check "mkdelta --compression <TAB>: lzma2 none" test "$(complete_words mkdelta --compression '' | sort | tr '\n' ' ')" = "lzma2 none "
+check "mkdelta --compression <TAB>: lzma2 lzrc none" test "$(complete_words mkdelta --compression '' | sort | tr '\n' ' ')" = "lzma2 lzrc none "
 check "mkdelta --key k<TAB>: files" test "$(complete_words mkdelta --key k | sort | tr '\n' ' ')" = "kernel.bin key.pem "
 check "mkdelta --key=k<TAB>: files" test "$(complete_words mkdelta --key = k | sort | tr '\n' ' ')" = "kernel.bin key.pem "
 check "applydelta --state-dir <TAB>: directories only" test "$(complete_words applydelta --state-dir '')" = "subdir"

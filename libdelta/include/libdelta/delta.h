@@ -17,6 +17,7 @@
 #include "libdelta/container.h"
 #include "libdelta/manifest.h"
 #include "libdelta/sign.h"
+#include "libdelta/devheader.h"
 #include "libdelta/diff.h"
 #include "libdelta/patch.h"
 #include "libdelta/package.h"

@@ -34,7 +34,14 @@ extern "C" {
 #define DELTA_PATCH_MAX_DICT (8u << 20)   /* LZMA2 dictionary cap: 8 MiB */
 #define DELTA_PATCH_MAX_SEGMENT (64u << 20) /* raw bytes of one segment stream */
 
-enum delta_compression { DELTA_COMPRESSION_NONE = 0, DELTA_COMPRESSION_LZMA2 = 1 };
+enum delta_compression {
+    DELTA_COMPRESSION_NONE = 0,
+    DELTA_COMPRESSION_LZMA2 = 1,
+    DELTA_COMPRESSION_LZRC = 2 /* the device codec (formats/lzrc.md): small-window LZ77 + range coder */
+};
+/* LZRC window (the header's dict_size): a power of two in 256 .. 64 KiB. */
+#define DELTA_LZRC_MIN_WINDOW 256u
+#define DELTA_LZRC_MAX_WINDOW 65536u
 enum delta_patch_flags {
     DELTA_PATCH_INPLACE = 1,
     DELTA_PATCH_PREDICT = 2 /* segments start with a preamble: transform id and reference map */
@@ -84,6 +91,14 @@ typedef struct delta_plan_report {
  * Memory: one bit per target block plus the decoder workspace.
  */
 DELTA_API delta_status delta_patch_prove(const delta_source *patch, delta_plan_report *report);
+
+/* The same proof in the caller's memory, with no malloc (a device proves
+ * the patch where it lies before any write): workspace of at least
+ * delta_prove_workspace_size() bytes (the bitmaps, the slot tables and the
+ * decoders). delta_patch_prove is this with a malloc'd workspace. */
+DELTA_API size_t delta_prove_workspace_size(const delta_patch_info *info);
+DELTA_API delta_status delta_patch_prove_static(const delta_source *patch, delta_plan_report *report,
+                                                void *workspace, size_t workspace_size);
 
 /* --- Host side: making patches --- */
 
@@ -149,6 +164,19 @@ enum delta_journal_state {
     DELTA_JOURNAL_ROLLBACK = 2  /* five tries failed: writing the source back */
 };
 
+/*
+ * The slots a journal struct holds. The format's limits by default (11 KiB);
+ * a device defines smaller caps, the same for the library and its caller
+ * (like an mbedTLS config): a patch that needs more stash slots or a larger
+ * batch than the caps is then refused before any write (DELTA_ERR_SPACE).
+ */
+#ifndef DELTA_JOURNAL_STASH_CAP
+#define DELTA_JOURNAL_STASH_CAP DELTA_PATCH_MAX_STASH
+#endif
+#ifndef DELTA_JOURNAL_BATCH_CAP
+#define DELTA_JOURNAL_BATCH_CAP DELTA_PATCH_MAX_BATCH
+#endif
+
 typedef struct delta_journal {
     uint8_t package_id[DELTA_SHA256_LEN]; /* SHA-256 of the manifest bytes */
     uint32_t state;           /* enum delta_journal_state */
@@ -160,9 +188,9 @@ typedef struct delta_journal {
     uint32_t manifest_len;    /* bytes of the manifest copy in the state area */
     uint32_t stash_count;     /* slots in stash[] */
     uint32_t pending_count;   /* with DELTA_JOURNAL_PENDING: blocks whose new content is in scratch */
-    uint64_t stash[DELTA_PATCH_MAX_STASH];          /* slot -> source block + 1, 0 = free */
-    uint64_t pending_block[DELTA_PATCH_MAX_BATCH];  /* pending slot -> target block */
-    uint32_t pending_crc[DELTA_PATCH_MAX_BATCH];    /* CRC-32 of its content */
+    uint64_t stash[DELTA_JOURNAL_STASH_CAP];          /* slot -> source block + 1, 0 = free */
+    uint64_t pending_block[DELTA_JOURNAL_BATCH_CAP];  /* pending slot -> target block */
+    uint32_t pending_crc[DELTA_JOURNAL_BATCH_CAP];    /* CRC-32 of its content */
 } delta_journal;
 
 enum delta_journal_flags {
@@ -175,8 +203,9 @@ enum delta_journal_flags {
 
 #define DELTA_JOURNAL_MAGIC "LDJRNL03"
 #define DELTA_JOURNAL_FIXED 88
-/* The largest journal record (all slots used). */
+/* The largest journal record (all slots used), and the largest this build's struct holds. */
 #define DELTA_JOURNAL_MAX_SIZE (DELTA_JOURNAL_FIXED + 8 * DELTA_PATCH_MAX_STASH + 12 * DELTA_PATCH_MAX_BATCH + 4)
+#define DELTA_JOURNAL_CAP_SIZE (DELTA_JOURNAL_FIXED + 8 * DELTA_JOURNAL_STASH_CAP + 12 * DELTA_JOURNAL_BATCH_CAP + 4)
 DELTA_API size_t delta_journal_size(uint32_t stash_count, uint32_t pending_count);
 DELTA_API delta_status delta_journal_encode(const delta_journal *j, uint8_t *buf, size_t cap,
                                             size_t *len);

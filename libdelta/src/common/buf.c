@@ -1,11 +1,16 @@
 /* Growable byte buffers, hashing, hex, CRC and the memory source. */
 #include <stdlib.h>
 
-#include <mbedtls/sha256.h>
-#include <zlib.h>
-
 #include "internal.h"
 #include "libdelta/io.h"
+
+#if !DELTA_CRYPTO_BUILTIN
+#include <zlib.h>
+
+#include "sha256_compat.h"
+#endif
+
+#if DELTA_HAVE_MALLOC
 
 delta_status delta_buf_reserve(delta_buf *buf, size_t extra)
 {
@@ -41,9 +46,73 @@ void delta_buf_free(delta_buf *buf)
     buf->len = buf->cap = 0;
 }
 
+#endif /* DELTA_HAVE_MALLOC */
+
+#if DELTA_CRYPTO_BUILTIN
+int delta_sha256_begin(delta_sha256_ctx *ctx)
+{
+    delta_sha256_builtin_begin(ctx);
+    return 0;
+}
+
+int delta_sha256_step(delta_sha256_ctx *ctx, const void *data, size_t len)
+{
+    delta_sha256_builtin_step(ctx, data, len);
+    return 0;
+}
+
+int delta_sha256_end(delta_sha256_ctx *ctx, uint8_t out[DELTA_SHA256_LEN])
+{
+    delta_sha256_builtin_end(ctx, out);
+    return 0;
+}
+
+uint32_t delta_crc32(uint32_t crc, const void *data, size_t len)
+{
+    return delta_crc32_builtin(crc, data, len);
+}
+#else
+int delta_sha256_begin(delta_sha256_ctx *ctx)
+{
+    mbedtls_sha256_init(ctx);
+    return delta_sha256_ctx_starts(ctx);
+}
+
+int delta_sha256_step(delta_sha256_ctx *ctx, const void *data, size_t len)
+{
+    return delta_sha256_ctx_update(ctx, data, len);
+}
+
+int delta_sha256_end(delta_sha256_ctx *ctx, uint8_t out[DELTA_SHA256_LEN])
+{
+    int r = delta_sha256_ctx_finish(ctx, out);
+    mbedtls_sha256_free(ctx);
+    return r;
+}
+
+uint32_t delta_crc32(uint32_t crc, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    while (len > 0) {
+        uInt n = len > 0x40000000u ? 0x40000000u : (uInt)len;
+        crc = (uint32_t)crc32(crc, p, n);
+        p += n;
+        len -= n;
+    }
+    return crc;
+}
+#endif
+
 void delta_sha256(const void *data, size_t len, uint8_t out[DELTA_SHA256_LEN])
 {
+#if DELTA_CRYPTO_BUILTIN
+    delta_sha256_ctx c;
+    delta_sha256_begin(&c);
+    delta_sha256_step(&c, data, len);
+    delta_sha256_end(&c, out);
+#else
     mbedtls_sha256_ret(data, len, out, 0);
+#endif
 }
 
 void delta_hex(const uint8_t *bytes, size_t len, char *out)
@@ -73,18 +142,6 @@ int delta_unhex(const char *hex, uint8_t *out, size_t len)
         out[i] = (uint8_t)(hi << 4 | lo);
     }
     return hex[2 * len] == '\0' ? 0 : -1;
-}
-
-uint32_t delta_crc32(uint32_t crc, const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    while (len > 0) {
-        uInt n = len > 0x40000000u ? 0x40000000u : (uInt)len;
-        crc = (uint32_t)crc32(crc, p, n);
-        p += n;
-        len -= n;
-    }
-    return crc;
 }
 
 /* The memory source's ctx is the data itself; delta_read_source bounds every

@@ -1,9 +1,11 @@
 /* Status texts, the DFOTA code map and the per-thread last error. */
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
+
+#if DELTA_ERROR_MESSAGES
+#include <stdarg.h>
+#include <stdio.h>
 
 static _Thread_local char last_error[512];
 
@@ -28,6 +30,17 @@ void delta_clear_error(void)
 {
     last_error[0] = '\0';
 }
+#else
+/* No messages (DELTA_ERROR_MESSAGES 0): delta_fail only returns the status. */
+const char *delta_last_error(void)
+{
+    return "";
+}
+
+void delta_clear_error(void)
+{
+}
+#endif
 
 const char *delta_version(void)
 {

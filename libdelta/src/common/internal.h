@@ -8,6 +8,31 @@
 
 #include "libdelta/common.h"
 
+/*
+ * Build configuration of the core (delta_core). The host defaults are the
+ * full library; a bare-metal build (scripts/mcu-demo, README "Porting to a
+ * device") defines DELTA_BARE_METAL=1, which turns the others off:
+ *   DELTA_HAVE_LZMA        LZMA2 patches through liblzma
+ *   DELTA_HAVE_MALLOC      NULL workspaces are malloc'd; delta_buf, delta_patch_prove
+ *   DELTA_ERROR_MESSAGES   delta_fail formats a message (vsnprintf, one per thread)
+ *   DELTA_CRYPTO_BUILTIN   CRC-32 and SHA-256 from common/hash.c, not zlib / mbedTLS
+ */
+#ifndef DELTA_BARE_METAL
+#define DELTA_BARE_METAL 0
+#endif
+#ifndef DELTA_HAVE_LZMA
+#define DELTA_HAVE_LZMA (!DELTA_BARE_METAL)
+#endif
+#ifndef DELTA_HAVE_MALLOC
+#define DELTA_HAVE_MALLOC (!DELTA_BARE_METAL)
+#endif
+#ifndef DELTA_ERROR_MESSAGES
+#define DELTA_ERROR_MESSAGES (!DELTA_BARE_METAL)
+#endif
+#ifndef DELTA_CRYPTO_BUILTIN
+#define DELTA_CRYPTO_BUILTIN DELTA_BARE_METAL
+#endif
+
 #if defined(__GNUC__)
 #define DELTA_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define DELTA_UNUSED __attribute__((unused))
@@ -16,8 +41,14 @@
 #define DELTA_UNUSED
 #endif
 
-/* Records a message for delta_last_error() and returns status. */
+/* Records a message for delta_last_error() and returns status. Without
+ * DELTA_ERROR_MESSAGES only the status is returned (no printf on the device). */
+#if DELTA_ERROR_MESSAGES
 delta_status delta_fail(delta_status status, const char *fmt, ...) DELTA_PRINTF(2, 3);
+#else
+static inline delta_status delta_fail_status(delta_status status) { return status; }
+#define delta_fail(status, ...) delta_fail_status(status)
+#endif
 
 /* Checked arithmetic: return false on overflow, leaving *out unspecified. */
 static inline bool delta_add_u64(uint64_t a, uint64_t b, uint64_t *out)
@@ -57,8 +88,37 @@ static inline void delta_put64(uint8_t *p, uint64_t v)
     for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* CRC-32 (zlib's polynomial) of a buffer, continuing from crc (start with 0). */
+/* log2 of a power of two (block sizes): a shift instead of a 64-bit division,
+ * which on a 32-bit device is a call to __aeabi_uldivmod. */
+static inline unsigned delta_log2(uint32_t pow2) { return (unsigned)__builtin_ctz(pow2); }
+
+/* CRC-32 (zlib's polynomial) of a buffer, continuing from crc (start with 0):
+ * zlib's on the host, the built-in one (common/hash.c) with DELTA_CRYPTO_BUILTIN. */
 uint32_t delta_crc32(uint32_t crc, const void *data, size_t len);
+
+/* SHA-256 in steps, through mbedTLS on the host or the built-in one. Each
+ * returns 0, or nonzero when the backend failed (a hardware engine may). */
+typedef struct delta_sha256_builtin {
+    uint32_t h[8];
+    uint64_t bytes;
+    uint8_t buf[64];
+} delta_sha256_builtin;
+#if DELTA_CRYPTO_BUILTIN
+typedef delta_sha256_builtin delta_sha256_ctx;
+#else
+#include <mbedtls/sha256.h>
+typedef mbedtls_sha256_context delta_sha256_ctx;
+#endif
+int delta_sha256_begin(delta_sha256_ctx *ctx);
+int delta_sha256_step(delta_sha256_ctx *ctx, const void *data, size_t len);
+int delta_sha256_end(delta_sha256_ctx *ctx, uint8_t out[DELTA_SHA256_LEN]);
+
+/* The small built-in versions (common/hash.c), compiled in every build so
+ * the host tests check them against zlib and mbedTLS. */
+uint32_t delta_crc32_builtin(uint32_t crc, const void *data, size_t len);
+void delta_sha256_builtin_begin(delta_sha256_builtin *ctx);
+void delta_sha256_builtin_step(delta_sha256_builtin *ctx, const void *data, size_t len);
+void delta_sha256_builtin_end(delta_sha256_builtin *ctx, uint8_t out[DELTA_SHA256_LEN]);
 
 struct delta_source;
 /* Bounds-checked read from a source: exactly len bytes at off, or on_error

@@ -5,6 +5,8 @@
 
 #include <lzma.h>
 
+#include "lzrc_enc.h"
+
 #include "libdelta/patch.h"
 #include "diff/predict.h"
 #include "patch/arch.h"
@@ -56,6 +58,8 @@ static delta_status compress_stream(const delta_patch_options *opt, int which, u
         *stored = (uint32_t)raw->len;
         return delta_buf_append(out, raw->data, raw->len);
     }
+    if (opt->compression == DELTA_COMPRESSION_LZRC)
+        return lzrc_encode(raw->data ? raw->data : (const uint8_t *)"", raw->len, opt->dict_size, out, stored);
     lzma_options_lzma lz;
     lzma_lzma_preset(&lz, 9 | LZMA_PRESET_EXTREME);
     uint32_t dict = opt->dict_size;
@@ -181,7 +185,10 @@ static delta_status check_options(const delta_patch_options *o)
         return delta_fail(DELTA_ERR_ARG, "block size %u is not a power of two in 512..1048576", o->block_size);
     if (o->segment_size < o->block_size || o->segment_size > (32u << 20))
         return delta_fail(DELTA_ERR_ARG, "segment size %u outside block size..32 MiB", o->segment_size);
-    if (o->compression > DELTA_COMPRESSION_LZMA2) return delta_fail(DELTA_ERR_ARG, "unknown compression");
+    if (o->compression > DELTA_COMPRESSION_LZRC) return delta_fail(DELTA_ERR_ARG, "unknown compression");
+    if (o->compression == DELTA_COMPRESSION_LZRC &&
+        (o->dict_size < DELTA_LZRC_MIN_WINDOW || o->dict_size > DELTA_LZRC_MAX_WINDOW || (o->dict_size & (o->dict_size - 1))))
+        return delta_fail(DELTA_ERR_ARG, "LZRC window %u is not a power of two in 256..65536", o->dict_size);
     if (o->compression == DELTA_COMPRESSION_LZMA2 && (o->dict_size < 4096 || o->dict_size > DELTA_PATCH_MAX_DICT))
         return delta_fail(DELTA_ERR_ARG, "dictionary size %u outside 4096..8 MiB", o->dict_size);
     if (o->batch_blocks < 1 || o->batch_blocks > DELTA_PATCH_MAX_BATCH)
@@ -478,7 +485,7 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
         h[28] = (uint8_t)opt.compression;
         h[29] = (uint8_t)((opt.inplace ? DELTA_PATCH_INPLACE : 0) | (any_predict ? DELTA_PATCH_PREDICT : 0));
         delta_put16(h + 30, (uint16_t)map_used);
-        delta_put32(h + 32, opt.compression == DELTA_COMPRESSION_LZMA2 ? opt.dict_size : 0);
+        delta_put32(h + 32, opt.compression != DELTA_COMPRESSION_NONE ? opt.dict_size : 0);
         delta_put32(h + 36, (uint32_t)nseg);
         delta_put32(h + 40, p.stash_slots);
         delta_put32(h + 44, max_stream);

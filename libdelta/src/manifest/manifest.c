@@ -118,8 +118,9 @@ static delta_status validate_image(const delta_manifest_image *im, size_t i, del
         strcmp(im->patch_format, PATCH_FORMAT) != 0)
         return delta_fail(st, "manifest: %spatch.format: must be \"" PATCH_FORMAT "\"", p);
     if (!terminated(im->compression, sizeof im->compression) ||
-        (strcmp(im->compression, "lzma2") != 0 && strcmp(im->compression, "none") != 0))
-        return delta_fail(st, "manifest: %spatch.compression: must be \"lzma2\" or \"none\"", p);
+        (strcmp(im->compression, "lzma2") != 0 && strcmp(im->compression, "lzrc") != 0 &&
+         strcmp(im->compression, "none") != 0))
+        return delta_fail(st, "manifest: %spatch.compression: must be \"lzma2\", \"lzrc\" or \"none\"", p);
 
     if (!pow2_block(im->block_size))
         return delta_fail(st, "manifest: %sapply.block_size: %lu is not a power of two in 512..1048576",

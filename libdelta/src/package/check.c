@@ -167,7 +167,9 @@ delta_status package_check_patch(delta_package *pkg, size_t i, const delta_sourc
     SAME("apply.scratch_bytes", im->scratch_bytes, info->scratch_bytes);
     SAME("apply.state_bytes", im->state_bytes, info->state_bytes);
     SAME("apply.operations", im->operations, info->op_count);
-    uint32_t comp = strcmp(im->compression, "lzma2") == 0 ? DELTA_COMPRESSION_LZMA2 : DELTA_COMPRESSION_NONE;
+    uint32_t comp = strcmp(im->compression, "lzma2") == 0  ? DELTA_COMPRESSION_LZMA2
+                    : strcmp(im->compression, "lzrc") == 0 ? DELTA_COMPRESSION_LZRC
+                                                           : DELTA_COMPRESSION_NONE;
     SAME("patch.compression", comp, info->compression);
     if (require_inplace && !(info->flags & DELTA_PATCH_INPLACE))
         return delta_fail(DELTA_ERR_PLAN, "image %s: the patch has no in-place plan (made with --no-inplace): it "

@@ -58,7 +58,9 @@ static delta_status make_image(const delta_make_options *opt, const delta_make_i
     delta_sha256(patch->data, patch->len, im->patch_sha256);
     snprintf(im->patch_format, sizeof im->patch_format, "ldpatch1");
     snprintf(im->compression, sizeof im->compression, "%s",
-             info.compression == DELTA_COMPRESSION_LZMA2 ? "lzma2" : "none");
+             info.compression == DELTA_COMPRESSION_LZMA2  ? "lzma2"
+             : info.compression == DELTA_COMPRESSION_LZRC ? "lzrc"
+                                                          : "none");
     im->block_size = info.block_size;
     im->scratch_bytes = info.scratch_bytes;
     im->state_bytes = info.state_bytes;

@@ -1,8 +1,6 @@
 /* The appliers: out of place, and in place with a journal (formats/journal.md). */
 #include <stdlib.h>
 
-#include <mbedtls/sha256.h>
-
 #include "patch_internal.h"
 
 /* The caller's workspace, or one malloc'd for the call. */
@@ -17,7 +15,9 @@ static delta_status ws_setup(workspace *w, const delta_patch_info *info, void *m
     size_t need = delta_apply_workspace_size(info);
     w->owned = NULL;
     if (!mem) {
+#if DELTA_HAVE_MALLOC
         mem = w->owned = malloc(need);
+#endif
         if (!mem) return delta_fail(DELTA_ERR_NOMEM, "apply: cannot allocate %zu bytes of workspace", need);
         size = need;
     } else if (size < need) {
@@ -28,6 +28,14 @@ static delta_status ws_setup(workspace *w, const delta_patch_info *info, void *m
     w->arena = w->old + info->block_size;
     w->arena_size = size - 2 * (size_t)info->block_size;
     return DELTA_OK;
+}
+
+static void ws_release(workspace *w)
+{
+#if DELTA_HAVE_MALLOC
+    free(w->owned);
+#endif
+    w->owned = NULL;
 }
 
 /* Turns the copied source bytes into the target's (prediction + diff bytes). */
@@ -85,7 +93,7 @@ delta_status delta_apply_out_of_place(const delta_source *patch, const delta_sou
     }
     if (!st && info.op_count) st = pcursor_close_segment(&c);
     pcursor_free(&c);
-    free(w.owned);
+    ws_release(&w);
     return st;
 }
 
@@ -115,7 +123,7 @@ typedef struct inplace {
 
 static delta_status journal_save(inplace *a)
 {
-    uint8_t buf[DELTA_JOURNAL_MAX_SIZE];
+    uint8_t buf[DELTA_JOURNAL_CAP_SIZE]; /* the format's largest on the host; the caps' on a device */
     size_t len;
     delta_status st = delta_journal_encode(a->j, buf, sizeof buf, &len);
     if (st) return st;
@@ -188,7 +196,7 @@ static uint64_t pending_offset(const inplace *a, int area, uint64_t slot)
 /* Bytes of source block k (0 past the source). */
 static size_t source_block_len(const delta_patch_info *info, uint64_t k)
 {
-    uint64_t off = k * info->block_size;
+    uint64_t off = k << delta_log2(info->block_size);
     if (off >= info->source_size) return 0;
     return info->source_size - off < info->block_size ? (size_t)(info->source_size - off) : info->block_size;
 }
@@ -229,7 +237,7 @@ static delta_status read_old(inplace *a, uint64_t src, uint8_t *dst, uint64_t le
 {
     uint32_t bs = a->info.block_size;
     while (len > 0) {
-        uint64_t j = src / bs, in = src % bs;
+        uint64_t j = src >> delta_log2(bs), in = src & (bs - 1);
         uint64_t n = bs - in < len ? bs - in : len;
         int slot = stash_slot_of(a->j, j);
         delta_status st = slot >= 0 ? scratch_read(a, stash_offset(a, (uint64_t)slot) + in, dst, (size_t)n)
@@ -393,19 +401,16 @@ static delta_status run_batches(inplace *a)
 /* fault unless the image's first size bytes hash to sha. */
 static delta_status check_image(inplace *a, uint64_t size, const uint8_t *sha, delta_status fault, const char *what)
 {
-    mbedtls_sha256_context h;
-    mbedtls_sha256_init(&h);
-    mbedtls_sha256_starts_ret(&h, 0);
-    delta_status st = DELTA_OK;
+    delta_sha256_ctx h;
+    delta_status st = delta_sha256_begin(&h) ? delta_fail(DELTA_ERR_INTERNAL, "apply: SHA-256 failed") : DELTA_OK;
     uint32_t bs = a->info.block_size;
     for (uint64_t off = 0; off < size && !st; off += bs) {
         size_t n = size - off < bs ? (size_t)(size - off) : bs;
         st = flash_read(a, off, a->w.block, n);
-        if (!st) mbedtls_sha256_update_ret(&h, a->w.block, n);
+        if (!st && delta_sha256_step(&h, a->w.block, n)) st = delta_fail(DELTA_ERR_INTERNAL, "apply: SHA-256 failed");
     }
     uint8_t got[DELTA_SHA256_LEN];
-    mbedtls_sha256_finish_ret(&h, got);
-    mbedtls_sha256_free(&h);
+    if (delta_sha256_end(&h, got) && !st) st = delta_fail(DELTA_ERR_INTERNAL, "apply: SHA-256 failed");
     if (st) return st;
     if (memcmp(got, sha, DELTA_SHA256_LEN) != 0) return delta_fail(fault, "%s", what);
     return DELTA_OK;
@@ -498,6 +503,9 @@ static delta_status inplace_open(inplace *a, const delta_apply_params *p)
     a->j = p->journal;
     a->cur_size = p->flash->size;
     delta_status st = delta_patch_read_info(p->patch, &a->info);
+    if (!st && (a->info.stash_slots > DELTA_JOURNAL_STASH_CAP || a->info.batch_blocks > DELTA_JOURNAL_BATCH_CAP))
+        st = delta_fail(DELTA_ERR_SPACE, "apply: the patch needs %u stash slots and batches of %u, this build's journal holds %u and %u",
+                        a->info.stash_slots, a->info.batch_blocks, DELTA_JOURNAL_STASH_CAP, DELTA_JOURNAL_BATCH_CAP);
     if (!st) st = ws_setup(&a->w, &a->info, p->workspace, p->workspace_size);
     if (!st) pcursor_init(&a->c, p->patch, &a->info, a->w.arena, a->w.arena_size);
     return st;
@@ -506,7 +514,7 @@ static delta_status inplace_open(inplace *a, const delta_apply_params *p)
 static void inplace_close(inplace *a)
 {
     pcursor_free(&a->c);
-    free(a->w.owned);
+    ws_release(&a->w);
 }
 
 /* Writes backup slot `slot` (len bytes) back at image offset off. */

@@ -91,12 +91,13 @@ static delta_status open_segment(pcursor *c, uint32_t i)
                            : patch_segment(c->patch, c->info, i, &c->seg);
     if (st) return st;
     /* CRC of the stored bytes, read through the first stream buffer. */
-    uint8_t *tmp = arena_take(&c->ar, STREAM_INBUF);
+    size_t cap = patch_inbuf(c->info);
+    uint8_t *tmp = arena_take(&c->ar, cap);
     if (!tmp) return delta_fail(DELTA_ERR_NOMEM, "patch: workspace too small");
     uint64_t total = (uint64_t)c->seg.size[0] + c->seg.size[1] + c->seg.size[2], done = 0;
     uint32_t crc = 0;
     while (done < total) {
-        size_t n = total - done < STREAM_INBUF ? (size_t)(total - done) : STREAM_INBUF;
+        size_t n = total - done < cap ? (size_t)(total - done) : cap;
         st = delta_read_source(c->patch, c->seg.data_offset + done, tmp, n, DELTA_ERR_PACKAGE_READ);
         if (st) return st;
         crc = delta_crc32(crc, tmp, n);

@@ -5,14 +5,15 @@
  * once per target block (formats/patch.md, formats/limits.md). */
 #define PATCH_MAX_OPS_PER_BLOCK 4u
 
+/* Block sizes are powers of two (checked on the header): shifts, no 64-bit division. */
 uint64_t patch_block_count(uint64_t size, uint32_t block_size)
 {
-    return size / block_size + (size % block_size != 0);
+    return (size >> delta_log2(block_size)) + ((size & (block_size - 1)) != 0);
 }
 
 uint64_t patch_block_len(const delta_patch_info *info, uint64_t k)
 {
-    uint64_t start = k * info->block_size;
+    uint64_t start = k << delta_log2(info->block_size);
     uint64_t left = info->target_size - start;
     return left < info->block_size ? left : info->block_size;
 }
@@ -47,7 +48,7 @@ delta_status delta_patch_read_info(const delta_source *patch, delta_patch_info *
     if (!is_pow2(info->block_size) || info->block_size < 512 || info->block_size > (1u << 20))
         return delta_fail(DELTA_ERR_PATCH, "patch: block size %u is not a power of two in 512..1048576",
                           info->block_size);
-    if (info->compression > DELTA_COMPRESSION_LZMA2)
+    if (info->compression > DELTA_COMPRESSION_LZRC)
         return delta_fail(DELTA_ERR_PATCH, "patch: unknown compression %u", info->compression);
     if (info->flags & ~(uint32_t)(DELTA_PATCH_INPLACE | DELTA_PATCH_PREDICT))
         return delta_fail(DELTA_ERR_PATCH, "patch: unknown flags 0x%x", info->flags);
@@ -61,6 +62,9 @@ delta_status delta_patch_read_info(const delta_source *patch, delta_patch_info *
     if (info->compression == DELTA_COMPRESSION_LZMA2) {
         if (info->dict_size < 4096 || info->dict_size > DELTA_PATCH_MAX_DICT)
             return delta_fail(DELTA_ERR_PATCH, "patch: dictionary size %u outside 4096..8 MiB", info->dict_size);
+    } else if (info->compression == DELTA_COMPRESSION_LZRC) {
+        if (!is_pow2(info->dict_size) || info->dict_size < DELTA_LZRC_MIN_WINDOW || info->dict_size > DELTA_LZRC_MAX_WINDOW)
+            return delta_fail(DELTA_ERR_PATCH, "patch: LZRC window %u is not a power of two in 256..65536", info->dict_size);
     } else if (info->dict_size != 0) {
         return delta_fail(DELTA_ERR_PATCH, "patch: dictionary size set without compression");
     }
@@ -187,6 +191,7 @@ delta_status patch_segment_first_op(const delta_source *patch, uint32_t i, uint6
     return st;
 }
 
+#if DELTA_HAVE_LZMA
 static uint64_t lzma_need(uint32_t dict)
 {
     lzma_options_lzma opt;
@@ -196,19 +201,34 @@ static uint64_t lzma_need(uint32_t dict)
     uint64_t m = lzma_raw_decoder_memusage(f);
     return m == UINT64_MAX ? (uint64_t)dict + (1u << 20) : m;
 }
+#else
+static uint64_t lzma_need(uint32_t dict)
+{
+    return (uint64_t)dict + (1u << 20); /* not decodable here: refused when a stream opens */
+}
+#endif
 
 size_t patch_decoder_memory(const delta_patch_info *info)
 {
-    size_t need = 3 * (STREAM_INBUF + 64) + 4096;
+    size_t in = patch_inbuf(info);
+    size_t need = 3 * (in + 64) + in; /* the streams' buffers; the CRC pass's */
     if (info->compression == DELTA_COMPRESSION_LZMA2) {
         uint32_t dict = info->dict_size;
         if (info->max_stream < dict) dict = info->max_stream < 4096 ? 4096 : info->max_stream;
         /* Slack per decoder covers the allocator's alignment and liblzma's small allocations. */
         need += 3 * (size_t)(lzma_need(dict) + 16384);
+    } else if (info->compression == DELTA_COMPRESSION_LZRC) {
+        /* Each stream's decoder and window, 16-aligned in the arena. */
+        need += 3 * (lzrc_decoder_size(lzrc_window(info->dict_size, info->max_stream)) + 32);
     }
     /* The segment's reference map, after the stream buffers. */
     if (info->flags & DELTA_PATCH_PREDICT) need += (size_t)info->map_entries * sizeof(arch_entry) + 16;
     return need;
+}
+
+size_t patch_inbuf(const delta_patch_info *info)
+{
+    return info->compression == DELTA_COMPRESSION_LZRC ? LZRC_INBUF : STREAM_INBUF;
 }
 
 size_t delta_apply_workspace_size(const delta_patch_info *info)

@@ -17,7 +17,7 @@ size_t delta_journal_size(uint32_t stash_count, uint32_t pending_count)
 
 delta_status delta_journal_encode(const delta_journal *j, uint8_t *buf, size_t cap, size_t *len)
 {
-    if (j->stash_count > DELTA_PATCH_MAX_STASH || j->pending_count > DELTA_PATCH_MAX_BATCH)
+    if (j->stash_count > DELTA_JOURNAL_STASH_CAP || j->pending_count > DELTA_JOURNAL_BATCH_CAP)
         return delta_fail(DELTA_ERR_ARG, "journal: too many slots");
     size_t n = delta_journal_size(j->stash_count, j->pending_count);
     if (cap < n) return delta_fail(DELTA_ERR_ARG, "journal: buffer of %zu bytes, need %zu", cap, n);
@@ -50,7 +50,7 @@ delta_status delta_journal_decode(const uint8_t *buf, size_t len, delta_journal 
     if (len < DELTA_JOURNAL_FIXED + 4 || memcmp(buf, DELTA_JOURNAL_MAGIC, 8) != 0)
         return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: not a libdelta journal (version 3)");
     uint32_t stash = delta_le32(buf + J_STASH_COUNT), pending = delta_le32(buf + J_PENDING_COUNT);
-    if (stash > DELTA_PATCH_MAX_STASH || pending > DELTA_PATCH_MAX_BATCH || len != delta_journal_size(stash, pending))
+    if (stash > DELTA_JOURNAL_STASH_CAP || pending > DELTA_JOURNAL_BATCH_CAP || len != delta_journal_size(stash, pending))
         return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: size does not match its slot counts");
     if (delta_crc32(0, buf, len - 4) != delta_le32(buf + len - 4))
         return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: CRC mismatch");

@@ -2,15 +2,27 @@
 #ifndef LIBDELTA_PATCH_INTERNAL_H
 #define LIBDELTA_PATCH_INTERNAL_H
 
-#include <lzma.h>
-
 #include "common/internal.h"
 #include "libdelta/patch.h"
 #include "arch.h"
+#include "lzrc.h"
+
+#if DELTA_HAVE_LZMA
+#include <lzma.h>
+#endif
 
 enum { CMD_BLOCK = 1, CMD_STASH = 2, CMD_FREE = 3, CMD_COMMIT = 4 };
 enum { PIECE_COPY = 0, PIECE_LITERAL = 1 };
-#define STREAM_INBUF 4096
+/* Stored bytes read from the patch at once, per stream (a device build may
+ * make it smaller: it is workspace, three times). */
+#ifndef DELTA_STREAM_INBUF
+#define DELTA_STREAM_INBUF 4096
+#endif
+#define STREAM_INBUF DELTA_STREAM_INBUF
+/* LZRC streams (the device codec) read 64 bytes at a time on every build, so
+ * that the workspace a patch declares is the one a device needs. */
+#define LZRC_INBUF 64
+size_t patch_inbuf(const delta_patch_info *info);
 
 /* One segment table entry, with where its streams start in the patch. */
 typedef struct seg_entry {
@@ -34,7 +46,9 @@ delta_status patch_segment_first_op(const delta_source *patch, uint32_t i, uint6
 typedef struct arena {
     uint8_t *base;
     size_t size, used;
+#if DELTA_HAVE_LZMA
     lzma_allocator alloc;
+#endif
 } arena;
 void arena_init(arena *a, void *mem, size_t size);
 void *arena_take(arena *a, size_t n);
@@ -45,8 +59,15 @@ typedef struct pstream {
     uint64_t off, end;   /* stored bytes still to read: [off, end) */
     uint64_t raw_left;   /* raw bytes not yet returned */
     int lzma;            /* 1 when LZMA2 */
+#if DELTA_HAVE_LZMA
     lzma_stream strm;
-    uint8_t *in;         /* STREAM_INBUF bytes (arena) */
+#endif
+    lzrc_dec *lz;        /* LZRC: its decoder (arena), else NULL */
+    size_t in_pos, in_len; /* LZRC: the bytes of in not yet used */
+    int in_err;          /* LZRC: the input ran out or could not be read */
+    delta_status in_status;
+    size_t in_cap;       /* patch_inbuf() */
+    uint8_t *in;         /* in_cap bytes (arena) */
 } pstream;
 
 delta_status pstream_open(pstream *s, const delta_source *patch, const delta_patch_info *info,

@@ -35,8 +35,8 @@ static void commit(prover *p)
  * an earlier batch are gone (unless stashed). */
 static delta_status check_read(prover *p, uint64_t k, uint64_t src, uint64_t len, int *self)
 {
-    uint32_t b = p->info->block_size;
-    for (uint64_t j = src / b; j <= (src + len - 1) / b; j++) {
+    unsigned b = delta_log2(p->info->block_size);
+    for (uint64_t j = src >> b; j <= (src + len - 1) >> b; j++) {
         if (j == k) {
             if (!bit_get(p->stashed, j)) *self = 1;
             continue;
@@ -130,44 +130,70 @@ static delta_status replay(pcursor *c, prover *p, uint8_t *tmp, size_t tmp_len)
     return DELTA_OK;
 }
 
-delta_status delta_patch_prove(const delta_source *patch, delta_plan_report *report)
+/* The prover's memory: three bitmaps, the slot tables, the batch, a skip
+ * buffer, then the decoders' arena. */
+#define PROVE_TMP 256
+
+static size_t bitmap_bytes(uint64_t bits) { return (size_t)(bits / 8 + 1 + 7) & ~(size_t)7; }
+
+size_t delta_prove_workspace_size(const delta_patch_info *info)
+{
+    uint64_t src_blocks = patch_block_count(info->source_size, info->block_size);
+    uint64_t tgt_blocks = patch_block_count(info->target_size, info->block_size);
+    return 2 * bitmap_bytes(tgt_blocks) + bitmap_bytes(src_blocks) +
+           (2 * ((size_t)info->stash_slots + 1) + (size_t)info->batch_blocks + 1) * sizeof(uint64_t) + PROVE_TMP +
+           patch_decoder_memory(info) + 16;
+}
+
+delta_status delta_patch_prove_static(const delta_source *patch, delta_plan_report *report, void *workspace,
+                                      size_t workspace_size)
 {
     delta_patch_info info;
     delta_status st = delta_patch_read_info(patch, &info);
     if (st) return st;
+    size_t need = delta_prove_workspace_size(&info);
+    if (!workspace || workspace_size < need)
+        return delta_fail(DELTA_ERR_ARG, "plan: workspace of %zu bytes, the proof needs %zu", workspace_size, need);
     prover p;
     memset(&p, 0, sizeof p);
     p.info = &info;
     p.src_blocks = patch_block_count(info.source_size, info.block_size);
     p.tgt_blocks = patch_block_count(info.target_size, info.block_size);
-    size_t mem = patch_decoder_memory(&info);
-    p.written = calloc(p.tgt_blocks / 8 + 1, 1);
-    p.produced = calloc(p.tgt_blocks / 8 + 1, 1);
-    p.stashed = calloc(p.src_blocks / 8 + 1, 1);
-    p.slots = calloc(info.stash_slots + 1, sizeof *p.slots);
-    p.freed_in = calloc(info.stash_slots + 1, sizeof *p.freed_in);
-    p.batch = malloc((info.batch_blocks + 1) * sizeof *p.batch);
-    uint8_t *ws = malloc(mem);
-    uint8_t *tmp = malloc(4096);
-    if (!p.written || !p.produced || !p.stashed || !p.slots || !p.freed_in || !p.batch || !ws || !tmp) {
-        st = delta_fail(DELTA_ERR_NOMEM, "plan: out of memory");
-    } else {
-        pcursor c;
-        pcursor_init(&c, patch, &info, ws, mem);
-        st = replay(&c, &p, tmp, 4096);
-        pcursor_free(&c);
-    }
-    free(p.written);
-    free(p.produced);
-    free(p.freed_in);
-    free(p.batch);
-    free(p.stashed);
-    free(p.slots);
-    free(ws);
-    free(tmp);
+    /* Carved in order; every part is a multiple of 8 bytes, so the tables stay aligned. */
+    uint8_t *m = (uint8_t *)(((uintptr_t)workspace + 7) & ~(uintptr_t)7);
+    size_t tb = bitmap_bytes(p.tgt_blocks), sb = bitmap_bytes(p.src_blocks);
+    size_t fixed = 2 * tb + sb + (2 * ((size_t)info.stash_slots + 1) + (size_t)info.batch_blocks + 1) * sizeof(uint64_t);
+    memset(m, 0, fixed);
+    p.written = m;
+    p.produced = m + tb;
+    p.stashed = m + 2 * tb;
+    p.slots = (uint64_t *)(void *)(m + 2 * tb + sb);
+    p.freed_in = p.slots + info.stash_slots + 1;
+    p.batch = p.freed_in + info.stash_slots + 1;
+    uint8_t *tmp = m + fixed;
+    uint8_t *ws = tmp + PROVE_TMP;
+    pcursor c;
+    pcursor_init(&c, patch, &info, ws, patch_decoder_memory(&info));
+    st = replay(&c, &p, tmp, PROVE_TMP);
+    pcursor_free(&c);
     if (st) return st;
     p.rep.scratch_bytes = info.scratch_bytes;
     p.rep.ram_bytes = delta_apply_workspace_size(&info);
     if (report) *report = p.rep;
     return DELTA_OK;
 }
+
+#if DELTA_HAVE_MALLOC
+delta_status delta_patch_prove(const delta_source *patch, delta_plan_report *report)
+{
+    delta_patch_info info;
+    delta_status st = delta_patch_read_info(patch, &info);
+    if (st) return st;
+    size_t need = delta_prove_workspace_size(&info);
+    void *ws = malloc(need);
+    if (!ws) return delta_fail(DELTA_ERR_NOMEM, "plan: out of memory");
+    st = delta_patch_prove_static(patch, report, ws, need);
+    free(ws);
+    return st;
+}
+#endif

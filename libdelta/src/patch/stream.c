@@ -1,6 +1,7 @@
 /* The decoders' arena and the three per-segment streams. */
 #include "patch_internal.h"
 
+#if DELTA_HAVE_LZMA
 static void *arena_alloc(void *opaque, size_t nmemb, size_t size)
 {
     size_t n;
@@ -13,15 +14,18 @@ static void arena_free(void *opaque, void *ptr)
     (void)opaque;
     (void)ptr; /* released all at once when the segment's decoders end */
 }
+#endif
 
 void arena_init(arena *a, void *mem, size_t size)
 {
     a->base = mem;
     a->size = size;
     a->used = 0;
+#if DELTA_HAVE_LZMA
     a->alloc.alloc = arena_alloc;
     a->alloc.free = arena_free;
     a->alloc.opaque = a;
+#endif
 }
 
 void *arena_take(arena *a, size_t n)
@@ -32,6 +36,45 @@ void *arena_take(arena *a, size_t n)
     return a->base + start;
 }
 
+/* LZRC input: the stored bytes through the stream's buffer. */
+static uint8_t lzrc_in_byte(void *ctx)
+{
+    pstream *s = ctx;
+    if (s->in_pos == s->in_len) {
+        uint64_t left = s->end - s->off;
+        size_t n = left < s->in_cap ? (size_t)left : s->in_cap;
+        delta_status st = n ? delta_read_source(s->patch, s->off, s->in, n, DELTA_ERR_PACKAGE_READ) : DELTA_ERR_PATCH;
+        if (st) {
+            if (!s->in_err) s->in_status = st;
+            s->in_err = 1;
+            return 0;
+        }
+        s->off += n;
+        s->in_pos = 0;
+        s->in_len = n;
+    }
+    return s->in[s->in_pos++];
+}
+
+static delta_status lzrc_open(pstream *s, const delta_patch_info *info, uint32_t raw, arena *ar)
+{
+    uint32_t w = lzrc_window(info->dict_size, raw);
+    s->lz = arena_take(ar, LZRC_DECODER_STATE);
+    uint8_t *win = arena_take(ar, w);
+    if (!s->lz || !win) return delta_fail(DELTA_ERR_NOMEM, "patch: workspace too small for the decoder");
+    if (raw == 0) { /* an empty stream stores nothing */
+        s->lz = NULL;
+        return s->end == s->off ? DELTA_OK : delta_fail(DELTA_ERR_PATCH, "patch: an empty LZRC stream stores bytes");
+    }
+    delta_status st = lzrc_dec_init(s->lz, win, w, lzrc_in_byte, s, &s->in_err);
+    return st && s->in_status ? s->in_status : st;
+}
+
+static delta_status lzrc_status(pstream *s, delta_status st)
+{
+    return st && s->in_err && s->in_status != DELTA_ERR_PATCH ? s->in_status : st;
+}
+
 delta_status pstream_open(pstream *s, const delta_source *patch, const delta_patch_info *info,
                           uint64_t off, uint32_t stored, uint32_t raw, arena *ar)
 {
@@ -40,9 +83,14 @@ delta_status pstream_open(pstream *s, const delta_source *patch, const delta_pat
     s->off = off;
     s->end = off + stored;
     s->raw_left = raw;
-    s->in = arena_take(ar, STREAM_INBUF);
+    s->in_cap = patch_inbuf(info);
+    s->in = arena_take(ar, s->in_cap);
     if (!s->in) return delta_fail(DELTA_ERR_NOMEM, "patch: workspace too small for stream buffers");
+    if (info->compression == DELTA_COMPRESSION_LZRC) return lzrc_open(s, info, raw, ar);
     if (info->compression != DELTA_COMPRESSION_LZMA2) return DELTA_OK;
+#if !DELTA_HAVE_LZMA
+    return delta_fail(DELTA_ERR_PATCH, "patch: LZMA2 is not built in");
+#else
 
     lzma_options_lzma opt;
     memset(&opt, 0, sizeof opt);
@@ -58,8 +106,10 @@ delta_status pstream_open(pstream *s, const delta_source *patch, const delta_pat
     if (r != LZMA_OK) return delta_fail(DELTA_ERR_PATCH, "patch: cannot start the LZMA2 decoder (%d)", (int)r);
     s->lzma = 1;
     return DELTA_OK;
+#endif
 }
 
+#if DELTA_HAVE_LZMA
 static delta_status refill(pstream *s)
 {
     uint64_t left = s->end - s->off;
@@ -71,6 +121,7 @@ static delta_status refill(pstream *s)
     s->strm.avail_in = n;
     return DELTA_OK;
 }
+#endif
 
 delta_status pstream_read(pstream *s, void *buf, size_t len)
 {
@@ -78,12 +129,14 @@ delta_status pstream_read(pstream *s, void *buf, size_t len)
         return delta_fail(DELTA_ERR_PATCH, "patch: a command needs %zu bytes but its stream has %llu left",
                           len, (unsigned long long)s->raw_left);
     s->raw_left -= len;
+    if (s->lz) return lzrc_status(s, lzrc_dec_read(s->lz, buf, len));
     if (!s->lzma) {
         delta_status st = delta_read_source(s->patch, s->off, buf, len, DELTA_ERR_PACKAGE_READ);
         if (st) return st;
         s->off += len;
         return DELTA_OK;
     }
+#if DELTA_HAVE_LZMA
     s->strm.next_out = buf;
     s->strm.avail_out = len;
     while (s->strm.avail_out > 0) {
@@ -98,6 +151,7 @@ delta_status pstream_read(pstream *s, void *buf, size_t len)
         if (r != LZMA_OK && r != LZMA_STREAM_END)
             return delta_fail(DELTA_ERR_PATCH, "patch: compressed stream is corrupt (lzma %d)", (int)r);
     }
+#endif
     return DELTA_OK;
 }
 
@@ -117,7 +171,13 @@ delta_status pstream_finish(pstream *s)
     if (s->raw_left != 0)
         return delta_fail(DELTA_ERR_PATCH, "patch: %llu stream bytes are never used",
                           (unsigned long long)s->raw_left);
+    if (s->lz) {
+        if (!lzrc_dec_done(s->lz) || s->in_err || s->in_pos != s->in_len || s->off != s->end)
+            return delta_fail(DELTA_ERR_PATCH, "patch: LZRC stream does not end where declared");
+        return DELTA_OK;
+    }
     if (!s->lzma) return DELTA_OK;
+#if DELTA_HAVE_LZMA
     /* The LZMA2 end marker must follow, and nothing after it. */
     uint8_t probe;
     for (;;) {
@@ -136,11 +196,15 @@ delta_status pstream_finish(pstream *s)
     }
     if (s->strm.avail_in != 0 || s->off != s->end)
         return delta_fail(DELTA_ERR_PATCH, "patch: bytes after the end of a compressed stream");
+#endif
     return DELTA_OK;
 }
 
 void pstream_close(pstream *s)
 {
+#if DELTA_HAVE_LZMA
     if (s->lzma) lzma_end(&s->strm);
+#endif
     s->lzma = 0;
+    s->lz = NULL;
 }

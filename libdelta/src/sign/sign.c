@@ -18,6 +18,7 @@
 #include <mbedtls/sha256.h>
 
 #include "common/internal.h"
+#include "libdelta/devheader.h"
 #include "libdelta/sign.h"
 
 #define PEM_MAX_BYTES (64 * 1024)
@@ -294,5 +295,34 @@ delta_status delta_verify(const char *pem, size_t pem_len, const void *msg, size
 
 done:
     mbedtls_pk_free(&pk);
+    return st;
+}
+
+/* The device header (formats/device-header.md): the record, then its signature. */
+delta_status delta_device_header_make(const delta_device_header *h, const char *pem, size_t pem_len, delta_buf *out)
+{
+    if (strnlen(h->project, DELTA_DEVHDR_FIELD) >= DELTA_DEVHDR_FIELD || strnlen(h->from, DELTA_DEVHDR_FIELD) >= DELTA_DEVHDR_FIELD ||
+        strnlen(h->to, DELTA_DEVHDR_FIELD) >= DELTA_DEVHDR_FIELD)
+        return delta_fail(DELTA_ERR_ARG, "device header: project and versions hold at most %d bytes", DELTA_DEVHDR_FIELD - 1);
+    uint8_t r[DELTA_DEVHDR_SIGNED];
+    memset(r, 0, sizeof r);
+    memcpy(r, DELTA_DEVHDR_MAGIC, 8);
+    memcpy(r + 8, h->project, strlen(h->project));
+    memcpy(r + 40, h->from, strlen(h->from));
+    memcpy(r + 72, h->to, strlen(h->to));
+    delta_put64(r + 104, h->patch_size);
+    memcpy(r + 112, h->patch_sha256, DELTA_SHA256_LEN);
+    memcpy(r + 144, h->source_sha256, DELTA_SHA256_LEN);
+    delta_put64(r + 176, h->target_size);
+    memcpy(r + 184, h->target_sha256, DELTA_SHA256_LEN);
+    delta_buf sig = DELTA_BUF_INIT;
+    delta_status st = delta_sign(pem, pem_len, r, sizeof r, &sig);
+    if (!st && (sig.len == 0 || sig.len > DELTA_DEVHDR_MAX_SIG)) st = delta_fail(DELTA_ERR_KEY, "device header: signature too large");
+    uint8_t n[2];
+    delta_put16(n, (uint16_t)sig.len);
+    if (!st) st = delta_buf_append(out, r, sizeof r);
+    if (!st) st = delta_buf_append(out, n, 2);
+    if (!st) st = delta_buf_append(out, sig.data, sig.len);
+    delta_buf_free(&sig);
     return st;
 }
