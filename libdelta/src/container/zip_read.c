@@ -10,6 +10,7 @@
 
 #include <mbedtls/sha256.h>
 
+#include "common/sha256_compat.h"
 #include "zip_internal.h"
 
 #define HASH_CHUNK (64u * 1024u)
@@ -217,7 +218,7 @@ delta_status delta_zip_hash_member(const delta_zip *zip, const delta_zip_member 
     delta_status st = DELTA_OK;
     uint32_t crc = 0;
     uint64_t total = 0;
-    if (mbedtls_sha256_starts_ret(&ctx, 0) != 0) st = delta_fail(DELTA_ERR_INTERNAL, "sha-256 cannot start");
+    if (delta_sha256_ctx_starts(&ctx) != 0) st = delta_fail(DELTA_ERR_INTERNAL, "sha-256 cannot start");
     /* Reads until libzip reports the end, one chunk past the expected size
      * at most, so a member longer than announced is caught too. */
     while (!st) {
@@ -240,7 +241,7 @@ delta_status delta_zip_hash_member(const delta_zip *zip, const delta_zip_member 
             break;
         }
         crc = delta_crc32(crc, chunk, (size_t)n);
-        if (mbedtls_sha256_update_ret(&ctx, chunk, (size_t)n) != 0)
+        if (delta_sha256_ctx_update(&ctx, chunk, (size_t)n) != 0)
             st = delta_fail(DELTA_ERR_INTERNAL, "sha-256 update failed");
     }
     if (!st && total != m->size)
@@ -249,7 +250,7 @@ delta_status delta_zip_hash_member(const delta_zip *zip, const delta_zip_member 
     if (!st && crc != m->crc32)
         st = delta_fail(DELTA_ERR_MEMBER_DATA, "member %s: crc-32 is %08x, the archive says %08x", m->name, crc,
                         m->crc32);
-    if (!st && mbedtls_sha256_finish_ret(&ctx, sha256) != 0)
+    if (!st && delta_sha256_ctx_finish(&ctx, sha256) != 0)
         st = delta_fail(DELTA_ERR_INTERNAL, "sha-256 cannot finish");
     mbedtls_sha256_free(&ctx);
     zip_fclose(zf);

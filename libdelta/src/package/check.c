@@ -11,9 +11,8 @@
 delta_status hash_reader(read_fn read, void *ctx, uint64_t size, uint8_t *buf, size_t buf_len,
                          uint8_t out[DELTA_SHA256_LEN], delta_status on_error)
 {
-    mbedtls_sha256_context h;
-    mbedtls_sha256_init(&h);
-    mbedtls_sha256_starts_ret(&h, 0);
+    delta_sha256_ctx h;
+    int bad = delta_sha256_begin(&h);
     delta_status st = DELTA_OK;
     for (uint64_t off = 0; off < size; off += buf_len) {
         size_t n = size - off < buf_len ? (size_t)(size - off) : buf_len;
@@ -21,10 +20,10 @@ delta_status hash_reader(read_fn read, void *ctx, uint64_t size, uint8_t *buf, s
             st = delta_fail(on_error, "reading %zu bytes at %llu failed", n, (unsigned long long)off);
             break;
         }
-        mbedtls_sha256_update_ret(&h, buf, n);
+        bad |= delta_sha256_step(&h, buf, n);
     }
-    mbedtls_sha256_finish_ret(&h, out);
-    mbedtls_sha256_free(&h);
+    bad |= delta_sha256_end(&h, out);
+    if (!st && bad) st = delta_fail(DELTA_ERR_INTERNAL, "SHA-256 failed");
     return st;
 }
 

@@ -18,6 +18,7 @@
 #include <mbedtls/sha256.h>
 
 #include "common/internal.h"
+#include "common/sha256_compat.h"
 #include "libdelta/devheader.h"
 #include "libdelta/sign.h"
 
@@ -208,7 +209,7 @@ delta_status delta_sign(const char *pem, size_t pem_len, const void *msg, size_t
         st = delta_fail(DELTA_ERR_INTERNAL, "sign: cannot seed the random generator: %s", text);
         goto done;
     }
-    ret = mbedtls_sha256_ret(msg_len ? msg : (const void *)"", msg_len, hash, 0);
+    ret = delta_sha256_once(msg, msg_len, hash);
     if (ret == 0)
         ret = mbedtls_pk_sign(&pk, MBEDTLS_MD_SHA256, hash, sizeof hash, out, &out_len,
                               mbedtls_ctr_drbg_random, &drbg);
@@ -280,7 +281,7 @@ delta_status delta_verify(const char *pem, size_t pem_len, const void *msg, size
         size_t order_len = (mbedtls_pk_ec(pk)->grp.nbits + 7) / 8;
         if ((st = ecdsa_der_check(sig, sig_len, order_len))) goto done;
     }
-    ret = mbedtls_sha256_ret(msg_len ? msg : (const void *)"", msg_len, hash, 0);
+    ret = delta_sha256_once(msg, msg_len, hash);
     if (ret != 0) {
         st = delta_fail(DELTA_ERR_INTERNAL, "verify: sha-256 failed");
         goto done;

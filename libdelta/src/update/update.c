@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <mbedtls/sha256.h>
-
 #include "libdelta/update.h"
 #include "package/package_internal.h"
 
@@ -371,9 +369,8 @@ static delta_status copy_package(session *s)
         const delta_manifest_image *im = &s->m->images[i];
         delta_source from;
         delta_package_patch(pkg, i, &from);
-        mbedtls_sha256_context h;
-        mbedtls_sha256_init(&h);
-        mbedtls_sha256_starts_ret(&h, 0);
+        delta_sha256_ctx h;
+        int bad = delta_sha256_begin(&h);
         for (uint64_t off = 0; off < im->patch_size && !st; off += COPY_CHUNK) {
             size_t n = im->patch_size - off < COPY_CHUNK ? (size_t)(im->patch_size - off) : COPY_CHUNK;
             if (from.read(from.ctx, off, buf, n) != DELTA_IO_OK)
@@ -381,11 +378,11 @@ static delta_status copy_package(session *s)
             else if (s->store.scratch_write(s->store.ctx, s->layout.patch_offset[i] + off, buf, n) != DELTA_IO_OK)
                 st = delta_fail(DELTA_ERR_STATE_WRITE, "writing the package copy to the update state failed");
             else
-                mbedtls_sha256_update_ret(&h, buf, n);
+                bad |= delta_sha256_step(&h, buf, n);
         }
         uint8_t sha[DELTA_SHA256_LEN];
-        mbedtls_sha256_finish_ret(&h, sha);
-        mbedtls_sha256_free(&h);
+        bad |= delta_sha256_end(&h, sha);
+        if (!st && bad) st = delta_fail(DELTA_ERR_INTERNAL, "SHA-256 failed");
         if (!st && memcmp(sha, im->patch_sha256, DELTA_SHA256_LEN) != 0)
             st = delta_fail(DELTA_ERR_MEMBER_DATA, "%s: the package file changed while it was being checked",
                             im->patch_member);
