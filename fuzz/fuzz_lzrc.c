@@ -30,7 +30,7 @@ static uint8_t next(void *ctx)
 
 static delta_status decode(const uint8_t *p, size_t n, uint32_t window, uint8_t *out, size_t raw)
 {
-    uint32_t w = lzrc_window(window, (uint32_t)raw);
+    uint32_t w = dlt_lzrc_window(window, (uint32_t)raw);
     lzrc_dec *d = malloc(sizeof *d);
     uint8_t *win = malloc(w);
     in s = {p, n, 0, 0};
@@ -39,9 +39,9 @@ static delta_status decode(const uint8_t *p, size_t n, uint32_t window, uint8_t 
         st = n ? DELTA_ERR_PATCH : DELTA_OK;
         goto out;
     }
-    st = lzrc_dec_init(d, win, w, next, &s, &s.err);
-    for (size_t done = 0; !st && done < raw; done += 4096) st = lzrc_dec_read(d, out + done, raw - done < 4096 ? raw - done : 4096);
-    if (!st && (!lzrc_dec_done(d) || s.err || s.pos != n)) st = DELTA_ERR_PATCH;
+    st = dlt_lzrc_dec_init(d, win, w, next, &s, &s.err);
+    for (size_t done = 0; !st && done < raw; done += 4096) st = dlt_lzrc_dec_read(d, out + done, raw - done < 4096 ? raw - done : 4096);
+    if (!st && (!dlt_lzrc_dec_done(d) || s.err || s.pos != n)) st = DELTA_ERR_PATCH;
 out:
     free(d);
     free(win);
@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         delta_buf enc = DELTA_BUF_INIT;
         uint32_t stored;
         uint8_t *again = malloc(raw + 1);
-        if (lzrc_encode(out, raw, window, &enc, &stored) != DELTA_OK || stored != enc.len) abort();
+        if (dlt_lzrc_encode(out, raw, window, &enc, &stored) != DELTA_OK || stored != enc.len) abort();
         if (decode(enc.data, enc.len, window, again, raw) != DELTA_OK || memcmp(out, again, raw) != 0) abort();
         delta_buf_free(&enc);
         free(again);

@@ -23,19 +23,19 @@ static void put_branch(uint8_t *b, uint16_t h1, uint16_t h2)
 Test(arch, thumb2_decodes_handcrafted_branches)
 {
     int32_t imm;
-    cr_assert(arch_thumb2_decode(0xF7FF, 0xFFFE, &imm)); /* bl . */
+    cr_assert(dlt_arch_thumb2_decode(0xF7FF, 0xFFFE, &imm)); /* bl . */
     cr_assert_eq(imm, -4);
-    cr_assert(arch_thumb2_decode(0xF001, 0xF800, &imm)); /* bl +0x1000 */
+    cr_assert(dlt_arch_thumb2_decode(0xF001, 0xF800, &imm)); /* bl +0x1000 */
     cr_assert_eq(imm, 0x1000);
-    cr_assert(arch_thumb2_decode(0xF7FF, 0xBFFE, &imm)); /* b.w . */
+    cr_assert(dlt_arch_thumb2_decode(0xF7FF, 0xBFFE, &imm)); /* b.w . */
     cr_assert_eq(imm, -4);
-    cr_assert(arch_thumb2_decode(0xF3FF, 0xD7FF, &imm)); /* the farthest forward */
+    cr_assert(dlt_arch_thumb2_decode(0xF3FF, 0xD7FF, &imm)); /* the farthest forward */
     cr_assert_eq(imm, 0xFFFFFE);
-    cr_assert(arch_thumb2_decode(0xF400, 0xD000, &imm)); /* the farthest back */
+    cr_assert(dlt_arch_thumb2_decode(0xF400, 0xD000, &imm)); /* the farthest back */
     cr_assert_eq(imm, -0x1000000);
-    cr_assert(!arch_thumb2_decode(0xF7FF, 0xEFFE, &imm), "BLX (h2 bit 12 clear) is not predicted");
-    cr_assert(!arch_thumb2_decode(0xE7FF, 0xFFFE, &imm), "not a 32-bit branch prefix");
-    cr_assert(!arch_thumb2_decode(0xF7FF, 0x7FFE, &imm), "h2 bit 15 clear");
+    cr_assert(!dlt_arch_thumb2_decode(0xF7FF, 0xEFFE, &imm), "BLX (h2 bit 12 clear) is not predicted");
+    cr_assert(!dlt_arch_thumb2_decode(0xE7FF, 0xFFFE, &imm), "not a 32-bit branch prefix");
+    cr_assert(!dlt_arch_thumb2_decode(0xF7FF, 0x7FFE, &imm), "h2 bit 15 clear");
 }
 
 Test(arch, thumb2_encodes_handcrafted_branches)
@@ -46,16 +46,16 @@ Test(arch, thumb2_encodes_handcrafted_branches)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint16_t h1 = 0xF000, h2 = 0xD000;
-        arch_thumb2_encode(&h1, &h2, cases[i].imm);
+        dlt_arch_thumb2_encode(&h1, &h2, cases[i].imm);
         cr_assert_eq(h1, cases[i].h1, "case %zu: h1 %04x", i, h1);
         cr_assert_eq(h2, cases[i].h2, "case %zu: h2 %04x", i, h2);
         int32_t back;
-        cr_assert(arch_thumb2_decode(h1, h2, &back));
+        cr_assert(dlt_arch_thumb2_decode(h1, h2, &back));
         cr_assert_eq(back, cases[i].imm);
     }
     /* B.W keeps its kind (h2 bit 14 clear). */
     uint16_t h1 = 0xF000, h2 = 0x9000;
-    arch_thumb2_encode(&h1, &h2, -4);
+    dlt_arch_thumb2_encode(&h1, &h2, -4);
     cr_assert_eq(h1, 0xF7FF);
     cr_assert_eq(h2, 0xBFFE);
 }
@@ -65,13 +65,13 @@ Test(arch, map_lookup)
     arch_entry e[] = {{0x100, 8}, {0x200, -16}, {0x300, 0}};
     arch_map m = {e, 3, 0};
     int64_t s;
-    cr_assert(!arch_map_find(&m, 0xFF, &s), "before the first entry: undefined");
-    cr_assert(arch_map_find(&m, 0x100, &s) && s == 8);
-    cr_assert(arch_map_find(&m, 0x1FF, &s) && s == 8);
-    cr_assert(arch_map_find(&m, 0x200, &s) && s == -16);
-    cr_assert(arch_map_find(&m, 0x7FFFFFFF, &s) && s == 0, "the last entry runs on");
+    cr_assert(!dlt_arch_map_find(&m, 0xFF, &s), "before the first entry: undefined");
+    cr_assert(dlt_arch_map_find(&m, 0x100, &s) && s == 8);
+    cr_assert(dlt_arch_map_find(&m, 0x1FF, &s) && s == 8);
+    cr_assert(dlt_arch_map_find(&m, 0x200, &s) && s == -16);
+    cr_assert(dlt_arch_map_find(&m, 0x7FFFFFFF, &s) && s == 0, "the last entry runs on");
     arch_map empty = {NULL, 0, 0};
-    cr_assert(!arch_map_find(&empty, 0, &s));
+    cr_assert(!dlt_arch_map_find(&empty, 0, &s));
 }
 
 /*
@@ -95,20 +95,20 @@ Test(arch, thumb2_predicts_exact_bytes)
     uint8_t want[14];
     memcpy(want, b, sizeof b);
     put_branch(want, 0xF001, 0xFF5E);
-    arch_predict(ARCH_THUMB2, &m, 1u << 20, 0x180, 0x100, b, sizeof b);
+    dlt_arch_predict(ARCH_THUMB2, &m, 1u << 20, 0x180, 0x100, b, sizeof b);
     cr_assert(memcmp(b, want, sizeof b) == 0, "predicted %02x %02x %02x %02x", b[0], b[1], b[2], b[3]);
 
     /* An odd source offset: the scan starts at i = 1 (even source addresses). */
     uint8_t c[5] = {0xAA};
     put_branch(c + 1, 0xF001, 0xFF7E); /* at 0x100 as well */
-    arch_predict(ARCH_THUMB2, &m, 1u << 20, 0x17F, 0xFF, c, sizeof c);
+    dlt_arch_predict(ARCH_THUMB2, &m, 1u << 20, 0x17F, 0xFF, c, sizeof c);
     cr_assert_eq(c[0], 0xAA);
     cr_assert(memcmp(c + 1, want, 4) == 0);
 
     /* ARCH_NONE predicts nothing. */
     uint8_t d[4];
     put_branch(d, 0xF001, 0xFF7E);
-    arch_predict(ARCH_NONE, &m, 1u << 20, 0x180, 0x100, d, 4);
+    dlt_arch_predict(ARCH_NONE, &m, 1u << 20, 0x180, 0x100, d, 4);
     cr_assert_eq(d[2], 0x7E);
 }
 
@@ -119,9 +119,9 @@ Test(arch, thumb2_out_of_reach_stays)
     arch_map m = {e, 1, 0};
     uint8_t b[4];
     put_branch(b, 0xF3FF, 0xD7FF); /* the farthest forward: +0x1000000 more is out of reach */
-    arch_predict(ARCH_THUMB2, &m, 1u << 20, 0, 0, b, 4);
+    dlt_arch_predict(ARCH_THUMB2, &m, 1u << 20, 0, 0, b, 4);
     int32_t imm;
-    cr_assert(arch_thumb2_decode(delta_le16(b), delta_le16(b + 2), &imm));
+    cr_assert(dlt_arch_thumb2_decode(delta_le16(b), delta_le16(b + 2), &imm));
     cr_assert_eq(imm, 0xFFFFFE);
 }
 
@@ -146,19 +146,19 @@ Test(arch, abs32_predicts_exact_bytes)
     put_word(b + 8, 0x20000150);
     memcpy(want, b, sizeof b);
     put_word(want, 0x08000190);
-    arch_predict(ARCH_THUMB2_ABS32, &m, 0x1000, 0x280, 0x200, b, sizeof b);
+    dlt_arch_predict(ARCH_THUMB2_ABS32, &m, 0x1000, 0x280, 0x200, b, sizeof b);
     cr_assert(memcmp(b, want, sizeof b) == 0);
     /* Past the source's end (source_size 0x150): not an address. */
     put_word(b, 0x08000150);
-    arch_predict(ARCH_THUMB2_ABS32, &m, 0x150, 0x280, 0x200, b, 4);
+    dlt_arch_predict(ARCH_THUMB2_ABS32, &m, 0x150, 0x280, 0x200, b, 4);
     cr_assert_eq(delta_le32(b), 0x08000150);
     /* THUMB2 alone predicts no addresses. */
-    arch_predict(ARCH_THUMB2, &m, 0x1000, 0x280, 0x200, b, 4);
+    dlt_arch_predict(ARCH_THUMB2, &m, 0x1000, 0x280, 0x200, b, 4);
     cr_assert_eq(delta_le32(b), 0x08000150);
     /* At source 0x202 the word at i = 0 is no address; the one at i = 2 is. */
     uint8_t c[8] = {0x11, 0x22};
     put_word(c + 2, 0x08000150);
-    arch_predict(ARCH_THUMB2_ABS32, &m, 0x1000, 0x282, 0x202, c, sizeof c);
+    dlt_arch_predict(ARCH_THUMB2_ABS32, &m, 0x1000, 0x282, 0x202, c, sizeof c);
     cr_assert_eq(c[0], 0x11);
     cr_assert_eq(delta_le32(c + 2), 0x08000190);
 }
@@ -171,30 +171,30 @@ Test(arch, literal_branches_store_absolute_targets)
     put_branch(b, 0xF000, 0xF880); /* bl +0x100 */
     b[4] = 0x70;
     b[5] = 0x47; /* bx lr */
-    arch_literal_store(ARCH_THUMB2, 0x1000, b, sizeof b);
+    dlt_arch_literal_store(ARCH_THUMB2, 0x1000, b, sizeof b);
     cr_assert_eq(delta_le16(b), 0xF001);
     cr_assert_eq(delta_le16(b + 2), 0xF882);
     cr_assert_eq(b[4], 0x70);
-    arch_literal_load(ARCH_THUMB2_ABS32, 0x1000, b, sizeof b);
+    dlt_arch_literal_load(ARCH_THUMB2_ABS32, 0x1000, b, sizeof b);
     cr_assert_eq(delta_le16(b), 0xF000);
     cr_assert_eq(delta_le16(b + 2), 0xF880);
 
     put_branch(b, 0xF002, 0xF800); /* bl +0x2000 at 0x1FFF000: target 0x2001004, stored 0x1004 */
-    arch_literal_store(ARCH_THUMB2, 0x1FFF000, b, 4);
+    dlt_arch_literal_store(ARCH_THUMB2, 0x1FFF000, b, 4);
     cr_assert_eq(delta_le16(b), 0xF001);
     cr_assert_eq(delta_le16(b + 2), 0xF802);
-    arch_literal_load(ARCH_THUMB2, 0x1FFF000, b, 4);
+    dlt_arch_literal_load(ARCH_THUMB2, 0x1FFF000, b, 4);
     cr_assert_eq(delta_le16(b), 0xF002);
     cr_assert_eq(delta_le16(b + 2), 0xF800);
 
     /* At an odd target offset the scan starts at 1; ARCH_NONE stores as is. */
     uint8_t c[5] = {0xF0};
     put_branch(c + 1, 0xF000, 0xF880);
-    arch_literal_store(ARCH_THUMB2, 0xFFF, c, sizeof c);
+    dlt_arch_literal_store(ARCH_THUMB2, 0xFFF, c, sizeof c);
     cr_assert_eq(c[0], 0xF0);
     cr_assert_eq(delta_le16(c + 1), 0xF001);
     cr_assert_eq(delta_le16(c + 3), 0xF882);
-    arch_literal_store(ARCH_NONE, 0xFFF, c, sizeof c);
+    dlt_arch_literal_store(ARCH_NONE, 0xFFF, c, sizeof c);
     cr_assert_eq(delta_le16(c + 1), 0xF001);
 }
 
@@ -216,25 +216,25 @@ Test(arch, x86_64_predicts_exact_bytes)
     arch_map m = {e, 1, 0};
     uint8_t b[sizeof in];
     memcpy(b, in, sizeof in);
-    arch_predict(ARCH_X86_64, &m, 0x2000, 0x1100, 0x1000, b, sizeof b);
+    dlt_arch_predict(ARCH_X86_64, &m, 0x2000, 0x1100, 0x1000, b, sizeof b);
     for (size_t i = 0; i < sizeof b; i++) cr_assert_eq(b[i], want[i], "byte %zu: %02x, want %02x", i, b[i], want[i]);
     /* Cut short, the LEA is no reference (i + n > len): it and what follows stay. */
     memcpy(b, in, sizeof in);
-    arch_predict(ARCH_X86_64, &m, 0x2000, 0x1100, 0x1000, b, 11);
+    dlt_arch_predict(ARCH_X86_64, &m, 0x2000, 0x1100, 0x1000, b, 11);
     cr_assert_eq(b[1], 0x20);
     cr_assert_eq(b[8], 0xF4);
     int64_t t;
     size_t n, d;
-    cr_assert(arch_x86_ref(in + 5, 7, 0x1005, 0x2000, &t, &n, &d));
+    cr_assert(dlt_arch_x86_ref(in + 5, 7, 0x1005, 0x2000, &t, &n, &d));
     cr_assert(t == 0x1600 && n == 7 && d == 3);
     static const uint8_t sse[] = {0xF2, 0x44, 0x0F, 0x10, 0x05, 0x00, 0x01, 0x00, 0x00}; /* movsd xmm8, [rip+0x100] */
-    cr_assert(arch_x86_ref(sse, sizeof sse, 0, 0x2000, &t, &n, &d));
+    cr_assert(dlt_arch_x86_ref(sse, sizeof sse, 0, 0x2000, &t, &n, &d));
     cr_assert(t == 0x109 && n == 9 && d == 5);
     static const uint8_t jmpind[] = {0xFF, 0x25, 0x10, 0x00, 0x00, 0x00}; /* jmp [rip+0x10] */
-    cr_assert(arch_x86_ref(jmpind, sizeof jmpind, 0, 0x2000, &t, &n, &d));
+    cr_assert(dlt_arch_x86_ref(jmpind, sizeof jmpind, 0, 0x2000, &t, &n, &d));
     cr_assert(t == 0x16 && n == 6 && d == 2);
     static const uint8_t inc[] = {0xFF, 0x05, 0x10, 0x00, 0x00, 0x00}; /* inc dword [rip+0x10]: not predicted */
-    cr_assert(!arch_x86_ref(inc, sizeof inc, 0, 0x2000, &t, &n, &d));
+    cr_assert(!dlt_arch_x86_ref(inc, sizeof inc, 0, 0x2000, &t, &n, &d));
 }
 
 /*
@@ -256,7 +256,7 @@ Test(arch, aarch64_predicts_exact_bytes)
     arch_map m = {e, 2, 0};
     uint8_t b[sizeof in];
     for (size_t i = 0; i < sizeof in / 4; i++) put_word(b + 4 * i, in[i]);
-    arch_predict(ARCH_AARCH64, &m, 0x10000, 0x2000, 0x1000, b, sizeof b);
+    dlt_arch_predict(ARCH_AARCH64, &m, 0x10000, 0x2000, 0x1000, b, sizeof b);
     for (size_t i = 0; i < sizeof in / 4; i++)
         cr_assert_eq(delta_le32(b + 4 * i), want[i], "word %zu: %08x, want %08x", i, delta_le32(b + 4 * i), want[i]);
     /* Out of reach (the 8-byte load's offset would not be a multiple of 8): it stays. */
@@ -264,13 +264,13 @@ Test(arch, aarch64_predicts_exact_bytes)
     arch_map mo = {odd, 1, 0};
     put_word(b, 0xD0000000);
     put_word(b + 4, 0xF9400C01);
-    arch_predict(ARCH_AARCH64, &mo, 0x10000, 0x2004, 0x1004, b, 8);
+    dlt_arch_predict(ARCH_AARCH64, &mo, 0x10000, 0x2004, 0x1004, b, 8);
     cr_assert_eq(delta_le32(b + 4), 0xF9400C01);
     /* The ADRP pair cut by the piece's end is no reference. */
     int64_t t;
     size_t n;
-    cr_assert(!arch_a64_ref(0xD0000000, 0, 0, 0x1004, &t, &n));
-    cr_assert(arch_a64_ref(0x97FFFFFF, 0, 0, 0x1000, &t, &n) && t == 0xFFC && n == 4); /* bl .-4 */
+    cr_assert(!dlt_arch_a64_ref(0xD0000000, 0, 0, 0x1004, &t, &n));
+    cr_assert(dlt_arch_a64_ref(0x97FFFFFF, 0, 0, 0x1000, &t, &n) && t == 0xFFC && n == 4); /* bl .-4 */
 }
 
 /* The valid vector: PREDICT set, a THUMB2 map, and it yields its target
@@ -320,16 +320,16 @@ Test(arch, abs32_vector_applies)
     cr_assert_eq(delta_patch_read_info(&ps, &info), DELTA_OK, "%s", delta_last_error());
     cr_assert(info.flags & DELTA_PATCH_PREDICT);
     /* The first segment's preamble, through the decoder. */
-    size_t ws = patch_decoder_memory(&info);
+    size_t ws = dlt_patch_decoder_memory(&info);
     void *mem = malloc(ws);
     pcursor c;
-    pcursor_init(&c, &ps, &info, mem, ws);
+    dlt_pcursor_init(&c, &ps, &info, mem, ws);
     pcmd cmd;
-    cr_assert_eq(pcursor_next(&c, &cmd), DELTA_OK, "%s", delta_last_error());
+    cr_assert_eq(dlt_pcursor_next(&c, &cmd), DELTA_OK, "%s", delta_last_error());
     cr_assert_eq(c.arch, ARCH_THUMB2_ABS32);
     cr_assert_eq(c.map.base, 0x08005000, "Pybricks City Hub firmware loads at 0x08005000, got %#x", c.map.base);
     cr_assert_gt(c.map.count, 0);
-    pcursor_free(&c);
+    dlt_pcursor_free(&c);
     free(mem);
     tu_memsink m = {calloc(tl + 4096, 1), tl + 4096, 0};
     delta_sink sink = {&m, tu_memsink_write};

@@ -618,7 +618,7 @@ static void thumb2_layout(uint8_t *img, const int *order, size_t n, const uint32
             if (to == FN - 36) to = 0; /* the dropped function's callers call 0 */
             int32_t imm = (int32_t)addr[to] - (int32_t)(k * FLEN + i + 4);
             uint16_t h1 = 0xF000, h2 = 0xD000;
-            arch_thumb2_encode(&h1, &h2, imm);
+            dlt_arch_thumb2_encode(&h1, &h2, imm);
             f[i] = (uint8_t)h1;
             f[i + 1] = (uint8_t)(h1 >> 8);
             f[i + 2] = (uint8_t)h2;

@@ -48,6 +48,6 @@ struct delta_zip {
 
 /* The independent scan: end record, central directory, local headers and
  * layout. Fills count, members and header_offset, or refuses. */
-delta_status zip_scan(const delta_source *archive, delta_zip *zip);
+delta_status dlt_zip_scan(const delta_source *archive, delta_zip *zip);
 
 #endif

@@ -131,7 +131,7 @@ delta_status delta_zip_open(const delta_source *archive, delta_zip **out)
     delta_zip *zip = calloc(1, sizeof *zip);
     if (!zip) return delta_fail(DELTA_ERR_NOMEM, "cannot allocate a zip reader");
     zip->archive = archive;
-    delta_status st = zip_scan(archive, zip);
+    delta_status st = dlt_zip_scan(archive, zip);
     if (!st) st = open_libzip(archive, zip);
     if (!st) st = cross_check(zip);
     if (st) {

@@ -237,7 +237,7 @@ static delta_status check_layout(const delta_zip *zip, uint64_t cd_off)
     return DELTA_OK;
 }
 
-delta_status zip_scan(const delta_source *src, delta_zip *zip)
+delta_status dlt_zip_scan(const delta_source *src, delta_zip *zip)
 {
     uint64_t size = src->size;
     if (size < ZIP_EOCD_LEN)

@@ -569,7 +569,7 @@ out:
 /*
  * With THUMB2 (asked for, or found by AUTO), a second matching runs against
  * the source with its branches moved through the first matches' map
- * (predict_relocate): where code moved, calls across the move then agree
+ * (dlt_predict_relocate): where code moved, calls across the move then agree
  * byte for byte, the approximate matches run on through them and fewer
  * target bytes are left as literals. The patch writer predicts those
  * branches the same way, so the diff stream pays only for mispredictions.
@@ -583,18 +583,18 @@ delta_status delta_diff(const uint8_t *source, size_t source_len, const uint8_t 
     uint32_t arch = opt ? opt->arch : DELTA_ARCH_NONE;
     if (st || *count == 0 || arch == DELTA_ARCH_NONE) return st;
     uint32_t model = ARCH_NONE; /* the transform whose references the second matching moves */
-    if (arch == DELTA_ARCH_X86_64 || (arch == DELTA_ARCH_AUTO && predict_looks_elf64(source, source_len, 62)))
+    if (arch == DELTA_ARCH_X86_64 || (arch == DELTA_ARCH_AUTO && dlt_predict_looks_elf64(source, source_len, 62)))
         model = ARCH_X86_64;
-    else if (arch == DELTA_ARCH_AARCH64 || (arch == DELTA_ARCH_AUTO && predict_looks_elf64(source, source_len, 183)))
+    else if (arch == DELTA_ARCH_AARCH64 || (arch == DELTA_ARCH_AUTO && dlt_predict_looks_elf64(source, source_len, 183)))
         model = ARCH_AARCH64;
-    else if (arch == DELTA_ARCH_THUMB2 || (arch == DELTA_ARCH_AUTO && predict_looks_thumb2(source, source_len)))
+    else if (arch == DELTA_ARCH_THUMB2 || (arch == DELTA_ARCH_AUTO && dlt_predict_looks_thumb2(source, source_len)))
         model = ARCH_THUMB2;
     if (model == ARCH_NONE) return st;
     arch_entry *e;
     uint32_t n;
     uint32_t base = 0;
-    if (model == ARCH_THUMB2 && predict_find_base(source, source_len, &base)) model = ARCH_THUMB2_ABS32;
-    st = predict_build_map(*ops, *count, &e, &n);
+    if (model == ARCH_THUMB2 && dlt_predict_find_base(source, source_len, &base)) model = ARCH_THUMB2_ABS32;
+    st = dlt_predict_build_map(*ops, *count, &e, &n);
     if (st) goto fail;
     uint8_t *moved = malloc(source_len);
     if (!moved) {
@@ -604,7 +604,7 @@ delta_status delta_diff(const uint8_t *source, size_t source_len, const uint8_t 
     }
     memcpy(moved, source, source_len);
     arch_map m = {e, n, base};
-    predict_relocate(&m, model, moved, source_len);
+    dlt_predict_relocate(&m, model, moved, source_len);
     free(e);
     delta_op *ops2;
     size_t count2;

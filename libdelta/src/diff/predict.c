@@ -24,7 +24,7 @@ static int cmp_span(const void *a, const void *b)
  * offset); an old range no copy covers keeps the previous shift. Consecutive
  * entries with the same shift merge.
  */
-delta_status predict_build_map(const delta_op *ops, size_t n, arch_entry **out, uint32_t *count)
+delta_status dlt_predict_build_map(const delta_op *ops, size_t n, arch_entry **out, uint32_t *count)
 {
     *out = NULL;
     *count = 0;
@@ -54,7 +54,7 @@ delta_status predict_build_map(const delta_op *ops, size_t n, arch_entry **out, 
 }
 
 /* A 64-bit little-endian ELF file of this e_machine. */
-int predict_looks_elf64(const uint8_t *b, size_t len, uint16_t machine)
+int dlt_predict_looks_elf64(const uint8_t *b, size_t len, uint16_t machine)
 {
     return len >= 64 && memcmp(b, "\x7f" "ELF", 4) == 0 && b[4] == 2 && b[5] == 1 && delta_le16(b + 18) == machine;
 }
@@ -63,12 +63,12 @@ int predict_looks_elf64(const uint8_t *b, size_t len, uint16_t machine)
  * target lands inside the image. Thumb-2 firmware has about one in 50
  * halfwords (Pybricks: ~2.5%); other data, by chance, under 1 in 256 times
  * the fraction of the +-16 MiB reach that the image covers. */
-int predict_looks_thumb2(const uint8_t *b, size_t len)
+int dlt_predict_looks_thumb2(const uint8_t *b, size_t len)
 {
     uint64_t hits = 0, words = 0;
     for (size_t i = 0; i + 4 <= len; words++) {
         int32_t imm;
-        if (arch_thumb2_decode(delta_le16(b + i), delta_le16(b + i + 2), &imm)) {
+        if (dlt_arch_thumb2_decode(delta_le16(b + i), delta_le16(b + i + 2), &imm)) {
             int64_t t = (int64_t)i + 4 + imm;
             if (t >= 0 && (uint64_t)t < len) hits++;
             i += 4;
@@ -92,11 +92,11 @@ static void relocate_x86(const arch_map *m, uint8_t *b, size_t len)
     for (size_t i = 0; i < len;) {
         int64_t t, ms, mt;
         size_t n, d;
-        if (!arch_x86_ref(b + i, len - i, i, len, &t, &n, &d)) {
+        if (!dlt_arch_x86_ref(b + i, len - i, i, len, &t, &n, &d)) {
             i++;
             continue;
         }
-        if (arch_map_find(m, (int64_t)i, &ms) && arch_map_find(m, t, &mt)) {
+        if (dlt_arch_map_find(m, (int64_t)i, &ms) && dlt_arch_map_find(m, t, &mt)) {
             int64_t rel = t + mt - ((int64_t)(i + n) + ms);
             if (rel >= INT32_MIN && rel <= INT32_MAX) delta_put32(b + i + d, (uint32_t)(int32_t)rel);
         }
@@ -110,20 +110,20 @@ static void relocate_a64(const arch_map *m, uint8_t *b, size_t len)
         int64_t t, ms, mt;
         size_t n;
         int have2 = i + 8 <= len;
-        if (!arch_a64_ref(delta_le32(b + i), have2 ? delta_le32(b + i + 4) : 0, have2, i, &t, &n)) {
+        if (!dlt_arch_a64_ref(delta_le32(b + i), have2 ? delta_le32(b + i + 4) : 0, have2, i, &t, &n)) {
             i += 4;
             continue;
         }
-        if (arch_map_find(m, (int64_t)i, &ms) && arch_map_find(m, t, &mt)) {
+        if (dlt_arch_map_find(m, (int64_t)i, &ms) && dlt_arch_map_find(m, t, &mt)) {
             uint8_t keep[8];
             memcpy(keep, b + i, n);
-            if (!arch_a64_aim(b + i, n, (uint64_t)((int64_t)i + ms), t + mt)) memcpy(b + i, keep, n);
+            if (!dlt_arch_a64_aim(b + i, n, (uint64_t)((int64_t)i + ms), t + mt)) memcpy(b + i, keep, n);
         }
         i += n;
     }
 }
 
-void predict_relocate(const arch_map *m, uint32_t arch, uint8_t *b, size_t len)
+void dlt_predict_relocate(const arch_map *m, uint32_t arch, uint8_t *b, size_t len)
 {
     if (arch == ARCH_X86_64) {
         relocate_x86(m, b, len);
@@ -137,9 +137,9 @@ void predict_relocate(const arch_map *m, uint32_t arch, uint8_t *b, size_t len)
     for (size_t i = 0; i + 4 <= len;) {
         uint16_t h1 = delta_le16(b + i), h2 = delta_le16(b + i + 2);
         int32_t imm;
-        if (!arch_thumb2_decode(h1, h2, &imm)) {
+        if (!dlt_arch_thumb2_decode(h1, h2, &imm)) {
             uint32_t nv;
-            if (abs32 && (i & 3) == 0 && arch_abs32_predict(m, len, delta_le32(b + i), &nv)) {
+            if (abs32 && (i & 3) == 0 && dlt_arch_abs32_predict(m, len, delta_le32(b + i), &nv)) {
                 delta_put32(b + i, nv);
                 i += 4;
             } else {
@@ -148,10 +148,10 @@ void predict_relocate(const arch_map *m, uint32_t arch, uint8_t *b, size_t len)
             continue;
         }
         int64_t t = (int64_t)i + 4 + imm, ms, mt;
-        if (arch_map_find(m, (int64_t)i, &ms) && arch_map_find(m, t, &mt)) {
+        if (dlt_arch_map_find(m, (int64_t)i, &ms) && dlt_arch_map_find(m, t, &mt)) {
             int64_t nimm = t + mt - ((int64_t)i + ms) - 4;
             if (!(nimm & 1) && nimm >= -(INT64_C(1) << 24) && nimm < (INT64_C(1) << 24)) {
-                arch_thumb2_encode(&h1, &h2, (int32_t)nimm);
+                dlt_arch_thumb2_encode(&h1, &h2, (int32_t)nimm);
                 delta_put16(b + i, h1);
                 delta_put16(b + i + 2, h2);
             }
@@ -169,7 +169,7 @@ void predict_relocate(const arch_map *m, uint32_t arch, uint8_t *b, size_t len)
  * 4 MiB are not searched (flash of that size is rare, and the search is
  * candidates x pointers).
  */
-int predict_find_base(const uint8_t *b, size_t len, uint32_t *base)
+int dlt_predict_find_base(const uint8_t *b, size_t len, uint32_t *base)
 {
     if (len < 8 || len > ((size_t)4 << 20)) return 0;
     uint32_t reset = delta_le32(b + 4);
@@ -245,7 +245,7 @@ static int push_vote(vote **v, size_t *nv, size_t *cap, int64_t t, int64_t shift
     return 1;
 }
 
-delta_status predict_fit_map(const uint8_t *source, size_t source_len, const uint8_t *target, size_t target_len,
+delta_status dlt_predict_fit_map(const uint8_t *source, size_t source_len, const uint8_t *target, size_t target_len,
                              const delta_op *ops, size_t n, uint32_t arch, uint32_t base, arch_entry **out,
                              uint32_t *count)
 {
@@ -265,12 +265,12 @@ delta_status predict_fit_map(const uint8_t *source, size_t source_len, const uin
                 size_t len, nlen;
                 int have2 = i + 8 <= op->copy;
                 uint32_t o1 = delta_le32(o), o2 = have2 ? delta_le32(o + 4) : 0;
-                if (!arch_a64_ref(o1, o2, have2, op->src + i, &t, &len)) {
+                if (!dlt_arch_a64_ref(o1, o2, have2, op->src + i, &t, &len)) {
                     i += 4;
                     continue;
                 }
                 uint32_t w1 = delta_le32(w), w2 = have2 ? delta_le32(w + 4) : 0;
-                if (arch_a64_ref(w1, w2, have2, op->dst + i, &nt, &nlen) && nlen == len &&
+                if (dlt_arch_a64_ref(w1, w2, have2, op->dst + i, &nt, &nlen) && nlen == len &&
                     (len == 4 ? (o1 ^ w1) >> 26 == 0
                               : ((o1 ^ w1) & 0x9F00001F) == 0 && ((o2 ^ w2) & ~(0xFFFu << 10)) == 0) &&
                     !push_vote(&v, &nv, &cap, t, nt - t))
@@ -285,7 +285,7 @@ delta_status predict_fit_map(const uint8_t *source, size_t source_len, const uin
                 const uint8_t *o = source + op->src + i, *w = target + op->dst + i;
                 int64_t t;
                 size_t len, d;
-                if (!arch_x86_ref(o, op->copy - i, op->src + i, source_len, &t, &len, &d)) {
+                if (!dlt_arch_x86_ref(o, op->copy - i, op->src + i, source_len, &t, &len, &d)) {
                     i++;
                     continue;
                 }
@@ -301,7 +301,7 @@ delta_status predict_fit_map(const uint8_t *source, size_t source_len, const uin
         for (size_t i = (size_t)(op->src & 1); i + 4 <= op->copy;) {
             const uint8_t *o = source + op->src + i, *w = target + op->dst + i;
             int32_t imm, nimm;
-            if (!arch_thumb2_decode(delta_le16(o), delta_le16(o + 2), &imm)) {
+            if (!dlt_arch_thumb2_decode(delta_le16(o), delta_le16(o + 2), &imm)) {
                 /* An address into the source, and the word the target holds there. */
                 uint32_t ov = delta_le32(o), nw = delta_le32(w);
                 if (abs32 && ((op->src + i) & 3) == 0 && ov >= base && ov - base < source_len) {
@@ -314,7 +314,7 @@ delta_status predict_fit_map(const uint8_t *source, size_t source_len, const uin
                 }
                 continue;
             }
-            if (arch_thumb2_decode(delta_le16(w), delta_le16(w + 2), &nimm)) {
+            if (dlt_arch_thumb2_decode(delta_le16(w), delta_le16(w + 2), &nimm)) {
                 int64_t t = (int64_t)(op->src + i) + 4 + imm, nt = (int64_t)(op->dst + i) + 4 + nimm;
                 if (!push_vote(&v, &nv, &cap, t, nt - t)) goto nomem;
             }

@@ -59,7 +59,7 @@ static delta_status compress_stream(const delta_patch_options *opt, int which, u
         return delta_buf_append(out, raw->data, raw->len);
     }
     if (opt->compression == DELTA_COMPRESSION_LZRC)
-        return lzrc_encode(raw->data ? raw->data : (const uint8_t *)"", raw->len, opt->dict_size, out, stored);
+        return dlt_lzrc_encode(raw->data ? raw->data : (const uint8_t *)"", raw->len, opt->dict_size, out, stored);
     lzma_options_lzma lz;
     lzma_lzma_preset(&lz, 9 | LZMA_PRESET_EXTREME);
     uint32_t dict = opt->dict_size;
@@ -211,7 +211,7 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
     if (source_len > DELTA_PATCH_MAX_IMAGE || target_len > DELTA_PATCH_MAX_IMAGE)
         return delta_fail(DELTA_ERR_LIMIT, "images over 2 GiB are not supported");
     plan p;
-    st = plan_build(source, source_len, target, target_len, ops, op_count, opt.block_size, opt.inplace,
+    st = dlt_plan_build(source, source_len, target, target_len, ops, op_count, opt.block_size, opt.inplace,
                     opt.max_stash, opt.batch_blocks, &p);
     if (st) return st;
 
@@ -235,19 +235,19 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
     memset(map, 0, sizeof map);
     int nvar = 0;
     uint32_t base = 0;
-    if (opt.arch == DELTA_ARCH_X86_64 || (opt.arch == DELTA_ARCH_AUTO && predict_looks_elf64(source, source_len, 62))) {
+    if (opt.arch == DELTA_ARCH_X86_64 || (opt.arch == DELTA_ARCH_AUTO && dlt_predict_looks_elf64(source, source_len, 62))) {
         var_arch[0] = ARCH_X86_64;
         nvar = 1;
     } else if (opt.arch == DELTA_ARCH_AARCH64 ||
-               (opt.arch == DELTA_ARCH_AUTO && predict_looks_elf64(source, source_len, 183))) {
+               (opt.arch == DELTA_ARCH_AUTO && dlt_predict_looks_elf64(source, source_len, 183))) {
         var_arch[0] = ARCH_AARCH64;
         nvar = 1;
     } else if (opt.arch == DELTA_ARCH_THUMB2 ||
-               (opt.arch == DELTA_ARCH_AUTO && predict_looks_thumb2(source, source_len))) {
-        nvar = predict_find_base(source, source_len, &base) ? 2 : 1;
+               (opt.arch == DELTA_ARCH_AUTO && dlt_predict_looks_thumb2(source, source_len))) {
+        nvar = dlt_predict_find_base(source, source_len, &base) ? 2 : 1;
     }
     for (int v = 0; v < nvar && !st; v++) {
-        st = predict_fit_map(source, source_len, target, target_len, ops, op_count, var_arch[v], base, &map_e[v],
+        st = dlt_predict_fit_map(source, source_len, target, target_len, ops, op_count, var_arch[v], base, &map_e[v],
                              &map[v].count);
         map[v].e = map_e[v];
         map[v].base = base;
@@ -312,7 +312,7 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
         uint64_t k = c->a;
         sx.blocks++;
         st = put_varint(&sg->s[0], k);
-        size_t np = plan_block_pieces(&p, k, pieces);
+        size_t np = dlt_plan_block_pieces(&p, k, pieces);
         for (size_t pi = 0; pi < np && !st; pi++) {
             const plan_piece *q = &pieces[pi];
             st = put_varint(&sg->s[0], q->len << 1 | q->kind);
@@ -324,7 +324,7 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
                 if (!st && lit_tf) {
                     size_t at = sg->pextra.len;
                     st = delta_buf_append(&sg->pextra, target + q->dst, q->len);
-                    if (!st) arch_literal_store(var_arch[0], q->dst, sg->pextra.data + at, q->len);
+                    if (!st) dlt_arch_literal_store(var_arch[0], q->dst, sg->pextra.data + at, q->len);
                 }
                 continue;
             }
@@ -344,7 +344,7 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
                 st = delta_buf_reserve(&sg->pdiff[v], q->len);
                 if (st) break;
                 memcpy(pred, source + q->src, q->len);
-                arch_predict(var_arch[v], &map[v], source_len, q->dst, q->src, pred, q->len);
+                dlt_arch_predict(var_arch[v], &map[v], source_len, q->dst, q->src, pred, q->len);
                 d = sg->pdiff[v].data + sg->pdiff[v].len;
                 for (uint64_t x = 0; x < q->len; x++) d[x] = (uint8_t)(target[q->dst + x] - pred[x]);
                 sg->pdiff[v].len += q->len;
@@ -510,7 +510,7 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
     free(segs);
     delta_buf_free(&body);
     delta_buf_free(&table);
-    plan_free(&p);
+    dlt_plan_free(&p);
     if (!st && stats) *stats = sx;
     return st;
 }

@@ -149,14 +149,14 @@ static size_t find(finder *f, size_t pos, uint32_t *dist)
     return best >= 3 ? best : 0;
 }
 
-delta_status lzrc_encode(const uint8_t *data, size_t n, uint32_t header_window, delta_buf *out, uint32_t *stored)
+delta_status dlt_lzrc_encode(const uint8_t *data, size_t n, uint32_t header_window, delta_buf *out, uint32_t *stored)
 {
     size_t start = out->len;
     if (n == 0) { /* an empty stream stores nothing */
         *stored = 0;
         return DELTA_OK;
     }
-    uint32_t window = lzrc_window(header_window, n > UINT32_MAX ? UINT32_MAX : (uint32_t)n);
+    uint32_t window = dlt_lzrc_window(header_window, n > UINT32_MAX ? UINT32_MAX : (uint32_t)n);
     lzrc_model *m = malloc(sizeof *m);
     finder f = {data, n, window, malloc(sizeof(int32_t) << HASH_BITS), malloc(sizeof(int32_t) * window), 0};
     if (!m || !f.head || !f.prev) {
@@ -166,7 +166,7 @@ delta_status lzrc_encode(const uint8_t *data, size_t n, uint32_t header_window, 
         return delta_fail(DELTA_ERR_NOMEM, "encode: out of memory for LZRC");
     }
     for (size_t i = 0; i < (1u << HASH_BITS); i++) f.head[i] = -1;
-    lzrc_model_init(m);
+    dlt_lzrc_model_init(m);
     rc_enc e = {out, 0, 0xFFFFFFFFu, 0, 1, DELTA_OK};
     uint32_t rep0 = 1, hist = 0;
     size_t pos = 0;

@@ -27,7 +27,7 @@
 
 #include "plan.h"
 
-void plan_free(plan *p)
+void dlt_plan_free(plan *p)
 {
     if (!p) return;
     free(p->pieces);
@@ -507,7 +507,7 @@ out:
     return st;
 }
 
-size_t plan_block_pieces(const plan *p, uint64_t k, plan_piece *out)
+size_t dlt_plan_block_pieces(const plan *p, uint64_t k, plan_piece *out)
 {
     size_t n = 0;
     for (uint64_t i = p->first[k]; i < p->first[k + 1]; i++) {
@@ -534,7 +534,7 @@ size_t plan_block_pieces(const plan *p, uint64_t k, plan_piece *out)
     return n;
 }
 
-delta_status plan_build(const uint8_t *src, size_t src_len, const uint8_t *tgt, size_t tgt_len,
+delta_status dlt_plan_build(const uint8_t *src, size_t src_len, const uint8_t *tgt, size_t tgt_len,
                         const delta_op *ops, size_t op_count, uint32_t block_size, int inplace,
                         uint32_t max_stash, uint32_t batch_blocks, plan *out)
 {
@@ -558,6 +558,6 @@ delta_status plan_build(const uint8_t *src, size_t src_len, const uint8_t *tgt, 
         }
     }
     graph_free(&g);
-    if (st) plan_free(out);
+    if (st) dlt_plan_free(out);
     return st;
 }

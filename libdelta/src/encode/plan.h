@@ -35,14 +35,14 @@ typedef struct plan {
  * inplace, orders them so no block is read after it is overwritten, breaking
  * cycles with at most max_stash stashed blocks, then by turning copies into
  * literals. */
-delta_status plan_build(const uint8_t *src, size_t src_len, const uint8_t *tgt, size_t tgt_len,
+delta_status dlt_plan_build(const uint8_t *src, size_t src_len, const uint8_t *tgt, size_t tgt_len,
                         const delta_op *ops, size_t op_count, uint32_t block_size, int inplace,
                         uint32_t max_stash, uint32_t batch_blocks, plan *out);
-void plan_free(plan *p);
+void dlt_plan_free(plan *p);
 
 /* The pieces block k is encoded with: heads and tails turned into literals
  * split off, adjacent literals merged. out has room for 3 * (first[k+1] -
  * first[k]) pieces; returns how many it holds. */
-size_t plan_block_pieces(const plan *p, uint64_t k, plan_piece *out);
+size_t dlt_plan_block_pieces(const plan *p, uint64_t k, plan_piece *out);
 
 #endif

@@ -8,7 +8,7 @@
 #include "libdelta/update.h"
 #include "package_internal.h"
 
-delta_status hash_reader(read_fn read, void *ctx, uint64_t size, uint8_t *buf, size_t buf_len,
+delta_status dlt_hash_reader(read_fn read, void *ctx, uint64_t size, uint8_t *buf, size_t buf_len,
                          uint8_t out[DELTA_SHA256_LEN], delta_status on_error)
 {
     delta_sha256_ctx h;
@@ -151,10 +151,10 @@ static delta_status check_patch(delta_package *pkg, size_t i, int require_inplac
         return delta_fail(DELTA_ERR_MEMBER_DATA, "%s: SHA-256 differs from the manifest", zm->name);
     delta_source ps;
     delta_package_patch(pkg, i, &ps);
-    return package_check_patch(pkg, i, &ps, require_inplace);
+    return dlt_package_check_patch(pkg, i, &ps, require_inplace);
 }
 
-delta_status package_check_patch(delta_package *pkg, size_t i, const delta_source *ps, int require_inplace)
+delta_status dlt_package_check_patch(delta_package *pkg, size_t i, const delta_source *ps, int require_inplace)
 {
     const delta_manifest_image *im = &pkg->manifest->images[i];
     delta_patch_info *info = &pkg->info[i];
@@ -246,14 +246,14 @@ static int src_read(void *ctx, uint64_t off, void *buf, size_t len)
     return s->read(s->ctx, off, buf, len);
 }
 
-delta_status check_bytes(read_fn read, void *ctx, uint64_t size, uint64_t want_size, const uint8_t *want_sha,
+delta_status dlt_check_bytes(read_fn read, void *ctx, uint64_t size, uint64_t want_size, const uint8_t *want_sha,
                          delta_status fault, const char *name, const char *what)
 {
     if (size != want_size)
         return delta_fail(fault, "image %s: %s has %llu bytes, the package says %llu", name, what,
                           (unsigned long long)size, (unsigned long long)want_size);
     uint8_t buf[16384], sha[DELTA_SHA256_LEN];
-    delta_status st = hash_reader(read, ctx, size, buf, sizeof buf, sha, DELTA_ERR_INPUT);
+    delta_status st = dlt_hash_reader(read, ctx, size, buf, sizeof buf, sha, DELTA_ERR_INPUT);
     if (st) return st;
     if (memcmp(sha, want_sha, DELTA_SHA256_LEN) != 0)
         return delta_fail(fault, "image %s: %s SHA-256 differs from the package's", name, what);
@@ -272,13 +272,13 @@ delta_status delta_package_check_slot(const delta_package *pkg, size_t i, uint64
 delta_status delta_package_check_source(const delta_package *pkg, size_t i, const delta_source *src)
 {
     const delta_manifest_image *im = &pkg->manifest->images[i];
-    return check_bytes(src_read, (void *)src, src->size, im->source_size, im->source_sha256, DELTA_ERR_SOURCE,
+    return dlt_check_bytes(src_read, (void *)src, src->size, im->source_size, im->source_sha256, DELTA_ERR_SOURCE,
                        im->name, "the source");
 }
 
 delta_status delta_package_check_target(const delta_package *pkg, size_t i, const delta_source *written)
 {
     const delta_manifest_image *im = &pkg->manifest->images[i];
-    return check_bytes(src_read, (void *)written, written->size, im->target_size, im->target_sha256,
+    return dlt_check_bytes(src_read, (void *)written, written->size, im->target_size, im->target_sha256,
                        DELTA_ERR_TARGET, im->name, "the written target");
 }

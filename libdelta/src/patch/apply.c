@@ -41,7 +41,7 @@ static void ws_release(workspace *w)
 /* Turns the copied source bytes into the target's (prediction + diff bytes). */
 static delta_status add_diff(pcursor *c, const piece *p, uint8_t *dst, uint8_t *tmp)
 {
-    return pcursor_copy(c, p, dst, tmp);
+    return dlt_pcursor_copy(c, p, dst, tmp);
 }
 
 /* ---------------------------------------------------------------- out of place */
@@ -70,20 +70,20 @@ delta_status delta_apply_out_of_place(const delta_source *patch, const delta_sou
     }
 
     pcursor c;
-    pcursor_init(&c, patch, &info, w.arena, w.arena_size);
+    dlt_pcursor_init(&c, patch, &info, w.arena, w.arena_size);
     for (uint64_t op = 0; op < info.op_count && !st; op++) {
         pcmd cmd;
-        st = pcursor_next(&c, &cmd);
+        st = dlt_pcursor_next(&c, &cmd);
         if (st || cmd.type != CMD_BLOCK) continue;
         uint64_t pos = 0;
         piece p;
         int more;
-        while (!(st = pcursor_piece(&c, &p, &more)) && more) {
+        while (!(st = dlt_pcursor_piece(&c, &p, &more)) && more) {
             if (p.kind == PIECE_COPY) {
                 st = delta_read_source(source, p.src, w.block + pos, (size_t)p.len, DELTA_ERR_INPUT);
                 if (!st) st = add_diff(&c, &p, w.block + pos, w.old);
             } else {
-                st = pcursor_data(&c, &p, w.block + pos, (size_t)p.len);
+                st = dlt_pcursor_data(&c, &p, w.block + pos, (size_t)p.len);
             }
             if (st) break;
             pos += p.len;
@@ -91,8 +91,8 @@ delta_status delta_apply_out_of_place(const delta_source *patch, const delta_sou
         if (!st && out->write(out->ctx, cmd.a * bs, w.block, (size_t)pos) != DELTA_IO_OK)
             st = delta_fail(DELTA_ERR_OUTPUT, "apply: writing block %llu failed", (unsigned long long)cmd.a);
     }
-    if (!st && info.op_count) st = pcursor_close_segment(&c);
-    pcursor_free(&c);
+    if (!st && info.op_count) st = dlt_pcursor_close_segment(&c);
+    dlt_pcursor_free(&c);
     ws_release(&w);
     return st;
 }
@@ -204,7 +204,7 @@ static size_t source_block_len(const delta_patch_info *info, uint64_t k)
 /* Source blocks past the target's last block: lost when the image shrinks. */
 static uint64_t tail_count(uint64_t source_size, uint64_t target_size, uint32_t block_size)
 {
-    uint64_t s = patch_block_count(source_size, block_size), t = patch_block_count(target_size, block_size);
+    uint64_t s = dlt_patch_block_count(source_size, block_size), t = dlt_patch_block_count(target_size, block_size);
     return s > t ? s - t : 0;
 }
 
@@ -280,12 +280,12 @@ static delta_status compute_block(inplace *a, uint64_t k, uint32_t n, uint64_t o
     piece p;
     delta_status st = back_up(a, k, ordinal);
     if (st) return st;
-    while (!(st = pcursor_piece(&a->c, &p, &more)) && more) {
+    while (!(st = dlt_pcursor_piece(&a->c, &p, &more)) && more) {
         if (p.kind == PIECE_COPY) {
             st = read_old(a, p.src, a->w.block + pos, p.len);
             if (!st) st = add_diff(&a->c, &p, a->w.block + pos, a->w.old);
         } else {
-            st = pcursor_data(&a->c, &p, a->w.block + pos, (size_t)p.len);
+            st = dlt_pcursor_data(&a->c, &p, a->w.block + pos, (size_t)p.len);
         }
         if (st) return st;
         pos += p.len;
@@ -310,12 +310,12 @@ static delta_status compute_block(inplace *a, uint64_t k, uint32_t n, uint64_t o
 static delta_status write_pending(inplace *a, int settle)
 {
     int area = (a->j->flags & DELTA_JOURNAL_PENDING_B) != 0;
-    uint64_t blocks = patch_block_count(a->info.target_size, a->info.block_size);
+    uint64_t blocks = dlt_patch_block_count(a->info.target_size, a->info.block_size);
     for (uint32_t i = 0; i < a->j->pending_count; i++) {
         uint64_t k = a->j->pending_block[i];
         if (k >= blocks)
             return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: pending block %llu is past the target", (unsigned long long)k);
-        size_t len = (size_t)patch_block_len(&a->info, k);
+        size_t len = (size_t)dlt_patch_block_len(&a->info, k);
         delta_status st = scratch_read(a, pending_offset(a, area, i), a->w.block, len);
         if (st) return st;
         if (delta_crc32(0, a->w.block, len) != a->j->pending_crc[i])
@@ -347,7 +347,7 @@ static delta_status run_batches(inplace *a)
         /* Compute phase: up to the batch's COMMIT (or the last command). */
         while (op < a->info.op_count) {
             pcmd cmd;
-            st = pcursor_next(&a->c, &cmd);
+            st = dlt_pcursor_next(&a->c, &cmd);
             if (st) return st;
             op++;
             if (cmd.type == CMD_COMMIT) break;
@@ -427,7 +427,7 @@ static delta_status verify_target(inplace *a)
  * only a BLOCK command inside the target writes the image. */
 static delta_status save_tail(inplace *a)
 {
-    uint64_t first = patch_block_count(a->info.target_size, a->info.block_size);
+    uint64_t first = dlt_patch_block_count(a->info.target_size, a->info.block_size);
     uint64_t count = tail_blocks(&a->info);
     delta_status st = DELTA_OK;
     for (uint64_t t = 0; t < count && !st; t++) {
@@ -460,7 +460,7 @@ static delta_status run_in_place(inplace *a)
         return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: does not fit this patch");
     } else {
         for (uint32_t s = 0; s < j->stash_count; s++)
-            if (j->stash[s] > patch_block_count(a->info.source_size, a->info.block_size))
+            if (j->stash[s] > dlt_patch_block_count(a->info.source_size, a->info.block_size))
                 return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: stash slot %u names a block outside the source", s);
     }
     delta_status st;
@@ -472,11 +472,11 @@ static delta_status run_in_place(inplace *a)
         st = write_pending(a, 1);
         if (st) return st;
     }
-    st = pcursor_seek(&a->c, j->next_op);
+    st = dlt_pcursor_seek(&a->c, j->next_op);
     if (!st) st = run_batches(a);
     if (st) return st;
     if (a->info.op_count) {
-        st = pcursor_close_segment(&a->c);
+        st = dlt_pcursor_close_segment(&a->c);
         if (st) return st;
     }
     if (a->cur_size != a->info.target_size && p->flash->resize) {
@@ -507,13 +507,13 @@ static delta_status inplace_open(inplace *a, const delta_apply_params *p)
         st = delta_fail(DELTA_ERR_SPACE, "apply: the patch needs %u stash slots and batches of %u, this build's journal holds %u and %u",
                         a->info.stash_slots, a->info.batch_blocks, DELTA_JOURNAL_STASH_CAP, DELTA_JOURNAL_BATCH_CAP);
     if (!st) st = ws_setup(&a->w, &a->info, p->workspace, p->workspace_size);
-    if (!st) pcursor_init(&a->c, p->patch, &a->info, a->w.arena, a->w.arena_size);
+    if (!st) dlt_pcursor_init(&a->c, p->patch, &a->info, a->w.arena, a->w.arena_size);
     return st;
 }
 
 static void inplace_close(inplace *a)
 {
-    pcursor_free(&a->c);
+    dlt_pcursor_free(&a->c);
     ws_release(&a->w);
 }
 
@@ -529,15 +529,15 @@ static delta_status restore_slot(inplace *a, uint64_t slot, uint64_t off, size_t
 static delta_status restore_blocks(inplace *a, uint64_t limit_op)
 {
     uint64_t tail = tail_blocks(&a->info), ordinal = 0;
-    delta_status st = pcursor_seek(&a->c, 0);
+    delta_status st = dlt_pcursor_seek(&a->c, 0);
     for (uint64_t op = 0; op < limit_op && !st; op++) {
         pcmd cmd;
-        st = pcursor_next(&a->c, &cmd);
+        st = dlt_pcursor_next(&a->c, &cmd);
         if (st || cmd.type != CMD_BLOCK) continue;
         piece pc;
         int more;
-        while (!(st = pcursor_piece(&a->c, &pc, &more)) && more)
-            if ((st = pcursor_data(&a->c, &pc, a->w.block, (size_t)pc.len))) break;
+        while (!(st = dlt_pcursor_piece(&a->c, &pc, &more)) && more)
+            if ((st = dlt_pcursor_data(&a->c, &pc, a->w.block, (size_t)pc.len))) break;
         if (!st) st = restore_slot(a, tail + ordinal++, cmd.a * a->info.block_size, source_block_len(&a->info, cmd.a));
     }
     return st;
@@ -557,7 +557,7 @@ delta_status delta_restore_in_place(const delta_restore_params *r)
                         (unsigned long long)r->limit_op);
     if (!st) st = restore_blocks(&a, r->limit_op);
     if (!st && r->tail_saved) {
-        uint64_t first = patch_block_count(a.info.target_size, a.info.block_size);
+        uint64_t first = dlt_patch_block_count(a.info.target_size, a.info.block_size);
         for (uint64_t t = 0; t < tail_blocks(&a.info) && !st; t++)
             st = restore_slot(&a, t, (first + t) * a.info.block_size, source_block_len(&a.info, first + t));
     }

@@ -1,7 +1,7 @@
 /* Reference prediction: Thumb-2 BL / B.W predicted through the segment's map. */
 #include "arch.h"
 
-int arch_map_find(const arch_map *m, int64_t t, int64_t *shift)
+int dlt_arch_map_find(const arch_map *m, int64_t t, int64_t *shift)
 {
     if (m->count == 0 || t < (int64_t)m->e[0].old) return 0;
     uint32_t lo = 0, hi = m->count; /* e[lo].old <= t < e[hi].old (hi = count: none) */
@@ -16,7 +16,7 @@ int arch_map_find(const arch_map *m, int64_t t, int64_t *shift)
     return 1;
 }
 
-int arch_thumb2_decode(uint16_t h1, uint16_t h2, int32_t *imm)
+int dlt_arch_thumb2_decode(uint16_t h1, uint16_t h2, int32_t *imm)
 {
     /* h1 = 11110 S imm10; h2 = 1 x J1 1 J2 imm11 (x = 1 BL, 0 B.W). */
     if ((h1 & 0xF800) != 0xF000 || (h2 & 0x9000) != 0x9000) return 0;
@@ -27,7 +27,7 @@ int arch_thumb2_decode(uint16_t h1, uint16_t h2, int32_t *imm)
     return 1;
 }
 
-void arch_thumb2_encode(uint16_t *h1, uint16_t *h2, int32_t imm)
+void dlt_arch_thumb2_encode(uint16_t *h1, uint16_t *h2, int32_t imm)
 {
     uint32_t v = (uint32_t)imm;
     uint32_t s = v >> 24 & 1, i1 = v >> 23 & 1, i2 = v >> 22 & 1;
@@ -36,12 +36,12 @@ void arch_thumb2_encode(uint16_t *h1, uint16_t *h2, int32_t imm)
     *h2 = (uint16_t)((*h2 & 0xD000) | j1 << 13 | j2 << 11 | (v >> 1 & 0x7FF));
 }
 
-int arch_abs32_predict(const arch_map *m, uint64_t source_size, uint32_t v, uint32_t *out)
+int dlt_arch_abs32_predict(const arch_map *m, uint64_t source_size, uint32_t v, uint32_t *out)
 {
     *out = v;
     if (v < m->base || v - m->base >= source_size) return 0;
     int64_t shift;
-    if (arch_map_find(m, (int64_t)(v - m->base), &shift) && (int64_t)v + shift >= 0 &&
+    if (dlt_arch_map_find(m, (int64_t)(v - m->base), &shift) && (int64_t)v + shift >= 0 &&
         (int64_t)v + shift <= (int64_t)UINT32_MAX)
         *out = (uint32_t)((int64_t)v + shift);
     return 1;
@@ -55,9 +55,9 @@ static void predict_thumb2(const arch_map *m, int abs32, uint64_t source_size, u
     for (size_t i = (size_t)(src & 1); i + 4 <= len;) {
         uint16_t h1 = delta_le16(b + i), h2 = delta_le16(b + i + 2);
         int32_t imm;
-        if (!arch_thumb2_decode(h1, h2, &imm)) {
+        if (!dlt_arch_thumb2_decode(h1, h2, &imm)) {
             uint32_t nv;
-            if (abs32 && ((src + i) & 3) == 0 && arch_abs32_predict(m, source_size, delta_le32(b + i), &nv)) {
+            if (abs32 && ((src + i) & 3) == 0 && dlt_arch_abs32_predict(m, source_size, delta_le32(b + i), &nv)) {
                 delta_put32(b + i, nv);
                 i += 4;
             } else {
@@ -66,10 +66,10 @@ static void predict_thumb2(const arch_map *m, int abs32, uint64_t source_size, u
             continue;
         }
         int64_t t = (int64_t)(src + i) + 4 + imm, shift;
-        if (arch_map_find(m, t, &shift)) {
+        if (dlt_arch_map_find(m, t, &shift)) {
             int64_t nimm = t + shift - ((int64_t)(dst + i) + 4);
             if (!(nimm & 1) && nimm >= -(INT64_C(1) << 24) && nimm < (INT64_C(1) << 24)) {
-                arch_thumb2_encode(&h1, &h2, (int32_t)nimm);
+                dlt_arch_thumb2_encode(&h1, &h2, (int32_t)nimm);
                 delta_put16(b + i, h1);
                 delta_put16(b + i + 2, h2);
             }
@@ -84,7 +84,7 @@ static int rip_modrm(uint8_t m)
     return (m & 0xC7) == 0x05;
 }
 
-int arch_x86_ref(const uint8_t *b, size_t avail, uint64_t at, uint64_t source_size, int64_t *target, size_t *len,
+int dlt_arch_x86_ref(const uint8_t *b, size_t avail, uint64_t at, uint64_t source_size, int64_t *target, size_t *len,
                  size_t *disp)
 {
     size_t n = 0, d = 0, p = 0;
@@ -135,11 +135,11 @@ static void predict_x86(const arch_map *m, uint64_t source_size, uint64_t dst, u
     for (size_t i = 0; i < len;) {
         int64_t t, shift;
         size_t n, d;
-        if (!arch_x86_ref(b + i, len - i, src + i, source_size, &t, &n, &d)) {
+        if (!dlt_arch_x86_ref(b + i, len - i, src + i, source_size, &t, &n, &d)) {
             i++;
             continue;
         }
-        if (arch_map_find(m, t, &shift)) {
+        if (dlt_arch_map_find(m, t, &shift)) {
             int64_t rel = t + shift - ((int64_t)(dst + i + n));
             if (rel >= INT32_MIN && rel <= INT32_MAX) delta_put32(b + i + d, (uint32_t)(int32_t)rel);
         }
@@ -157,7 +157,7 @@ static int a64_ldst_scale(uint32_t w)
     return size;
 }
 
-int arch_a64_ref(uint32_t w, uint32_t w2, int have2, uint64_t at, int64_t *target, size_t *len)
+int dlt_arch_a64_ref(uint32_t w, uint32_t w2, int have2, uint64_t at, int64_t *target, size_t *len)
 {
     if ((w & 0x7C000000) == 0x14000000) { /* B / BL imm26 */
         int64_t imm = (int64_t)((int32_t)(w << 6) >> 6) * 4;
@@ -181,7 +181,7 @@ int arch_a64_ref(uint32_t w, uint32_t w2, int have2, uint64_t at, int64_t *targe
     return 1;
 }
 
-int arch_a64_aim(uint8_t *b, size_t len, uint64_t at, int64_t t)
+int dlt_arch_a64_aim(uint8_t *b, size_t len, uint64_t at, int64_t t)
 {
     uint32_t w = delta_le32(b);
     if (len == 4) {
@@ -209,20 +209,20 @@ static void predict_a64(const arch_map *m, uint64_t dst, uint64_t src, uint8_t *
         int64_t t, shift;
         size_t n;
         int have2 = i + 8 <= len;
-        if (!arch_a64_ref(delta_le32(b + i), have2 ? delta_le32(b + i + 4) : 0, have2, src + i, &t, &n)) {
+        if (!dlt_arch_a64_ref(delta_le32(b + i), have2 ? delta_le32(b + i + 4) : 0, have2, src + i, &t, &n)) {
             i += 4;
             continue;
         }
-        if (arch_map_find(m, t, &shift)) {
+        if (dlt_arch_map_find(m, t, &shift)) {
             uint8_t keep[8];
             memcpy(keep, b + i, n);
-            if (!arch_a64_aim(b + i, n, dst + i, t + shift)) memcpy(b + i, keep, n);
+            if (!dlt_arch_a64_aim(b + i, n, dst + i, t + shift)) memcpy(b + i, keep, n);
         }
         i += n;
     }
 }
 
-void arch_predict(uint32_t arch, const arch_map *m, uint64_t source_size, uint64_t dst, uint64_t src, uint8_t *b,
+void dlt_arch_predict(uint32_t arch, const arch_map *m, uint64_t source_size, uint64_t dst, uint64_t src, uint8_t *b,
                   size_t len)
 {
     if (arch == ARCH_THUMB2 || arch == ARCH_THUMB2_ABS32)
@@ -247,24 +247,24 @@ static void literal_scan(uint64_t dst, uint8_t *b, size_t len, int to_abs)
     for (size_t i = (size_t)(dst & 1); i + 4 <= len;) {
         uint16_t h1 = delta_le16(b + i), h2 = delta_le16(b + i + 2);
         int32_t v;
-        if (!arch_thumb2_decode(h1, h2, &v)) {
+        if (!dlt_arch_thumb2_decode(h1, h2, &v)) {
             i += 2;
             continue;
         }
         int64_t here = (int64_t)(dst + i) + 4;
-        arch_thumb2_encode(&h1, &h2, wrap25(to_abs ? here + v : v - here));
+        dlt_arch_thumb2_encode(&h1, &h2, wrap25(to_abs ? here + v : v - here));
         delta_put16(b + i, h1);
         delta_put16(b + i + 2, h2);
         i += 4;
     }
 }
 
-void arch_literal_store(uint32_t arch, uint64_t dst, uint8_t *b, size_t len)
+void dlt_arch_literal_store(uint32_t arch, uint64_t dst, uint8_t *b, size_t len)
 {
     if (arch == ARCH_THUMB2 || arch == ARCH_THUMB2_ABS32) literal_scan(dst, b, len, 1);
 }
 
-void arch_literal_load(uint32_t arch, uint64_t dst, uint8_t *b, size_t len)
+void dlt_arch_literal_load(uint32_t arch, uint64_t dst, uint8_t *b, size_t len)
 {
     if (arch == ARCH_THUMB2 || arch == ARCH_THUMB2_ABS32) literal_scan(dst, b, len, 0);
 }

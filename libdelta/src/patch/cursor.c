@@ -1,24 +1,24 @@
 /* Walking a patch's commands across segments; resuming at any command. */
 #include "patch_internal.h"
 
-void pcursor_init(pcursor *c, const delta_source *patch, const delta_patch_info *info, void *mem,
+void dlt_pcursor_init(pcursor *c, const delta_source *patch, const delta_patch_info *info, void *mem,
                   size_t mem_size)
 {
     memset(c, 0, sizeof *c);
     c->patch = patch;
     c->info = info;
-    arena_init(&c->ar, mem, mem_size);
+    dlt_arena_init(&c->ar, mem, mem_size);
 }
 
 static void close_streams(pcursor *c)
 {
     if (!c->open) return;
-    for (int i = 0; i < 3; i++) pstream_close(&c->st[i]);
+    for (int i = 0; i < 3; i++) dlt_pstream_close(&c->st[i]);
     c->ar.used = 0;
     c->open = 0;
 }
 
-void pcursor_free(pcursor *c)
+void dlt_pcursor_free(pcursor *c)
 {
     close_streams(c);
 }
@@ -54,7 +54,7 @@ static delta_status read_preamble(pcursor *c, uint32_t i)
     if (count > c->info->map_entries)
         return delta_fail(DELTA_ERR_PATCH, "patch: segment %u: map of %llu entries (header: %u)", i,
                           (unsigned long long)count, c->info->map_entries);
-    arch_entry *e = arena_take(&c->ar, (size_t)count * sizeof *e);
+    arch_entry *e = dlt_arena_take(&c->ar, (size_t)count * sizeof *e);
     if (!e) return delta_fail(DELTA_ERR_NOMEM, "patch: workspace too small for the reference map");
     int64_t old = 0, shift = 0;
     for (uint64_t k = 0; k < count; k++) {
@@ -87,12 +87,12 @@ static delta_status open_segment(pcursor *c, uint32_t i)
     int next = c->open && i == c->seg_index + 1;
     close_streams(c);
     seg_entry prev = c->seg;
-    delta_status st = next ? patch_segment_after(c->patch, c->info, c->seg_index, &prev, &c->seg)
-                           : patch_segment(c->patch, c->info, i, &c->seg);
+    delta_status st = next ? dlt_patch_segment_after(c->patch, c->info, c->seg_index, &prev, &c->seg)
+                           : dlt_patch_segment(c->patch, c->info, i, &c->seg);
     if (st) return st;
     /* CRC of the stored bytes, read through the first stream buffer. */
-    size_t cap = patch_inbuf(c->info);
-    uint8_t *tmp = arena_take(&c->ar, cap);
+    size_t cap = dlt_patch_inbuf(c->info);
+    uint8_t *tmp = dlt_arena_take(&c->ar, cap);
     if (!tmp) return delta_fail(DELTA_ERR_NOMEM, "patch: workspace too small");
     uint64_t total = (uint64_t)c->seg.size[0] + c->seg.size[1] + c->seg.size[2], done = 0;
     uint32_t crc = 0;
@@ -107,7 +107,7 @@ static delta_status open_segment(pcursor *c, uint32_t i)
     if (crc != c->seg.crc) return delta_fail(DELTA_ERR_PATCH, "patch: segment %u CRC mismatch", i);
     uint64_t off = c->seg.data_offset;
     for (int s = 0; s < 3; s++) {
-        st = pstream_open(&c->st[s], c->patch, c->info, off, c->seg.size[s], c->seg.raw[s], &c->ar);
+        st = dlt_pstream_open(&c->st[s], c->patch, c->info, off, c->seg.size[s], c->seg.raw[s], &c->ar);
         if (st) return st;
         off += c->seg.size[s];
     }
@@ -119,10 +119,10 @@ static delta_status open_segment(pcursor *c, uint32_t i)
     return read_preamble(c, i);
 }
 
-delta_status pcursor_close_segment(pcursor *c)
+delta_status dlt_pcursor_close_segment(pcursor *c)
 {
     for (int s = 0; s < 3; s++) {
-        delta_status st = pstream_finish(&c->st[s]);
+        delta_status st = dlt_pstream_finish(&c->st[s]);
         if (st) return st;
     }
     return DELTA_OK;
@@ -133,7 +133,7 @@ static delta_status read_varint(pcursor *c, uint64_t *v)
     uint64_t x = 0;
     for (int shift = 0; shift < 63; shift += 7) {
         uint8_t b;
-        delta_status st = pstream_read(&c->st[0], &b, 1);
+        delta_status st = dlt_pstream_read(&c->st[0], &b, 1);
         if (st) return st;
         x |= (uint64_t)(b & 0x7f) << shift;
         if (!(b & 0x80)) {
@@ -145,7 +145,7 @@ static delta_status read_varint(pcursor *c, uint64_t *v)
     return delta_fail(DELTA_ERR_PATCH, "patch: command %llu: varint too long", (unsigned long long)c->op);
 }
 
-delta_status pcursor_next(pcursor *c, pcmd *cmd)
+delta_status dlt_pcursor_next(pcursor *c, pcmd *cmd)
 {
     if (c->block_done != c->block_len)
         return delta_fail(DELTA_ERR_INTERNAL, "patch: next command before the block's pieces");
@@ -153,14 +153,14 @@ delta_status pcursor_next(pcursor *c, pcmd *cmd)
     if (!c->open || c->op >= c->seg.end_op) {
         uint32_t next = c->open ? c->seg_index + 1 : 0;
         if (c->open) {
-            delta_status st = pcursor_close_segment(c);
+            delta_status st = dlt_pcursor_close_segment(c);
             if (st) return st;
         }
         delta_status st = open_segment(c, next);
         if (st) return st;
     }
     uint8_t type;
-    delta_status st = pstream_read(&c->st[0], &type, 1);
+    delta_status st = dlt_pstream_read(&c->st[0], &type, 1);
     if (st) return st;
     memset(cmd, 0, sizeof *cmd);
     cmd->type = type;
@@ -168,18 +168,18 @@ delta_status pcursor_next(pcursor *c, pcmd *cmd)
     case CMD_BLOCK:
         st = read_varint(c, &cmd->a);
         if (st) return st;
-        if (cmd->a >= patch_block_count(c->info->target_size, c->info->block_size))
+        if (cmd->a >= dlt_patch_block_count(c->info->target_size, c->info->block_size))
             return delta_fail(DELTA_ERR_PATCH, "patch: command %llu: block %llu is past the target",
                               (unsigned long long)c->op, (unsigned long long)cmd->a);
         c->block = cmd->a;
-        c->block_len = patch_block_len(c->info, cmd->a);
+        c->block_len = dlt_patch_block_len(c->info, cmd->a);
         c->block_done = 0;
         break;
     case CMD_STASH:
         st = read_varint(c, &cmd->a);
         if (!st) st = read_varint(c, &cmd->b);
         if (st) return st;
-        if (cmd->a >= patch_block_count(c->info->source_size, c->info->block_size))
+        if (cmd->a >= dlt_patch_block_count(c->info->source_size, c->info->block_size))
             return delta_fail(DELTA_ERR_PATCH, "patch: command %llu: stash of block %llu outside the source",
                               (unsigned long long)c->op, (unsigned long long)cmd->a);
         if (cmd->b >= c->info->stash_slots)
@@ -203,7 +203,7 @@ delta_status pcursor_next(pcursor *c, pcmd *cmd)
     return DELTA_OK;
 }
 
-delta_status pcursor_piece(pcursor *c, piece *p, int *more)
+delta_status dlt_pcursor_piece(pcursor *c, piece *p, int *more)
 {
     if (c->block_done == c->block_len) {
         *more = 0;
@@ -238,25 +238,25 @@ delta_status pcursor_piece(pcursor *c, piece *p, int *more)
     return DELTA_OK;
 }
 
-delta_status pcursor_data(pcursor *c, const piece *p, void *buf, size_t len)
+delta_status dlt_pcursor_data(pcursor *c, const piece *p, void *buf, size_t len)
 {
     if (len != p->len) return delta_fail(DELTA_ERR_INTERNAL, "patch: a piece's data is read whole");
-    delta_status st = pstream_read(&c->st[p->kind == PIECE_COPY ? 1 : 2], buf, len);
+    delta_status st = dlt_pstream_read(&c->st[p->kind == PIECE_COPY ? 1 : 2], buf, len);
     /* Under THUMB2 a literal's branches are stored with absolute targets. */
-    if (!st && p->kind == PIECE_LITERAL) arch_literal_load(c->arch, p->dst, buf, len);
+    if (!st && p->kind == PIECE_LITERAL) dlt_arch_literal_load(c->arch, p->dst, buf, len);
     return st;
 }
 
-delta_status pcursor_copy(pcursor *c, const piece *p, uint8_t *buf, uint8_t *tmp)
+delta_status dlt_pcursor_copy(pcursor *c, const piece *p, uint8_t *buf, uint8_t *tmp)
 {
-    delta_status st = pstream_read(&c->st[1], tmp, (size_t)p->len);
+    delta_status st = dlt_pstream_read(&c->st[1], tmp, (size_t)p->len);
     if (st) return st;
-    arch_predict(c->arch, &c->map, c->info->source_size, p->dst, p->src, buf, (size_t)p->len);
+    dlt_arch_predict(c->arch, &c->map, c->info->source_size, p->dst, p->src, buf, (size_t)p->len);
     for (size_t i = 0; i < p->len; i++) buf[i] = (uint8_t)(buf[i] + tmp[i]);
     return DELTA_OK;
 }
 
-delta_status pcursor_seek(pcursor *c, uint64_t op)
+delta_status dlt_pcursor_seek(pcursor *c, uint64_t op)
 {
     if (op > c->info->op_count) return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: command %llu is past the patch",
                                                   (unsigned long long)op);
@@ -269,7 +269,7 @@ delta_status pcursor_seek(pcursor *c, uint64_t op)
     uint32_t lo = 0;
     for (uint32_t i = 1; i < c->info->segment_count; i++) {
         uint64_t first;
-        delta_status st = patch_segment_first_op(c->patch, i, &first);
+        delta_status st = dlt_patch_segment_first_op(c->patch, i, &first);
         if (st) return st;
         if (first > op) break;
         lo = i;
@@ -279,16 +279,16 @@ delta_status pcursor_seek(pcursor *c, uint64_t op)
     uint8_t tmp[256];
     while (c->op < op) {
         pcmd cmd;
-        st = pcursor_next(c, &cmd);
+        st = dlt_pcursor_next(c, &cmd);
         if (st) return st;
         if (cmd.type != CMD_BLOCK) continue;
         piece p;
         int more;
         for (;;) {
-            st = pcursor_piece(c, &p, &more);
+            st = dlt_pcursor_piece(c, &p, &more);
             if (st) return st;
             if (!more) break;
-            st = pstream_skip(&c->st[p.kind == PIECE_COPY ? 1 : 2], p.len, tmp, sizeof tmp);
+            st = dlt_pstream_skip(&c->st[p.kind == PIECE_COPY ? 1 : 2], p.len, tmp, sizeof tmp);
             if (st) return st;
         }
     }

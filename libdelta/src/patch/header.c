@@ -6,12 +6,12 @@
 #define PATCH_MAX_OPS_PER_BLOCK 4u
 
 /* Block sizes are powers of two (checked on the header): shifts, no 64-bit division. */
-uint64_t patch_block_count(uint64_t size, uint32_t block_size)
+uint64_t dlt_patch_block_count(uint64_t size, uint32_t block_size)
 {
     return (size >> delta_log2(block_size)) + ((size & (block_size - 1)) != 0);
 }
 
-uint64_t patch_block_len(const delta_patch_info *info, uint64_t k)
+uint64_t dlt_patch_block_len(const delta_patch_info *info, uint64_t k)
 {
     uint64_t start = k << delta_log2(info->block_size);
     uint64_t left = info->target_size - start;
@@ -76,7 +76,7 @@ delta_status delta_patch_read_info(const delta_source *patch, delta_patch_info *
                           DELTA_PATCH_MAX_STASH);
     if (info->max_stream > DELTA_PATCH_MAX_SEGMENT)
         return delta_fail(DELTA_ERR_PATCH, "patch: stream of %u bytes (limit 64 MiB)", info->max_stream);
-    uint64_t blocks = patch_block_count(info->target_size, info->block_size);
+    uint64_t blocks = dlt_patch_block_count(info->target_size, info->block_size);
     /* A BLOCK per target block at most, a STASH per block at most, a FREE per
      * STASH, a COMMIT per batch and a batch holds a block (formats/patch.md). */
     if (info->op_count > PATCH_MAX_OPS_PER_BLOCK * blocks)
@@ -125,7 +125,7 @@ delta_status delta_patch_read_info(const delta_source *patch, delta_patch_info *
     return DELTA_OK;
 }
 
-delta_status patch_segment(const delta_source *patch, const delta_patch_info *info, uint32_t i,
+delta_status dlt_patch_segment(const delta_source *patch, const delta_patch_info *info, uint32_t i,
                            seg_entry *seg)
 {
     uint8_t e[DELTA_PATCH_SEGMENT_ENTRY];
@@ -155,7 +155,7 @@ delta_status patch_segment(const delta_source *patch, const delta_patch_info *in
     return DELTA_OK;
 }
 
-delta_status patch_segment_after(const delta_source *patch, const delta_patch_info *info, uint32_t prev_index,
+delta_status dlt_patch_segment_after(const delta_source *patch, const delta_patch_info *info, uint32_t prev_index,
                                  const seg_entry *prev, seg_entry *seg)
 {
     uint32_t i = prev_index + 1;
@@ -173,7 +173,7 @@ delta_status patch_segment_after(const delta_source *patch, const delta_patch_in
     seg->data_offset = prev->data_offset + prev->size[0] + prev->size[1] + prev->size[2];
     if (i + 1 < info->segment_count) {
         uint64_t next;
-        st = patch_segment_first_op(patch, i + 1, &next);
+        st = dlt_patch_segment_first_op(patch, i + 1, &next);
         if (st) return st;
         seg->end_op = next;
     } else {
@@ -182,7 +182,7 @@ delta_status patch_segment_after(const delta_source *patch, const delta_patch_in
     return DELTA_OK;
 }
 
-delta_status patch_segment_first_op(const delta_source *patch, uint32_t i, uint64_t *first_op)
+delta_status dlt_patch_segment_first_op(const delta_source *patch, uint32_t i, uint64_t *first_op)
 {
     uint8_t e[8];
     delta_status st = delta_read_source(patch, DELTA_PATCH_HEADER_SIZE + (uint64_t)i * DELTA_PATCH_SEGMENT_ENTRY, e,
@@ -208,9 +208,9 @@ static uint64_t lzma_need(uint32_t dict)
 }
 #endif
 
-size_t patch_decoder_memory(const delta_patch_info *info)
+size_t dlt_patch_decoder_memory(const delta_patch_info *info)
 {
-    size_t in = patch_inbuf(info);
+    size_t in = dlt_patch_inbuf(info);
     size_t need = 3 * (in + 64) + in; /* the streams' buffers; the CRC pass's */
     if (info->compression == DELTA_COMPRESSION_LZMA2) {
         uint32_t dict = info->dict_size;
@@ -219,14 +219,14 @@ size_t patch_decoder_memory(const delta_patch_info *info)
         need += 3 * (size_t)(lzma_need(dict) + 16384);
     } else if (info->compression == DELTA_COMPRESSION_LZRC) {
         /* Each stream's decoder and window, 16-aligned in the arena. */
-        need += 3 * (lzrc_decoder_size(lzrc_window(info->dict_size, info->max_stream)) + 32);
+        need += 3 * (dlt_lzrc_decoder_size(dlt_lzrc_window(info->dict_size, info->max_stream)) + 32);
     }
     /* The segment's reference map, after the stream buffers. */
     if (info->flags & DELTA_PATCH_PREDICT) need += (size_t)info->map_entries * sizeof(arch_entry) + 16;
     return need;
 }
 
-size_t patch_inbuf(const delta_patch_info *info)
+size_t dlt_patch_inbuf(const delta_patch_info *info)
 {
     return info->compression == DELTA_COMPRESSION_LZRC ? LZRC_INBUF : STREAM_INBUF;
 }
@@ -234,5 +234,5 @@ size_t patch_inbuf(const delta_patch_info *info)
 size_t delta_apply_workspace_size(const delta_patch_info *info)
 {
     /* Two block buffers (the new block, and reading old content) plus the decoders. */
-    return 2 * (size_t)info->block_size + patch_decoder_memory(info);
+    return 2 * (size_t)info->block_size + dlt_patch_decoder_memory(info);
 }

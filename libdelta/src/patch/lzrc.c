@@ -2,13 +2,13 @@
  * distances are checked against what the window holds. */
 #include "lzrc.h"
 
-void lzrc_model_init(lzrc_model *m)
+void dlt_lzrc_model_init(lzrc_model *m)
 {
     uint16_t *p = (uint16_t *)m;
     for (size_t i = 0; i < sizeof *m / sizeof *p; i++) p[i] = LZRC_PROB_ONE / 2;
 }
 
-uint32_t lzrc_window(uint32_t header_window, uint32_t raw)
+uint32_t dlt_lzrc_window(uint32_t header_window, uint32_t raw)
 {
     uint32_t w = LZRC_MIN_WINDOW;
     while (w < header_window && w < raw) w <<= 1;
@@ -17,7 +17,7 @@ uint32_t lzrc_window(uint32_t header_window, uint32_t raw)
 
 _Static_assert(sizeof(lzrc_dec) <= LZRC_DECODER_STATE, "LZRC_DECODER_STATE is too small");
 
-size_t lzrc_decoder_size(uint32_t w)
+size_t dlt_lzrc_decoder_size(uint32_t w)
 {
     return LZRC_DECODER_STATE + w;
 }
@@ -68,10 +68,10 @@ static uint32_t direct(lzrc_dec *d, unsigned bits)
     return v;
 }
 
-delta_status lzrc_dec_init(lzrc_dec *d, uint8_t *win, uint32_t window, uint8_t (*in_byte)(void *), void *ctx,
+delta_status dlt_lzrc_dec_init(lzrc_dec *d, uint8_t *win, uint32_t window, uint8_t (*in_byte)(void *), void *ctx,
                            int *in_err)
 {
-    lzrc_model_init(&d->m);
+    dlt_lzrc_model_init(&d->m);
     d->win = win;
     d->win_mask = window - 1;
     d->pos = d->filled = 0;
@@ -97,7 +97,7 @@ static uint32_t read_len(lzrc_dec *d)
     return LZRC_MIN_MATCH + LZRC_LEN_LOW + LZRC_LEN_MID + tree(d, d->m.len_high, 8);
 }
 
-delta_status lzrc_dec_read(lzrc_dec *d, uint8_t *out, size_t len)
+delta_status dlt_lzrc_dec_read(lzrc_dec *d, uint8_t *out, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
         if (!d->match_left) {
@@ -136,7 +136,7 @@ delta_status lzrc_dec_read(lzrc_dec *d, uint8_t *out, size_t len)
     return DELTA_OK;
 }
 
-int lzrc_dec_done(const lzrc_dec *d)
+int dlt_lzrc_dec_done(const lzrc_dec *d)
 {
     return d->code == 0 && d->match_left == 0;
 }

@@ -35,13 +35,13 @@ typedef struct lzrc_model {
     uint16_t slot[LZRC_SLOTS];
 } lzrc_model;
 
-void lzrc_model_init(lzrc_model *m);
+void dlt_lzrc_model_init(lzrc_model *m);
 /* The window of a stream of raw bytes under a header's window size. */
-uint32_t lzrc_window(uint32_t header_window, uint32_t raw);
+uint32_t dlt_lzrc_window(uint32_t header_window, uint32_t raw);
 /* Decoder state, fixed so that every build declares the same workspace. */
 #define LZRC_DECODER_STATE 1216u
 /* Bytes of decoder memory for window w (state and window). */
-size_t lzrc_decoder_size(uint32_t w);
+size_t dlt_lzrc_decoder_size(uint32_t w);
 
 /* The decoder. Input comes a byte at a time from in_byte(ctx), which sets
  * *in_err (and returns 0) when the stored stream is exhausted or unreadable. */
@@ -57,12 +57,12 @@ typedef struct lzrc_dec {
     int *in_err;
 } lzrc_dec;
 
-/* win: lzrc_window() bytes. Reads the range coder's first 5 bytes. */
-delta_status lzrc_dec_init(lzrc_dec *d, uint8_t *win, uint32_t window, uint8_t (*in_byte)(void *), void *ctx,
+/* win: dlt_lzrc_window() bytes. Reads the range coder's first 5 bytes. */
+delta_status dlt_lzrc_dec_init(lzrc_dec *d, uint8_t *win, uint32_t window, uint8_t (*in_byte)(void *), void *ctx,
                            int *in_err);
 /* Exactly len bytes; DELTA_ERR_PATCH on a distance outside the window. */
-delta_status lzrc_dec_read(lzrc_dec *d, uint8_t *out, size_t len);
+delta_status dlt_lzrc_dec_read(lzrc_dec *d, uint8_t *out, size_t len);
 /* 1 when the coder ended cleanly (code 0, no match left over). */
-int lzrc_dec_done(const lzrc_dec *d);
+int dlt_lzrc_dec_done(const lzrc_dec *d);
 
 #endif

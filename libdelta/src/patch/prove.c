@@ -55,7 +55,7 @@ static delta_status replay(pcursor *c, prover *p, uint8_t *tmp, size_t tmp_len)
     delta_status st = DELTA_OK;
     for (uint64_t op = 0; op < p->info->op_count; op++) {
         pcmd cmd;
-        st = pcursor_next(c, &cmd);
+        st = dlt_pcursor_next(c, &cmd);
         if (st) return st;
         if (cmd.type == CMD_COMMIT) {
             commit(p);
@@ -98,14 +98,14 @@ static delta_status replay(pcursor *c, prover *p, uint8_t *tmp, size_t tmp_len)
         int self = 0, more;
         piece pc;
         for (;;) {
-            st = pcursor_piece(c, &pc, &more);
+            st = dlt_pcursor_piece(c, &pc, &more);
             if (st) return st;
             if (!more) break;
             if (pc.kind == PIECE_COPY && inplace) {
                 st = check_read(p, k, pc.src, pc.len, &self);
                 if (st) return st;
             }
-            st = pstream_skip(&c->st[pc.kind == PIECE_COPY ? 1 : 2], pc.len, tmp, tmp_len);
+            st = dlt_pstream_skip(&c->st[pc.kind == PIECE_COPY ? 1 : 2], pc.len, tmp, tmp_len);
             if (st) return st;
         }
         bit_set(p->produced, k);
@@ -115,14 +115,14 @@ static delta_status replay(pcursor *c, prover *p, uint8_t *tmp, size_t tmp_len)
         p->rep.self_reads += (uint64_t)self;
     }
     if (p->info->op_count) {
-        st = pcursor_close_segment(c);
+        st = dlt_pcursor_close_segment(c);
         if (st) return st;
     }
     commit(p);
     /* Blocks never produced must be unchanged source blocks. */
     for (uint64_t k = 0; k < p->tgt_blocks; k++) {
         if (bit_get(p->produced, k)) continue;
-        uint64_t end = k * p->info->block_size + patch_block_len(p->info, k);
+        uint64_t end = k * p->info->block_size + dlt_patch_block_len(p->info, k);
         if (end > p->info->source_size)
             return delta_fail(DELTA_ERR_PLAN, "plan: target block %llu is never produced and is not in the source",
                               (unsigned long long)k);
@@ -138,11 +138,11 @@ static size_t bitmap_bytes(uint64_t bits) { return (size_t)(bits / 8 + 1 + 7) & 
 
 size_t delta_prove_workspace_size(const delta_patch_info *info)
 {
-    uint64_t src_blocks = patch_block_count(info->source_size, info->block_size);
-    uint64_t tgt_blocks = patch_block_count(info->target_size, info->block_size);
+    uint64_t src_blocks = dlt_patch_block_count(info->source_size, info->block_size);
+    uint64_t tgt_blocks = dlt_patch_block_count(info->target_size, info->block_size);
     return 2 * bitmap_bytes(tgt_blocks) + bitmap_bytes(src_blocks) +
            (2 * ((size_t)info->stash_slots + 1) + (size_t)info->batch_blocks + 1) * sizeof(uint64_t) + PROVE_TMP +
-           patch_decoder_memory(info) + 16;
+           dlt_patch_decoder_memory(info) + 16;
 }
 
 delta_status delta_patch_prove_static(const delta_source *patch, delta_plan_report *report, void *workspace,
@@ -157,8 +157,8 @@ delta_status delta_patch_prove_static(const delta_source *patch, delta_plan_repo
     prover p;
     memset(&p, 0, sizeof p);
     p.info = &info;
-    p.src_blocks = patch_block_count(info.source_size, info.block_size);
-    p.tgt_blocks = patch_block_count(info.target_size, info.block_size);
+    p.src_blocks = dlt_patch_block_count(info.source_size, info.block_size);
+    p.tgt_blocks = dlt_patch_block_count(info.target_size, info.block_size);
     /* Carved in order; every part is a multiple of 8 bytes, so the tables stay aligned. */
     uint8_t *m = (uint8_t *)(((uintptr_t)workspace + 7) & ~(uintptr_t)7);
     size_t tb = bitmap_bytes(p.tgt_blocks), sb = bitmap_bytes(p.src_blocks);
@@ -173,9 +173,9 @@ delta_status delta_patch_prove_static(const delta_source *patch, delta_plan_repo
     uint8_t *tmp = m + fixed;
     uint8_t *ws = tmp + PROVE_TMP;
     pcursor c;
-    pcursor_init(&c, patch, &info, ws, patch_decoder_memory(&info));
+    dlt_pcursor_init(&c, patch, &info, ws, dlt_patch_decoder_memory(&info));
     st = replay(&c, &p, tmp, PROVE_TMP);
-    pcursor_free(&c);
+    dlt_pcursor_free(&c);
     if (st) return st;
     p.rep.scratch_bytes = info.scratch_bytes;
     p.rep.ram_bytes = delta_apply_workspace_size(&info);

@@ -6,7 +6,7 @@ static void *arena_alloc(void *opaque, size_t nmemb, size_t size)
 {
     size_t n;
     if (__builtin_mul_overflow(nmemb, size, &n)) return NULL;
-    return arena_take(opaque, n);
+    return dlt_arena_take(opaque, n);
 }
 
 static void arena_free(void *opaque, void *ptr)
@@ -16,7 +16,7 @@ static void arena_free(void *opaque, void *ptr)
 }
 #endif
 
-void arena_init(arena *a, void *mem, size_t size)
+void dlt_arena_init(arena *a, void *mem, size_t size)
 {
     a->base = mem;
     a->size = size;
@@ -28,7 +28,7 @@ void arena_init(arena *a, void *mem, size_t size)
 #endif
 }
 
-void *arena_take(arena *a, size_t n)
+void *dlt_arena_take(arena *a, size_t n)
 {
     size_t start = (a->used + 15) & ~(size_t)15;
     if (start < a->used || start > a->size || n > a->size - start) return NULL;
@@ -58,15 +58,15 @@ static uint8_t lzrc_in_byte(void *ctx)
 
 static delta_status lzrc_open(pstream *s, const delta_patch_info *info, uint32_t raw, arena *ar)
 {
-    uint32_t w = lzrc_window(info->dict_size, raw);
-    s->lz = arena_take(ar, LZRC_DECODER_STATE);
-    uint8_t *win = arena_take(ar, w);
+    uint32_t w = dlt_lzrc_window(info->dict_size, raw);
+    s->lz = dlt_arena_take(ar, LZRC_DECODER_STATE);
+    uint8_t *win = dlt_arena_take(ar, w);
     if (!s->lz || !win) return delta_fail(DELTA_ERR_NOMEM, "patch: workspace too small for the decoder");
     if (raw == 0) { /* an empty stream stores nothing */
         s->lz = NULL;
         return s->end == s->off ? DELTA_OK : delta_fail(DELTA_ERR_PATCH, "patch: an empty LZRC stream stores bytes");
     }
-    delta_status st = lzrc_dec_init(s->lz, win, w, lzrc_in_byte, s, &s->in_err);
+    delta_status st = dlt_lzrc_dec_init(s->lz, win, w, lzrc_in_byte, s, &s->in_err);
     return st && s->in_status ? s->in_status : st;
 }
 
@@ -75,7 +75,7 @@ static delta_status lzrc_status(pstream *s, delta_status st)
     return st && s->in_err && s->in_status != DELTA_ERR_PATCH ? s->in_status : st;
 }
 
-delta_status pstream_open(pstream *s, const delta_source *patch, const delta_patch_info *info,
+delta_status dlt_pstream_open(pstream *s, const delta_source *patch, const delta_patch_info *info,
                           uint64_t off, uint32_t stored, uint32_t raw, arena *ar)
 {
     memset(s, 0, sizeof *s);
@@ -83,8 +83,8 @@ delta_status pstream_open(pstream *s, const delta_source *patch, const delta_pat
     s->off = off;
     s->end = off + stored;
     s->raw_left = raw;
-    s->in_cap = patch_inbuf(info);
-    s->in = arena_take(ar, s->in_cap);
+    s->in_cap = dlt_patch_inbuf(info);
+    s->in = dlt_arena_take(ar, s->in_cap);
     if (!s->in) return delta_fail(DELTA_ERR_NOMEM, "patch: workspace too small for stream buffers");
     if (info->compression == DELTA_COMPRESSION_LZRC) return lzrc_open(s, info, raw, ar);
     if (info->compression != DELTA_COMPRESSION_LZMA2) return DELTA_OK;
@@ -123,13 +123,13 @@ static delta_status refill(pstream *s)
 }
 #endif
 
-delta_status pstream_read(pstream *s, void *buf, size_t len)
+delta_status dlt_pstream_read(pstream *s, void *buf, size_t len)
 {
     if (len > s->raw_left)
         return delta_fail(DELTA_ERR_PATCH, "patch: a command needs %zu bytes but its stream has %llu left",
                           len, (unsigned long long)s->raw_left);
     s->raw_left -= len;
-    if (s->lz) return lzrc_status(s, lzrc_dec_read(s->lz, buf, len));
+    if (s->lz) return lzrc_status(s, dlt_lzrc_dec_read(s->lz, buf, len));
     if (!s->lzma) {
         delta_status st = delta_read_source(s->patch, s->off, buf, len, DELTA_ERR_PACKAGE_READ);
         if (st) return st;
@@ -155,24 +155,24 @@ delta_status pstream_read(pstream *s, void *buf, size_t len)
     return DELTA_OK;
 }
 
-delta_status pstream_skip(pstream *s, uint64_t len, uint8_t *tmp, size_t tmp_len)
+delta_status dlt_pstream_skip(pstream *s, uint64_t len, uint8_t *tmp, size_t tmp_len)
 {
     while (len > 0) {
         size_t n = len < tmp_len ? (size_t)len : tmp_len;
-        delta_status st = pstream_read(s, tmp, n);
+        delta_status st = dlt_pstream_read(s, tmp, n);
         if (st) return st;
         len -= n;
     }
     return DELTA_OK;
 }
 
-delta_status pstream_finish(pstream *s)
+delta_status dlt_pstream_finish(pstream *s)
 {
     if (s->raw_left != 0)
         return delta_fail(DELTA_ERR_PATCH, "patch: %llu stream bytes are never used",
                           (unsigned long long)s->raw_left);
     if (s->lz) {
-        if (!lzrc_dec_done(s->lz) || s->in_err || s->in_pos != s->in_len || s->off != s->end)
+        if (!dlt_lzrc_dec_done(s->lz) || s->in_err || s->in_pos != s->in_len || s->off != s->end)
             return delta_fail(DELTA_ERR_PATCH, "patch: LZRC stream does not end where declared");
         return DELTA_OK;
     }
@@ -200,7 +200,7 @@ delta_status pstream_finish(pstream *s)
     return DELTA_OK;
 }
 
-void pstream_close(pstream *s)
+void dlt_pstream_close(pstream *s)
 {
 #if DELTA_HAVE_LZMA
     if (s->lzma) lzma_end(&s->strm);

@@ -200,7 +200,7 @@ static void bind_patches(session *s)
 static delta_status hash_source(const delta_source *src, uint64_t size, uint8_t *buf, uint8_t out[DELTA_SHA256_LEN],
                                 delta_status on_error)
 {
-    return hash_reader(src->read, src->ctx, size, buf, COPY_CHUNK, out, on_error);
+    return dlt_hash_reader(src->read, src->ctx, size, buf, COPY_CHUNK, out, on_error);
 }
 
 /* ---- tries, rollback ---- */
@@ -212,7 +212,7 @@ static int images_are_source(session *s)
 {
     for (size_t i = 0; i < s->m->image_count; i++) {
         const delta_manifest_image *im = &s->m->images[i];
-        if (check_bytes(flash_read, s->flash[i], s->flash[i]->size, im->source_size, im->source_sha256,
+        if (dlt_check_bytes(flash_read, s->flash[i], s->flash[i]->size, im->source_size, im->source_sha256,
                         DELTA_ERR_SOURCE, im->name, "the image") != DELTA_OK)
             return 0;
     }
@@ -391,7 +391,7 @@ static delta_status copy_package(session *s)
     if (!st && s->store.scratch_sync(s->store.ctx) != DELTA_IO_OK)
         st = delta_fail(DELTA_ERR_STATE_WRITE, "syncing the package copy failed");
     for (size_t i = 0; i < s->m->image_count && !st; i++) {
-        st = package_check_patch(pkg, i, &s->patch[i], 1);
+        st = dlt_package_check_patch(pkg, i, &s->patch[i], 1);
         if (st == DELTA_ERR_INPUT)
             st = delta_fail(DELTA_ERR_STATE_WRITE, "reading back the package copy failed: %s", delta_last_error());
     }
