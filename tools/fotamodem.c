@@ -895,10 +895,15 @@ static void remove_package(modem *m)
 
 /* A flash region around the file's: --inject write-fail makes one write of a try fail. */
 typedef struct fault_flash {
-    delta_flash self;           /* what the library gets (ctx: this) */
     delta_flash inner;
-    unsigned writes, fail_at;   /* fail the fail_at-th write (0: never) */
+    unsigned *writes, fail_at;  /* fail the fail_at-th write of the try (0: never) */
 } fault_flash;
+
+/* The try's images behind fault_flash (delta_file_update's flash_hook). */
+typedef struct faults {
+    fault_flash f[DELTA_MANIFEST_MAX_IMAGES];
+    unsigned writes, fail_at;
+} faults;
 
 static int ff_read(void *ctx, uint64_t off, void *buf, size_t len)
 {
@@ -909,7 +914,7 @@ static int ff_read(void *ctx, uint64_t off, void *buf, size_t len)
 static int ff_write(void *ctx, uint64_t off, const void *buf, size_t len)
 {
     fault_flash *f = ctx;
-    if (f->fail_at && ++f->writes == f->fail_at) return DELTA_IO_ERROR;
+    if (f->fail_at && ++*f->writes == f->fail_at) return DELTA_IO_ERROR;
     return f->inner.write(f->inner.ctx, off, buf, len);
 }
 
@@ -923,6 +928,20 @@ static int ff_resize(void *ctx, uint64_t size)
 {
     fault_flash *f = ctx;
     return f->inner.resize(f->inner.ctx, size);
+}
+
+static void wrap_flash(void *ctx, size_t image, delta_flash *flash)
+{
+    faults *fl = ctx;
+    fault_flash *f = &fl->f[image];
+    f->inner = *flash;
+    f->writes = &fl->writes;
+    f->fail_at = fl->fail_at;
+    flash->ctx = f;
+    flash->read = ff_read;
+    flash->write = ff_write;
+    flash->sync = ff_sync;
+    flash->resize = f->inner.resize ? ff_resize : NULL;
 }
 
 typedef struct session {
@@ -949,8 +968,7 @@ static int on_progress(void *ctx, uint64_t done, uint64_t total)
 
 /*
  * One try: the library's update session on this module's images, state and
- * package (delta_update_run over the file adapters, as delta_file_update
- * does, with each image behind a fault_flash).
+ * package (delta_file_update, each image behind a fault_flash).
  */
 static delta_status run_update(modem *m, cli_urc *rep, delta_update_result *res)
 {
@@ -958,57 +976,36 @@ static delta_status run_update(modem *m, cli_urc *rep, delta_update_result *res)
     get_version(m, version, sizeof version);
     memset(res, 0, sizeof *res);
     m->tries++;
-    delta_update_params up = DELTA_UPDATE_PARAMS_INIT;
-    up.check.project = m->project;
-    up.check.version = version;
-    up.check.max_package = m->max_size;
+    delta_check_options check = DELTA_CHECK_OPTIONS_INIT;
+    check.project = m->project;
+    check.version = version;
+    check.max_package = m->max_size;
     delta_buf key = DELTA_BUF_INIT;
-    delta_status st = m->pubkey ? cli_read_key(m->pubkey, &key, &up.check) : DELTA_OK;
+    delta_status st = m->pubkey ? cli_read_key(m->pubkey, &key, &check) : DELTA_OK;
 
     size_t n = m->images.count;
-    delta_file *pf = NULL, *files[DELTA_MANIFEST_MAX_IMAGES] = {0};
-    fault_flash flash[DELTA_MANIFEST_MAX_IMAGES];
-    delta_update_region regions[DELTA_MANIFEST_MAX_IMAGES];
-    delta_source pkg;
-    delta_store store;
-    delta_dir_store *ds = NULL;
-    int use_package = 0;
-    if (!st) {
-        /* A package that cannot be opened does not stop an update in progress. */
-        use_package = delta_file_source_open(m->package, &pkg, &pf) == DELTA_OK;
-        if (!use_package && !delta_dir_store_has_journal(m->state_dir))
-            st = DELTA_ERR_ZIP;         /* delta_last_error() says why */
-    }
-    unsigned fail_at = m->tries <= m->inj.write_fail ? m->inj.write_fail_at : 0;
-    for (size_t i = 0; i < n && !st; i++) {
-        fault_flash *f = &flash[i];
-        memset(f, 0, sizeof *f);
-        st = delta_file_flash_open(m->images.items[i].value, UINT64_MAX, &f->inner, &files[i]);
-        f->self = f->inner;
-        f->self.ctx = f;
-        f->self.read = ff_read;
-        f->self.write = ff_write;
-        f->self.sync = ff_sync;
-        f->self.resize = f->inner.resize ? ff_resize : NULL;
-        f->fail_at = fail_at;
-        regions[i].name = m->images.items[i].name;
-        regions[i].flash = &f->self;
-    }
-    if (fail_at) cli_note(m->c, "injected: image write %u of try %u fails", fail_at, m->tries);
-    if (!st) st = delta_dir_store_open(m->state_dir, &store, &ds);
+    delta_file_image images[DELTA_MANIFEST_MAX_IMAGES];
+    for (size_t i = 0; i < n; i++)
+        images[i] = (delta_file_image){m->images.items[i].name, m->images.items[i].value, UINT64_MAX};
+    faults fl = {.fail_at = m->tries <= m->inj.write_fail ? m->inj.write_fail_at : 0};
+    if (fl.fail_at) cli_note(m->c, "injected: image write %u of try %u fails", fl.fail_at, m->tries);
     session s = {m, rep};
     if (!st) {
-        up.package = use_package ? &pkg : NULL;
-        up.regions = regions;
-        up.region_count = n;
-        up.store = &store;
-        up.progress = on_progress;
-        up.progress_ctx = &s;
-        st = delta_update_run(&up, res);
+        delta_file_update_params fp = DELTA_FILE_UPDATE_PARAMS_INIT;
+        fp.package = m->package;
+        fp.images = images;
+        fp.image_count = n;
+        fp.state_dir = m->state_dir;
+        fp.check = check;
+        fp.progress = on_progress;
+        fp.progress_ctx = &s;
+        fp.flash_hook = wrap_flash;
+        fp.flash_hook_ctx = &fl;
+        st = delta_file_update(&fp, res);
+        /* A package that cannot be read, with no update in progress: the package is bad. */
+        if (st == DELTA_ERR_INPUT && res->before == DELTA_UPDATE_NONE && access(m->package, R_OK) != 0)
+            st = DELTA_ERR_ZIP;
     }
-    delta_dir_store_close(ds);
-    for (size_t i = 0; i < n; i++) delta_file_close(files[i]);
-    delta_file_close(pf);
     delta_buf_free(&key);
     if (res->before != DELTA_UPDATE_NONE)
         cli_info(m->c, "resumed the update to %s (%u failed tries before)", res->target_version, res->tries);

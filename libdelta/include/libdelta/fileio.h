@@ -76,9 +76,15 @@ typedef struct delta_file_update_params {
     delta_check_options check;
     delta_progress_fn progress;
     void *progress_ctx;
+    /* Called once per image after its file is opened: may put its own
+     * callbacks in front of the file's (a bench module injecting faults),
+     * keeping a copy of *flash to call through. NULL: none. */
+    void (*flash_hook)(void *ctx, size_t image, delta_flash *flash);
+    void *flash_hook_ctx;
 } delta_file_update_params;
 
-#define DELTA_FILE_UPDATE_PARAMS_INIT {NULL, NULL, 0, 0, 0, 0, NULL, UINT64_MAX, DELTA_CHECK_OPTIONS_INIT, NULL, NULL}
+#define DELTA_FILE_UPDATE_PARAMS_INIT \
+    {NULL, NULL, 0, 0, 0, 0, NULL, UINT64_MAX, DELTA_CHECK_OPTIONS_INIT, NULL, NULL, NULL, NULL}
 
 /*
  * delta_update_run on files: opens the package (read-only), the images

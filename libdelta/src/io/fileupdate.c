@@ -110,6 +110,7 @@ delta_status delta_file_update(const delta_file_update_params *p, delta_update_r
     }
     for (size_t i = 0; i < p->image_count && !st; i++) {
         st = delta_file_flash_open(p->images[i].path, p->images[i].capacity, &flash[i], &ff[i]);
+        if (!st && p->flash_hook) p->flash_hook(p->flash_hook_ctx, i, &flash[i]);
         regions[i].name = p->images[i].name;
         regions[i].flash = &flash[i];
     }
