@@ -38,6 +38,7 @@ typedef enum delta_status {
     DELTA_ERR_OUTPUT = 3,   /* a local output could not be written (mkdelta) */
     DELTA_ERR_LIMIT = 4,    /* an input exceeds a documented limit of the maker */
     DELTA_ERR_KEY = 5,      /* a signing or verification key cannot be used */
+    DELTA_ERR_CANCELLED = 6, /* a progress callback asked to stop */
 
     /* 504: something is wrong with the package file. */
     DELTA_ERR_ZIP = 10,            /* zip structure */
@@ -90,8 +91,24 @@ DELTA_API int delta_dfota_code(delta_status status);
 /* The detailed message of the last failure on this thread ("" if none). */
 DELTA_API const char *delta_last_error(void);
 
-/* Clears the last failure message of this thread. */
+/* Clears the last failure message of this thread, and a message set with
+ * delta_error_set that no failure has taken yet. */
 DELTA_API void delta_clear_error(void);
+
+/*
+ * For callbacks (libgit2's git_error_set_str): a callback about to return a
+ * failure says why in its own words, and the library's message for that
+ * failure ends with them: "writing 4096 bytes at 8192 failed: bank 2 is
+ * write-protected". The text is kept (up to 255 bytes) on this thread until
+ * the library records its next failure, which takes it; so set it only on
+ * the failure path, just before returning nonzero. A printf format. With
+ * DELTA_ERROR_MESSAGES off (a bare-metal core) it does nothing.
+ */
+DELTA_API void delta_error_set(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
 
 /* 1 for a failure while writing (DFOTA 502, 520-530, 540-546): the update
  * was under way; 0 for success and for refusals decided before any write. */

@@ -103,7 +103,7 @@ typedef enum delta_make_stage {
 } delta_make_stage;
 
 /* Called as each stage begins; image is the image index (0 for SIGN, ZIP).
- * Return nonzero to stop (DELTA_ERR_ARG). */
+ * Return nonzero to stop (DELTA_ERR_CANCELLED). */
 typedef int (*delta_make_progress_fn)(void *ctx, delta_make_stage stage, size_t image, size_t image_count);
 
 typedef struct delta_make_options {

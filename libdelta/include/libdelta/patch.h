@@ -140,7 +140,7 @@ DELTA_API delta_status delta_patch_make(const uint8_t *source, size_t source_len
 /* Bytes of workspace an apply of this patch needs (decoders, buffers). */
 DELTA_API size_t delta_apply_workspace_size(const delta_patch_info *info);
 
-/* Progress: done/total in commands; return nonzero to stop (DELTA_ERR_ARG). */
+/* Progress: done/total in commands; return nonzero to stop (DELTA_ERR_CANCELLED). */
 typedef int (*delta_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
 /*

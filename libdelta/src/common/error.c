@@ -8,6 +8,8 @@
 #include <stdio.h>
 
 static _Thread_local char last_error[512];
+/* A callback's own words for the failure it is returning (delta_error_set). */
+static _Thread_local char callback_error[256];
 
 delta_status delta_fail(delta_status status, const char *fmt, ...)
 {
@@ -15,10 +17,32 @@ delta_status delta_fail(delta_status status, const char *fmt, ...)
     char msg[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (callback_error[0] && n >= 0 && (size_t)n < sizeof msg)
+        snprintf(msg + n, sizeof msg - (size_t)n, ": %s", callback_error);
+    callback_error[0] = '\0';
     memcpy(last_error, msg, sizeof msg);
     return status;
+}
+
+void delta_error_set(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(callback_error, sizeof callback_error, fmt, ap);
+    va_end(ap);
+}
+
+delta_status dlt_check_version(const char *type, unsigned int version, unsigned int current)
+{
+    if (version == 0)
+        return delta_fail(DELTA_ERR_ARG, "%s: version 0: not initialised (start from its _INIT macro or _init())",
+                          type);
+    if (version > current)
+        return delta_fail(DELTA_ERR_ARG, "%s: version %u is newer than this library's (%u): libdelta %s", type,
+                          version, current, DELTA_VERSION_STRING);
+    return DELTA_OK;
 }
 
 const char *delta_last_error(void)
@@ -29,6 +53,7 @@ const char *delta_last_error(void)
 void delta_clear_error(void)
 {
     last_error[0] = '\0';
+    callback_error[0] = '\0';
 }
 #else
 /* No messages (DELTA_ERROR_MESSAGES 0): delta_fail only returns the status. */
@@ -39,6 +64,17 @@ const char *delta_last_error(void)
 
 void delta_clear_error(void)
 {
+}
+
+void delta_error_set(const char *fmt, ...)
+{
+    (void)fmt;
+}
+
+delta_status dlt_check_version(const char *type, unsigned int version, unsigned int current)
+{
+    (void)type;
+    return version == 0 || version > current ? DELTA_ERR_ARG : DELTA_OK;
 }
 #endif
 
@@ -57,6 +93,7 @@ const char *delta_strerror(delta_status status)
     case DELTA_ERR_OUTPUT: return "output cannot be written";
     case DELTA_ERR_LIMIT: return "input exceeds a limit";
     case DELTA_ERR_KEY: return "key cannot be used";
+    case DELTA_ERR_CANCELLED: return "stopped by a callback";
     case DELTA_ERR_ZIP: return "bad zip structure";
     case DELTA_ERR_MEMBER_NAME: return "bad member name";
     case DELTA_ERR_MEMBERS: return "members do not match the manifest";
@@ -97,7 +134,8 @@ int delta_dfota_code(delta_status status)
     case DELTA_ERR_INPUT:
     case DELTA_ERR_OUTPUT:
     case DELTA_ERR_LIMIT:
-    case DELTA_ERR_KEY: return -1;
+    case DELTA_ERR_KEY:
+    case DELTA_ERR_CANCELLED: return -1;
     case DELTA_ERR_ZIP:
     case DELTA_ERR_MEMBER_NAME:
     case DELTA_ERR_MEMBERS:

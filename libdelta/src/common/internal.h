@@ -50,6 +50,11 @@ static inline delta_status delta_fail_status(delta_status status) { return statu
 #define delta_fail(status, ...) delta_fail_status(status)
 #endif
 
+/* DELTA_ERR_ARG unless a versioned struct's version is 1..current: 0 is a
+ * struct not started from its _INIT macro or _init() (a zeroed one), a
+ * larger one was built against a newer libdelta. type names the struct. */
+delta_status dlt_check_version(const char *type, unsigned int version, unsigned int current);
+
 /* Checked arithmetic: return false on overflow, leaving *out unspecified. */
 static inline bool delta_add_u64(uint64_t a, uint64_t b, uint64_t *out)
 {

@@ -11,7 +11,7 @@
 static delta_status stage(const delta_make_options *opt, delta_make_stage s, size_t image, size_t count)
 {
     if (opt->progress && opt->progress(opt->progress_ctx, s, image, count))
-        return delta_fail(DELTA_ERR_ARG, "stopped by the progress callback");
+        return delta_fail(DELTA_ERR_CANCELLED, "stopped by the progress callback");
     return DELTA_OK;
 }
 

@@ -364,7 +364,7 @@ static delta_status run_batches(inplace *a)
                 n += (uint32_t)queued;
                 dirty |= queued | backup;
                 if (!st && p->progress && p->progress(p->progress_ctx, op, a->info.op_count))
-                    return delta_fail(DELTA_ERR_ARG, "apply: stopped by the caller");
+                    return delta_fail(DELTA_ERR_CANCELLED, "apply: stopped by the progress callback");
             }
             if (st) return st;
         }
