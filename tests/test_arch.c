@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "libdelta/patch.h"
+#include "libdelta/encode.h"
 #include "patch/arch.h"
 #include "patch/patch_internal.h"
 #include "testutil.h"

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "libdelta/patch.h"
+#include "libdelta/encode.h"
 #include "patch/arch.h"
 #include "simflash.h"
 #include "testutil.h"

@@ -4,7 +4,7 @@
 
 #include "cli.h"
 #include "libdelta/container.h"
-#include "libdelta/devheader.h"
+#include "libdelta/sign.h"
 #include "libdelta/fileio.h"
 #include "libdelta/package.h"
 #include "libdelta/sign.h"

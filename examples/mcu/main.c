@@ -17,8 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "libdelta/devheader.h"
-#include "libdelta/patch.h"
+#include "libdelta/core.h" /* the device half only */
 
 #define MCU_PROJECT "PYBRICKS-CITYHUB"
 #define MCU_VERSION "v7.27.0" /* the firmware this device runs */

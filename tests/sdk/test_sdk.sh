@@ -81,10 +81,21 @@ fi
 # --- Headers: delta.h includes every public header; each compiles alone (C11, and as C++ when there is one).
 inc=$P/include/libdelta
 check "delta.h installed" test -f "$inc/delta.h"
+# The device half is what core.h includes; delta.h includes core.h and every host header.
+core_headers=$(sed -n 's|^#include "libdelta/\(.*\)"$|\1|p' "$inc/core.h" | sort)
+check "core.h includes the device headers" test -n "$core_headers"
 for h in "$inc"/*.h; do
     name=$(basename "$h")
-    [[ $name == delta.h ]] && continue
+    [[ $name == delta.h || $name == core.h ]] && continue
+    grep -qx "$name" <<<"$core_headers" && continue
     check "delta.h includes libdelta/$name" grep -q "^#include \"libdelta/$name\"" "$inc/delta.h"
+done
+check "delta.h includes core.h" grep -q '^#include "libdelta/core.h"' "$inc/delta.h"
+# A device header includes only device headers: core.h pulls in no host API.
+for name in $core_headers; do
+    for dep in $(sed -n 's|^#include "libdelta/\(.*\)"$|\1|p' "$inc/$name"); do
+        check "core header $name includes only core headers (not $dep)" grep -qx "$dep" <<<"$core_headers"
+    done
 done
 for h in "$inc"/*.h; do
     check "libdelta/$(basename "$h") compiles alone" \
@@ -98,7 +109,14 @@ if command -v c++ >/dev/null; then
 fi
 
 # --- Exports: exactly the DELTA_API functions, nothing else (no zip_scan, plan_build, pcursor_*).
-grep -h 'DELTA_API' "$inc"/*.h | grep -v '#define' | sed -E 's/^.*[ *]([a-z_0-9]+)\(.*$/\1/' | sort -u >"$T/api.txt"
+api_of() { grep -h 'DELTA_API' "$@" | grep -v '#define' | sed -E 's/^.*[ *]([a-z_0-9]+)\(.*$/\1/' | sort -u; }
+api_of "$inc"/*.h >"$T/api.txt"
+api_of $(for h in $core_headers; do echo "$inc/$h"; done) >"$T/api-core.txt"
+# The static core archive defines, with default visibility, every function its
+# headers declare and no other (internal helpers are hidden).
+readelf -sW "$libdir/libdelta_core.a" | awk '$4 == "FUNC" && $5 == "GLOBAL" && $6 == "DEFAULT" && $7 != "UND" {print $8}' |
+    sort -u >"$T/defined-core.txt"
+same "libdelta_core.a defines exactly the API of the core headers" "$T/api-core.txt" "$T/defined-core.txt"
 if [[ $SHARED == ON ]]; then
     nm -D --defined-only "$libdir/libdelta.so" | awk '{print $3}' | sort -u >"$T/exports.txt"
     nm -D --defined-only "$libdir/libdelta_core.so" | awk '{print $3}' | sort -u >"$T/exports-core.txt"
@@ -107,6 +125,8 @@ if [[ $SHARED == ON ]]; then
     check "libdelta_core.so exports only delta_*" test -z "$(grep -v '^delta_' "$T/exports-core.txt")"
     same "libdelta.so exports exactly the DELTA_API functions of the headers" "$T/api.txt" "$T/exports.txt"
     check "libdelta_core.so exports a subset of the API" test -z "$(comm -13 "$T/api.txt" "$T/exports-core.txt")"
+    same "libdelta_core.so exports exactly the DELTA_API functions of the core headers" \
+        "$T/api-core.txt" "$T/exports-core.txt"
     check "libdelta_core.so exports delta_version" grep -qx delta_version "$T/exports-core.txt"
     for internal in zip_scan plan_build pcursor_ delta_fail; do
         check "libdelta.so does not export $internal" test -z "$(grep "^$internal" "$T/exports.txt")"

@@ -8,6 +8,8 @@
  * signature over it, made with the package's key. The check is in the core;
  * the signature is verified by a callback (the device's ECDSA: a hardware
  * engine, micro-ecc, mbedTLS; on the host delta_verify, tests/test_devheader.c).
+ * The device half (libdelta_core); delta_device_header_make, which signs a
+ * header on the host, is in libdelta/sign.h.
  */
 #ifndef LIBDELTA_DEVHEADER_H
 #define LIBDELTA_DEVHEADER_H
@@ -49,10 +51,6 @@ DELTA_API delta_status delta_device_header_check(const uint8_t *hdr, size_t len,
                                                  const char *version, const delta_source *patch,
                                                  delta_verify_fn verify, void *verify_ctx, uint8_t *buf,
                                                  size_t buf_len, delta_device_header *out);
-
-/* Host side (libdelta): the header of h signed with a PEM private key, appended to out. */
-DELTA_API delta_status delta_device_header_make(const delta_device_header *h, const char *pem, size_t pem_len,
-                                                delta_buf *out);
 
 #ifdef __cplusplus
 }

@@ -18,9 +18,8 @@
 #ifndef LIBDELTA_PACKAGE_H
 #define LIBDELTA_PACKAGE_H
 
-#include "libdelta/diff.h"
+#include "libdelta/encode.h"
 #include "libdelta/manifest.h"
-#include "libdelta/patch.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -9,7 +9,7 @@
 #ifndef LIBDELTA_SIGN_H
 #define LIBDELTA_SIGN_H
 
-#include "libdelta/common.h"
+#include "libdelta/devheader.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -28,6 +28,10 @@ DELTA_API delta_status delta_sign(const char *pem, size_t pem_len, const void *m
  * modulus length; formats/signature.md). */
 DELTA_API delta_status delta_verify(const char *pem, size_t pem_len, const void *msg,
                                     size_t msg_len, const void *sig, size_t sig_len);
+
+/* The device header (libdelta/devheader.h) of h signed with a PEM private key, appended to out. */
+DELTA_API delta_status delta_device_header_make(const delta_device_header *h, const char *pem, size_t pem_len,
+                                                delta_buf *out);
 
 #ifdef __cplusplus
 }

@@ -7,7 +7,7 @@
 
 #include "lzrc_enc.h"
 
-#include "libdelta/patch.h"
+#include "libdelta/encode.h"
 #include "diff/predict.h"
 #include "patch/arch.h"
 #include "plan.h"
