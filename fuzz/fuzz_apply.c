@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < m->image_count; i++) {
         if (m->images[i].target_size > MAX_REGION) continue;
         fz_discard d = {m->images[i].target_size, 0};
-        delta_sink sink = {&d, fz_discard_write};
+        delta_sink sink = {DELTA_SINK_VERSION, &d, fz_discard_write};
         delta_status st = delta_package_apply_out_of_place(p, i, &src, &sink);
         if (st == DELTA_OK && m->images[i].source_size != FZ_SOURCE_LEN) abort();
     }

@@ -108,7 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     delta_source_from_memory(&old, old_image, OLD_LEN);
     delta_source_from_memory(&patch, data, size);
     discard d = {0};
-    delta_sink sink = {&d, discard_write};
+    delta_sink sink = {DELTA_SINK_VERSION, &d, discard_write};
     uint64_t n = 0;
     if (delta_bsdiff40_apply(&old, &patch, &sink, &n) == DELTA_OK && n != d.next) abort();
     free(built);

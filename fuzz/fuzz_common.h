@@ -161,12 +161,12 @@ static inline int fz_mem_init(fz_mem *m, const uint8_t *image, size_t len, uint6
 static inline void fz_mem_free(fz_mem *m) { free(m->flash); free(m->scratch); }
 static inline void fz_mem_flash(fz_mem *m, delta_flash *f)
 {
-    delta_flash x = {m, m->size, m->cap, fz_f_read, fz_f_write, fz_ok, fz_f_resize};
+    delta_flash x = {DELTA_FLASH_VERSION, m, m->size, m->cap, 0, fz_f_read, fz_f_write, fz_ok, fz_f_resize};
     *f = x;
 }
 static inline void fz_mem_store(fz_mem *m, delta_store *st)
 {
-    delta_store x = {m, UINT64_MAX, fz_j_read, fz_j_write, fz_j_remove, fz_s_read, fz_s_write, fz_ok};
+    delta_store x = {DELTA_STORE_VERSION, m, UINT64_MAX, fz_j_read, fz_j_write, fz_j_remove, fz_s_read, fz_s_write, fz_ok};
     *st = x;
 }
 

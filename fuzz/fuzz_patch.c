@@ -79,7 +79,7 @@ static void run(const uint8_t *data, size_t size)
     delta_source src;
     delta_source_from_memory(&src, source, (size_t)info.source_size);
     fz_discard d = {info.target_size, 0};
-    delta_sink sink = {&d, fz_discard_write};
+    delta_sink sink = {DELTA_SINK_VERSION, &d, fz_discard_write};
     if (delta_apply_out_of_place(&patch, &src, &sink, NULL, 0) == DELTA_OK && d.high != info.target_size &&
         info.target_size > 0)
         abort(); /* a proven patch that applies must produce the whole target */

@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     dev.pubkey_pem = (const char *)pub;
     dev.pubkey_len = pub_len;
     dev.project = FZ_PROJECT;
-    dev.version = FZ_SOURCE_VERSION;
+    dev.firmware_version = FZ_SOURCE_VERSION;
     dev.free_space = 1u << 20;
     dev.max_package = FZ_MAX_INPUT;
     delta_package *p = NULL;

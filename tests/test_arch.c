@@ -295,7 +295,7 @@ Test(arch, valid_vector_applies)
     delta_plan_report rep;
     cr_assert_eq(delta_patch_prove(&ps, &rep), DELTA_OK, "%s", delta_last_error());
     tu_memsink m = {calloc(tl + 4096, 1), tl + 4096, 0};
-    delta_sink sink = {&m, tu_memsink_write};
+    delta_sink sink = {DELTA_SINK_VERSION, &m, tu_memsink_write};
     cr_assert_eq(delta_apply_out_of_place(&ps, &ss, &sink, NULL, 0), DELTA_OK, "%s", delta_last_error());
     cr_assert_eq(m.len, tl);
     cr_assert(memcmp(m.data, tgt, tl) == 0);
@@ -332,7 +332,7 @@ Test(arch, abs32_vector_applies)
     dlt_pcursor_free(&c);
     free(mem);
     tu_memsink m = {calloc(tl + 4096, 1), tl + 4096, 0};
-    delta_sink sink = {&m, tu_memsink_write};
+    delta_sink sink = {DELTA_SINK_VERSION, &m, tu_memsink_write};
     cr_assert_eq(delta_apply_out_of_place(&ps, &ss, &sink, NULL, 0), DELTA_OK, "%s", delta_last_error());
     cr_assert_eq(m.len, tl);
     cr_assert(memcmp(m.data, tgt, tl) == 0);
@@ -359,7 +359,7 @@ Test(arch, x86_64_vector_applies)
     cr_assert_gt(info.map_entries, 0);
     cr_assert_eq(patch[DELTA_PATCH_HEADER_SIZE + (size_t)info.segment_count * DELTA_PATCH_SEGMENT_ENTRY], ARCH_X86_64);
     tu_memsink m = {calloc(tl + 4096, 1), tl + 4096, 0};
-    delta_sink sink = {&m, tu_memsink_write};
+    delta_sink sink = {DELTA_SINK_VERSION, &m, tu_memsink_write};
     cr_assert_eq(delta_apply_out_of_place(&ps, &ss, &sink, NULL, 0), DELTA_OK, "%s", delta_last_error());
     cr_assert_eq(m.len, tl);
     cr_assert(memcmp(m.data, tgt, tl) == 0);
@@ -386,7 +386,7 @@ Test(arch, aarch64_vector_applies)
     cr_assert_gt(info.map_entries, 0);
     cr_assert_eq(patch[DELTA_PATCH_HEADER_SIZE + (size_t)info.segment_count * DELTA_PATCH_SEGMENT_ENTRY], ARCH_AARCH64);
     tu_memsink m = {calloc(tl + 4096, 1), tl + 4096, 0};
-    delta_sink sink = {&m, tu_memsink_write};
+    delta_sink sink = {DELTA_SINK_VERSION, &m, tu_memsink_write};
     cr_assert_eq(delta_apply_out_of_place(&ps, &ss, &sink, NULL, 0), DELTA_OK, "%s", delta_last_error());
     cr_assert_eq(m.len, tl);
     cr_assert(memcmp(m.data, tgt, tl) == 0);

@@ -46,7 +46,7 @@ static delta_status apply_ours(const uint8_t *old, size_t ol, const uint8_t *pat
     delta_source_from_memory(&src, old, ol);
     delta_source_from_memory(&pat, patch, pl);
     memset(out, 0, sizeof *out);
-    delta_sink sink = {out, mem_write};
+    delta_sink sink = {DELTA_SINK_VERSION, out, mem_write};
     uint64_t n = 12345;
     delta_status st = delta_bsdiff40_apply(&src, &pat, &sink, &n);
     if (st == DELTA_OK) cr_assert_eq(n, out->len);
@@ -508,7 +508,7 @@ Test(bsdiff40_hostile, sink_failure)
     delta_source src, pat;
     delta_source_from_memory(&src, OLD, sizeof OLD);
     delta_source_from_memory(&pat, p.data, p.len);
-    delta_sink sink = {NULL, failing_write};
+    delta_sink sink = {DELTA_SINK_VERSION, NULL, failing_write};
     uint64_t n;
     cr_assert_eq(delta_bsdiff40_apply(&src, &pat, &sink, &n), DELTA_ERR_WRITE_NOSPACE);
     delta_buf_free(&p);

@@ -947,7 +947,7 @@ Test(reader, source_failures_are_input_errors)
     delta_buf a = DELTA_BUF_INIT;
     base_zip(&a);
     failing f = {a.data, true};
-    delta_source src = {&f, a.len, failing_read};
+    delta_source src = {DELTA_SOURCE_VERSION, &f, a.len, failing_read};
     delta_zip *zip = NULL;
     cr_assert_eq(delta_zip_open(&src, &zip), DELTA_ERR_INPUT);
     cr_assert_null(zip);
@@ -1033,7 +1033,7 @@ static int zeros_read(void *ctx, uint64_t off, void *buf, size_t len)
 
 Test(limits, archive_over_4_gib)
 {
-    delta_source src = {NULL, UINT64_C(5) << 30, zeros_read};
+    delta_source src = {DELTA_SOURCE_VERSION, NULL, UINT64_C(5) << 30, zeros_read};
     delta_zip *zip = NULL;
     cr_assert_eq(delta_zip_open(&src, &zip), DELTA_ERR_ZIP);
     cr_assert(strstr(delta_last_error(), "zip64") != NULL, "%s", delta_last_error());

@@ -118,7 +118,7 @@ static delta_check_options device(void)
     o.pubkey_pem = (const char *)pub;
     o.pubkey_len = pub_len;
     o.project = "FAULTS";
-    o.version = "1";
+    o.firmware_version = "1";
     return o;
 }
 
@@ -257,7 +257,7 @@ Test(faults, alloc_apply_out_of_place)
     unsigned long n;
     for (n = 1;; n++) {
         memsink ms = {out, TGT_LEN, 0};
-        delta_sink sink = {&ms, sink_write};
+        delta_sink sink = {DELTA_SINK_VERSION, &ms, sink_write};
         arm(n);
         delta_status st = delta_apply_out_of_place(&patch, &src, &sink, NULL, 0);
         disarm();
@@ -294,7 +294,7 @@ Test(faults, package_read_fails_at_every_call)
     uint64_t n;
     for (n = 1;; n++) {
         failing f = {pkg.data, 0, n};
-        delta_source file = {&f, pkg.len, failing_read};
+        delta_source file = {DELTA_SOURCE_VERSION, &f, pkg.len, failing_read};
         delta_package *p = NULL;
         delta_status st = delta_package_open(&file, &o, &p);
         delta_package_free(p);

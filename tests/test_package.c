@@ -65,7 +65,7 @@ static delta_check_options device(void)
     o.pubkey_pem = (const char *)F.pub;
     o.pubkey_len = F.pub_len;
     o.project = "PYBRICKS-CITYHUB";
-    o.version = "v4.0.0b4";
+    o.firmware_version = "v4.0.0b4";
     return o;
 }
 
@@ -91,7 +91,7 @@ Test(package, real_firmware_round_trip_out_of_place)
     delta_source src, written;
     delta_source_from_memory(&src, F.b, F.blen);
     tu_memsink ms = {calloc(F.clen, 1), F.clen, 0};
-    delta_sink sink = {&ms, tu_memsink_write};
+    delta_sink sink = {DELTA_SINK_VERSION, &ms, tu_memsink_write};
     cr_assert_eq(delta_package_apply_out_of_place(p, 0, &src, &sink), DELTA_OK, "%s", delta_last_error());
     cr_assert(memcmp(ms.data, F.c, F.clen) == 0);
     delta_source_from_memory(&written, ms.data, ms.len);
@@ -281,7 +281,7 @@ Test(package, device_mismatches_in_contract_order)
     o.project = "EC25EFAR06A";
     expect_open(&pkg, &o, DELTA_ERR_PROJECT, 505);
     o = device();
-    o.version = "v3.6.0b5";
+    o.firmware_version = "v3.6.0b5";
     expect_open(&pkg, &o, DELTA_ERR_VERSION, 505);
     o = device();
     o.free_space = 100;

@@ -88,7 +88,7 @@ static void check_out_of_place(const pair *p, const delta_buf *patch)
     delta_source_from_memory(&ps, patch->data, patch->len);
     delta_source_from_memory(&ss, p->src, p->src_len);
     tu_memsink m = {calloc(p->tgt_len + BS, 1), p->tgt_len + BS, 0};
-    delta_sink sink = {&m, tu_memsink_write};
+    delta_sink sink = {DELTA_SINK_VERSION, &m, tu_memsink_write};
     delta_status st = delta_apply_out_of_place(&ps, &ss, &sink, NULL, 0);
     cr_assert_eq(st, DELTA_OK, "out of place: %s", delta_last_error());
     cr_assert_eq(m.len, p->tgt_len);
@@ -111,7 +111,7 @@ static delta_status run_in_place(sim *s, const delta_buf *patch, const uint8_t *
     }
     delta_source ps;
     delta_source_from_memory(&ps, patch->data, patch->len);
-    delta_apply_params ap = {&ps, &f, &store, &j, sha, NULL, 0, NULL, NULL, 0, DELTA_NO_BACKUP};
+    delta_apply_params ap = {DELTA_APPLY_PARAMS_VERSION, &ps, &f, &store, &j, sha, NULL, 0, NULL, NULL, 0, DELTA_NO_BACKUP};
     return delta_apply_in_place(&ap);
 }
 
@@ -346,7 +346,7 @@ Test(patch, caller_workspace_without_malloc)
     cr_assert_lt(need, 4u << 20, "workspace %zu bytes", need);
     void *ws = malloc(need);
     tu_memsink m = {calloc(p.tgt_len, 1), p.tgt_len, 0};
-    delta_sink sink = {&m, tu_memsink_write};
+    delta_sink sink = {DELTA_SINK_VERSION, &m, tu_memsink_write};
     cr_assert_eq(delta_apply_out_of_place(&ps, &ss, &sink, ws, need), DELTA_OK, "%s", delta_last_error());
     cr_assert(memcmp(m.data, p.tgt, p.tgt_len) == 0);
     cr_assert_eq(delta_apply_out_of_place(&ps, &ss, &sink, ws, need - 1), DELTA_ERR_ARG);

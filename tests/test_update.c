@@ -100,7 +100,7 @@ static delta_check_options device(void)
 {
     delta_check_options o = DELTA_CHECK_OPTIONS_INIT;
     o.project = "P";
-    o.version = "1";
+    o.firmware_version = "1";
     return o;
 }
 
@@ -484,7 +484,7 @@ Test(update, package_bytes_changed_after_the_checks_never_reach_the_flash)
     uint64_t refused = 0, applied = 0;
     for (uint64_t flip = 0;; flip++) {
         shifty sh = {f->pkg.data, f->pkg.len, 0, flip, changed};
-        delta_source file = {&sh, f->pkg.len, shifty_read};
+        delta_source file = {DELTA_SOURCE_VERSION, &sh, f->pkg.len, shifty_read};
         sim s;
         fresh(f, &s);
         delta_flash fl;

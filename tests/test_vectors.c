@@ -106,7 +106,7 @@ static void parse_options(const char *text, device *d)
             d->opt.project = d->project;
         } else if (!strcmp(t, "version")) {
             snprintf(d->version, sizeof d->version, "%s", v);
-            d->opt.version = d->version;
+            d->opt.firmware_version = d->version;
         } else if (!strcmp(t, "free")) {
             d->opt.free_space = strtoull(v, NULL, 10);
         } else if (!strcmp(t, "max")) {
@@ -268,7 +268,7 @@ Test(vectors, many_segments_prove_in_linear_reads)
     crc = (uint32_t)crc32(crc, p + 64, (uInt)(table - 64));
     le32(p + 60, crc);
     counted c = {p, 0};
-    delta_source src = {&c, len, counted_read};
+    delta_source src = {DELTA_SOURCE_VERSION, &c, len, counted_read};
     delta_patch_info info;
     cr_assert_eq(delta_patch_read_info(&src, &info), DELTA_OK, "%s", delta_last_error());
     c.reads = 0;
@@ -303,7 +303,7 @@ Test(vectors, lzrc_patch_rebuilds_its_target_and_hostile_ones_are_refused)
     cr_assert_eq(info.dict_size, 512);
     cr_assert_eq(delta_patch_prove(&ps, NULL), DELTA_OK, "%s", delta_last_error());
     uint8_t *out = calloc(1, tl);
-    delta_sink sink = {out, sink_write};
+    delta_sink sink = {DELTA_SINK_VERSION, out, sink_write};
     cr_assert_eq(delta_apply_out_of_place(&ps, &ss, &sink, NULL, 0), DELTA_OK, "%s", delta_last_error());
     cr_assert(memcmp(out, tgt, tl) == 0);
     const char *bad[] = {"patch-lzrc-window.ldp", "patch-lzrc-first-byte.ldp"};

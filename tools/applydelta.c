@@ -408,7 +408,7 @@ int main(int argc, char **argv)
 
     delta_check_options opt = DELTA_CHECK_OPTIONS_INIT;
     opt.project = a.project;
-    opt.version = a.from;
+    opt.firmware_version = a.from;
     opt.max_package = a.max_size;
     opt.free_space = a.space;
     if (inplace) {

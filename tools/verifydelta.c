@@ -249,7 +249,7 @@ int main(int argc, char **argv)
     }
     delta_check_options opt = DELTA_CHECK_OPTIONS_INIT;
     opt.project = a.project;
-    opt.version = a.from;
+    opt.firmware_version = a.from;
     opt.free_space = a.space;
     opt.max_package = a.max_size;
     const char *what = "cannot open the package";

@@ -255,8 +255,20 @@ static delta_status boot(uint32_t *peak_check)
     *peak_check = (uint32_t)delta_apply_workspace_size(&info);
 
     /* Raw flash: no resize; the image "holds" the whole slot. */
-    delta_flash flash = {NULL, IMG_BLOCKS * NOR_BLOCK, IMG_BLOCKS * NOR_BLOCK, img_read, img_write, no_sync, NULL};
-    delta_store store = {NULL, SCR_BLOCKS * NOR_BLOCK, jnl_read, jnl_write, jnl_remove, scr_read, scr_write, no_sync};
+    delta_flash flash = DELTA_FLASH_INIT;
+    flash.size = flash.capacity = IMG_BLOCKS * NOR_BLOCK;
+    flash.erase_size = NOR_BLOCK; /* the library refuses a patch whose blocks this NOR cannot erase alone */
+    flash.read = img_read;
+    flash.write = img_write;
+    flash.sync = no_sync;
+    delta_store store = DELTA_STORE_INIT;
+    store.free_bytes = SCR_BLOCKS * NOR_BLOCK;
+    store.journal_read = jnl_read;
+    store.journal_write = jnl_write;
+    store.journal_remove = jnl_remove;
+    store.scratch_read = scr_read;
+    store.scratch_write = scr_write;
+    store.scratch_sync = no_sync;
     /* Before any write, and at every boot: the plan is proved where the patch lies. */
     delta_plan_report rep;
     st = delta_patch_prove_static(&patch, &rep, workspace, sizeof workspace);
@@ -278,8 +290,14 @@ static delta_status boot(uint32_t *peak_check)
         if (st) return st;
         if (journal.flags & DELTA_JOURNAL_IMAGE_DONE) return DELTA_OK;
     }
-    delta_apply_params p = {&patch, &flash, &store, &journal, header.target_sha256, workspace, sizeof workspace,
-                            NULL, NULL, 0, DELTA_NO_BACKUP};
+    delta_apply_params p = DELTA_APPLY_PARAMS_INIT;
+    p.patch = &patch;
+    p.flash = &flash;
+    p.store = &store;
+    p.journal = &journal;
+    p.target_sha256 = header.target_sha256;
+    p.workspace = workspace;
+    p.workspace_size = sizeof workspace;
     return delta_apply_in_place(&p);
 }
 

@@ -203,6 +203,7 @@ static int s_sync(void *ctx)
 
 void sim_flash(sim *s, delta_flash *f)
 {
+    *f = (delta_flash)DELTA_FLASH_INIT;
     f->ctx = s;
     f->size = s->flash.size;
     f->capacity = s->flash.cap;
@@ -214,6 +215,7 @@ void sim_flash(sim *s, delta_flash *f)
 
 void sim_store(sim *s, delta_store *st)
 {
+    *st = (delta_store)DELTA_STORE_INIT;
     st->ctx = s;
     st->free_bytes = s->scratch.cap;
     st->journal_read = j_read;

@@ -8,6 +8,15 @@
  * (delta_dfota_code), which the tools turn into their exit status.
  *
  * Status values are a stable contract: never renumbered, only added.
+ *
+ * Versioned structs. Every options or parameters struct and every callback
+ * table starts with `unsigned int version` (libgit2's GIT_*_OPTIONS_VERSION,
+ * SQLite's iVersion). Start one from its _INIT macro, or call its _init()
+ * with its DELTA_*_VERSION (which fills the same defaults), then set the
+ * fields you need: a struct filled positionally or zeroed breaks when the
+ * struct grows. Entry points refuse version 0 (not initialised) and versions
+ * newer than the library's with DELTA_ERR_ARG, before doing anything; a
+ * later library keeps accepting the versions it accepted before.
  */
 #ifndef LIBDELTA_COMMON_H
 #define LIBDELTA_COMMON_H

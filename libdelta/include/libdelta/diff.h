@@ -45,7 +45,9 @@ enum delta_arch {
     DELTA_ARCH_AUTO = 255
 };
 
+#define DELTA_DIFF_OPTIONS_VERSION 1
 typedef struct delta_diff_options {
+    unsigned int version; /* DELTA_DIFF_OPTIONS_VERSION */
     uint64_t max_memory; /* cap on the diff's working memory, inputs aside (0: no cap);
                             below the suffix array's size, matching runs in source windows */
     int threads;         /* 0: pick; 1: single-threaded */
@@ -54,7 +56,8 @@ typedef struct delta_diff_options {
                             first matches (one more source-sized buffer) */
 } delta_diff_options;
 
-#define DELTA_DIFF_OPTIONS_INIT {0, 0, DELTA_ARCH_AUTO}
+#define DELTA_DIFF_OPTIONS_INIT {DELTA_DIFF_OPTIONS_VERSION, 0, 0, DELTA_ARCH_AUTO}
+DELTA_API delta_status delta_diff_options_init(delta_diff_options *opt, unsigned int version);
 
 /* Diffs two images held in memory. *ops is freed with delta_ops_free. */
 DELTA_API delta_status delta_diff(const uint8_t *source, size_t source_len,

@@ -17,7 +17,9 @@
 extern "C" {
 #endif
 
+#define DELTA_PATCH_OPTIONS_VERSION 1
 typedef struct delta_patch_options {
+    unsigned int version;   /* DELTA_PATCH_OPTIONS_VERSION */
     uint32_t block_size;    /* erase block; power of two, 512..1 MiB (4096) */
     uint32_t segment_size;  /* target bytes per compressed segment (8 MiB) */
     uint32_t compression;   /* enum delta_compression (LZMA2) */
@@ -32,7 +34,9 @@ typedef struct delta_patch_options {
 /* Segments of 8 MiB: a resume decodes at most one segment again; smaller
  * segments cost payload (4 MiB: +0.9% against 16 MiB on esbuild 0.24.0->0.24.1)
  * but let more cores compress at once. */
-#define DELTA_PATCH_OPTIONS_INIT {4096, 8u << 20, DELTA_COMPRESSION_LZMA2, 1u << 20, 256, 128, 1, 0, DELTA_ARCH_AUTO}
+#define DELTA_PATCH_OPTIONS_INIT {DELTA_PATCH_OPTIONS_VERSION, 4096, 8u << 20, DELTA_COMPRESSION_LZMA2, 1u << 20, 256, 128, 1, 0, DELTA_ARCH_AUTO}
+
+DELTA_API delta_status delta_patch_options_init(delta_patch_options *opt, unsigned int version);
 
 /* Statistics of a made patch. */
 typedef struct delta_patch_stats {

@@ -63,7 +63,9 @@ typedef struct delta_file_image {
     uint64_t capacity;  /* the region's size limit; UINT64_MAX: none (a block device's size is used) */
 } delta_file_image;
 
+#define DELTA_FILE_UPDATE_PARAMS_VERSION 1
 typedef struct delta_file_update_params {
+    unsigned int version;   /* DELTA_FILE_UPDATE_PARAMS_VERSION */
     const char *package;    /* the package file; NULL: resume the update in progress from its state */
     const delta_file_image *images;
     size_t image_count;
@@ -83,8 +85,10 @@ typedef struct delta_file_update_params {
     void *flash_hook_ctx;
 } delta_file_update_params;
 
-#define DELTA_FILE_UPDATE_PARAMS_INIT \
-    {NULL, NULL, 0, 0, 0, 0, NULL, UINT64_MAX, DELTA_CHECK_OPTIONS_INIT, NULL, NULL, NULL, NULL}
+#define DELTA_FILE_UPDATE_PARAMS_INIT                                                                   \
+    {DELTA_FILE_UPDATE_PARAMS_VERSION, NULL, NULL, 0, 0, 0, 0, NULL, UINT64_MAX, DELTA_CHECK_OPTIONS_INIT, NULL, \
+     NULL, NULL, NULL}
+DELTA_API delta_status delta_file_update_params_init(delta_file_update_params *p, unsigned int version);
 
 /*
  * delta_update_run on files: opens the package (read-only), the images

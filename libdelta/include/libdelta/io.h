@@ -7,7 +7,22 @@
  * files (libdelta/fileio.h), memory, or a simulated flash that cuts power.
  *
  * Callbacks return 0 on success or a delta_io_result; a read must fill
- * exactly len bytes or fail.
+ * exactly len bytes or fail. A callback that fails may say why in its own
+ * words with delta_error_set (libdelta/common.h) just before it returns:
+ * the library's message for the failure then ends with them.
+ *
+ * Versions. Each table starts with a version (SQLite's iVersion): set it to
+ * the table's DELTA_*_VERSION (or start from its _INIT macro, or call its
+ * _init()), so that a library that grows a table knows which fields the
+ * caller filled. A table with version 0 or one newer than the library's is
+ * refused with DELTA_ERR_ARG before any callback is called.
+ *
+ * Lifetimes and threads. The library keeps a table's pointer only for the
+ * call it is given to (a delta_zip or delta_package keeps its source for its
+ * own lifetime: the caller keeps the source and its ctx alive until the
+ * matching _free). Callbacks are called from the caller's thread, one at a
+ * time, never concurrently; they need no locking unless the caller shares
+ * their ctx with other threads.
  */
 #ifndef LIBDELTA_IO_H
 #define LIBDELTA_IO_H
@@ -26,14 +41,18 @@ typedef enum delta_io_result {
 } delta_io_result;
 
 /* A random-access, read-only byte source: a package or a source image. */
+#define DELTA_SOURCE_VERSION 1
 typedef struct delta_source {
+    unsigned int version; /* DELTA_SOURCE_VERSION */
     void *ctx;
     uint64_t size;
     int (*read)(void *ctx, uint64_t off, void *buf, size_t len);
 } delta_source;
 
 /* A random-access writer: the out-of-place target. */
+#define DELTA_SINK_VERSION 1
 typedef struct delta_sink {
+    unsigned int version; /* DELTA_SINK_VERSION */
     void *ctx;
     int (*write)(void *ctx, uint64_t off, const void *buf, size_t len);
 } delta_sink;
@@ -43,10 +62,16 @@ typedef struct delta_sink {
  * the patch's block size. Data written is durable only after sync; a power
  * cut may drop unsynced writes and tear the write in progress.
  */
+#define DELTA_FLASH_VERSION 1
 typedef struct delta_flash {
+    unsigned int version; /* DELTA_FLASH_VERSION */
     void *ctx;
     uint64_t size;     /* bytes the image holds now */
     uint64_t capacity; /* bytes the region can hold (UINT64_MAX: no limit) */
+    /* The medium's erase block in bytes (0: not stated, as for a file). A
+     * patch whose block size is not a multiple of it is refused before any
+     * write (DELTA_ERR_SLOT, 511): each of its blocks must erase alone. */
+    uint32_t erase_size;
     int (*read)(void *ctx, uint64_t off, void *buf, size_t len);
     int (*write)(void *ctx, uint64_t off, const void *buf, size_t len);
     int (*sync)(void *ctx);
@@ -58,7 +83,9 @@ typedef struct delta_flash {
  * The update's persistent state beside the image: a small journal that is
  * replaced atomically, and a scratch area for stashed blocks.
  */
+#define DELTA_STORE_VERSION 1
 typedef struct delta_store {
+    unsigned int version; /* DELTA_STORE_VERSION */
     void *ctx;
     uint64_t free_bytes; /* space available for journal + scratch (UINT64_MAX: unknown) */
     /* Reads the journal into buf; *len = 0 when there is none. */
@@ -72,7 +99,21 @@ typedef struct delta_store {
     int (*scratch_sync)(void *ctx);
 } delta_store;
 
-/* A source over a caller's memory (no copy). */
+/* Tables with only their version set (every callback NULL, every size 0):
+ * fill the rest. The macros are for a static or automatic table, the
+ * functions for one a caller gets from elsewhere (DELTA_ERR_ARG for a
+ * version this library does not know). */
+#define DELTA_SOURCE_INIT {DELTA_SOURCE_VERSION, NULL, 0, NULL}
+#define DELTA_SINK_INIT {DELTA_SINK_VERSION, NULL, NULL}
+#define DELTA_FLASH_INIT {DELTA_FLASH_VERSION, NULL, 0, 0, 0, NULL, NULL, NULL, NULL}
+#define DELTA_STORE_INIT {DELTA_STORE_VERSION, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL}
+DELTA_API delta_status delta_source_init(delta_source *src, unsigned int version);
+DELTA_API delta_status delta_sink_init(delta_sink *sink, unsigned int version);
+DELTA_API delta_status delta_flash_init(delta_flash *flash, unsigned int version);
+DELTA_API delta_status delta_store_init(delta_store *store, unsigned int version);
+
+/* A source over a caller's memory (no copy): data must outlive every use of
+ * *src. Never fails. */
 DELTA_API void delta_source_from_memory(delta_source *src, const void *data, size_t len);
 
 #ifdef __cplusplus

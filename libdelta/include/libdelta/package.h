@@ -30,17 +30,20 @@ extern "C" {
 #define DELTA_MAX_TRIES 5
 
 /* What the device says about itself. NULL / UINT64_MAX: not checked. */
+#define DELTA_CHECK_OPTIONS_VERSION 1
 typedef struct delta_check_options {
+    unsigned int version;     /* DELTA_CHECK_OPTIONS_VERSION */
     const char *pubkey_pem;   /* with a key, the package must be signed by it */
     size_t pubkey_len;
     const char *project;      /* the device's project ID */
-    const char *version;      /* the device's firmware version */
+    const char *firmware_version; /* the firmware version the device runs (the package's source version) */
     uint64_t free_space;      /* free bytes for the update's state and scratch */
     uint64_t max_package;     /* the largest package the device accepts */
     int require_inplace;      /* 1: every patch must carry an in-place plan (504) */
 } delta_check_options;
 
-#define DELTA_CHECK_OPTIONS_INIT {NULL, 0, NULL, NULL, UINT64_MAX, UINT64_MAX, 0}
+#define DELTA_CHECK_OPTIONS_INIT {DELTA_CHECK_OPTIONS_VERSION, NULL, 0, NULL, NULL, UINT64_MAX, UINT64_MAX, 0}
+DELTA_API delta_status delta_check_options_init(delta_check_options *opt, unsigned int version);
 
 typedef struct delta_package delta_package;
 
@@ -105,7 +108,9 @@ typedef enum delta_make_stage {
  * Return nonzero to stop (DELTA_ERR_CANCELLED). */
 typedef int (*delta_make_progress_fn)(void *ctx, delta_make_stage stage, size_t image, size_t image_count);
 
+#define DELTA_MAKE_OPTIONS_VERSION 1
 typedef struct delta_make_options {
+    unsigned int version;     /* DELTA_MAKE_OPTIONS_VERSION */
     const char *project;
     const char *source_version;
     const char *target_version;
@@ -118,7 +123,8 @@ typedef struct delta_make_options {
 } delta_make_options;
 
 #define DELTA_MAKE_OPTIONS_INIT \
-    {NULL, NULL, NULL, NULL, 0, DELTA_PATCH_OPTIONS_INIT, DELTA_DIFF_OPTIONS_INIT, NULL, NULL}
+    {DELTA_MAKE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, DELTA_PATCH_OPTIONS_INIT, DELTA_DIFF_OPTIONS_INIT, NULL, NULL}
+DELTA_API delta_status delta_make_options_init(delta_make_options *opt, unsigned int version);
 
 typedef struct delta_make_report {
     size_t image_count;

@@ -189,7 +189,9 @@ DELTA_API delta_status delta_journal_decode(const uint8_t *buf, size_t len, delt
  */
 #define DELTA_NO_BACKUP 0 /* backup_offset: no backup (offset 0 is never a backup slot) */
 
+#define DELTA_APPLY_PARAMS_VERSION 1
 typedef struct delta_apply_params {
+    unsigned int version;   /* DELTA_APPLY_PARAMS_VERSION */
     const delta_source *patch;
     delta_flash *flash;
     delta_store *store;
@@ -202,6 +204,10 @@ typedef struct delta_apply_params {
     uint64_t scratch_base;  /* scratch offset of the pending and stash slots (0 alone) */
     uint64_t backup_offset; /* scratch offset of this image's backup slots; DELTA_NO_BACKUP (0): none */
 } delta_apply_params;
+
+#define DELTA_APPLY_PARAMS_INIT \
+    {DELTA_APPLY_PARAMS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, 0, DELTA_NO_BACKUP}
+DELTA_API delta_status delta_apply_params_init(delta_apply_params *p, unsigned int version);
 
 DELTA_API delta_status delta_apply_in_place(const delta_apply_params *p);
 
@@ -218,7 +224,9 @@ DELTA_API uint64_t delta_backup_bytes(uint64_t source_size, uint64_t target_size
  * it differs). Idempotent: a power cut at any instant is mended by calling
  * it again. Workspace as for delta_apply_in_place.
  */
+#define DELTA_RESTORE_PARAMS_VERSION 1
 typedef struct delta_restore_params {
+    unsigned int version;   /* DELTA_RESTORE_PARAMS_VERSION */
     const delta_source *patch;
     delta_flash *flash;
     delta_store *store;
@@ -229,6 +237,9 @@ typedef struct delta_restore_params {
     void *workspace;
     size_t workspace_size;
 } delta_restore_params;
+
+#define DELTA_RESTORE_PARAMS_INIT {DELTA_RESTORE_PARAMS_VERSION, NULL, NULL, NULL, 0, 0, DELTA_NO_BACKUP, NULL, NULL, 0}
+DELTA_API delta_status delta_restore_params_init(delta_restore_params *p, unsigned int version);
 
 DELTA_API delta_status delta_restore_in_place(const delta_restore_params *p);
 

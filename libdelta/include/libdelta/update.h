@@ -39,7 +39,9 @@ typedef struct delta_update_region {
     delta_flash *flash;
 } delta_update_region;
 
+#define DELTA_UPDATE_PARAMS_VERSION 1
 typedef struct delta_update_params {
+    unsigned int version;     /* DELTA_UPDATE_PARAMS_VERSION */
     /* The package file as the device holds it; NULL resumes from the state
      * alone (an update in progress needs nothing else). */
     const delta_source *package;
@@ -71,7 +73,9 @@ typedef struct delta_update_result {
     char source_version[DELTA_MAX_STRING + 1];
 } delta_update_result;
 
-#define DELTA_UPDATE_PARAMS_INIT {NULL, DELTA_CHECK_OPTIONS_INIT, NULL, 0, 0, 0, NULL, NULL, NULL}
+#define DELTA_UPDATE_PARAMS_INIT \
+    {DELTA_UPDATE_PARAMS_VERSION, NULL, DELTA_CHECK_OPTIONS_INIT, NULL, 0, 0, 0, NULL, NULL, NULL}
+DELTA_API delta_status delta_update_params_init(delta_update_params *p, unsigned int version);
 
 /*
  * Runs the update to its next stable state (see above). DELTA_OK: every

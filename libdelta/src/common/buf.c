@@ -152,8 +152,59 @@ static int mem_read(void *ctx, uint64_t off, void *buf, size_t len)
     return DELTA_IO_OK;
 }
 
+DLT_DEFINE_INIT(delta_source, DELTA_SOURCE_INIT, DELTA_SOURCE_VERSION)
+DLT_DEFINE_INIT(delta_sink, DELTA_SINK_INIT, DELTA_SINK_VERSION)
+DLT_DEFINE_INIT(delta_flash, DELTA_FLASH_INIT, DELTA_FLASH_VERSION)
+DLT_DEFINE_INIT(delta_store, DELTA_STORE_INIT, DELTA_STORE_VERSION)
+
+delta_status dlt_check_source(const delta_source *t, const char *what)
+{
+    if (!t) return delta_fail(DELTA_ERR_ARG, "%s: no source", what);
+    delta_status st = dlt_check_version("delta_source", t->version, DELTA_SOURCE_VERSION);
+    if (st) return st;
+    return t->read ? DELTA_OK : delta_fail(DELTA_ERR_ARG, "%s: the source has no read callback", what);
+}
+
+delta_status dlt_check_sink(const delta_sink *t, const char *what)
+{
+    if (!t) return delta_fail(DELTA_ERR_ARG, "%s: no sink", what);
+    delta_status st = dlt_check_version("delta_sink", t->version, DELTA_SINK_VERSION);
+    if (st) return st;
+    return t->write ? DELTA_OK : delta_fail(DELTA_ERR_ARG, "%s: the sink has no write callback", what);
+}
+
+delta_status dlt_check_flash(const delta_flash *t, const char *what)
+{
+    if (!t) return delta_fail(DELTA_ERR_ARG, "%s: no flash", what);
+    delta_status st = dlt_check_version("delta_flash", t->version, DELTA_FLASH_VERSION);
+    if (st) return st;
+    if (!t->read || !t->write || !t->sync)
+        return delta_fail(DELTA_ERR_ARG, "%s: the flash needs read, write and sync callbacks", what);
+    return DELTA_OK;
+}
+
+delta_status dlt_check_store(const delta_store *t, const char *what)
+{
+    if (!t) return delta_fail(DELTA_ERR_ARG, "%s: no store", what);
+    delta_status st = dlt_check_version("delta_store", t->version, DELTA_STORE_VERSION);
+    if (st) return st;
+    if (!t->journal_read || !t->journal_write || !t->journal_remove || !t->scratch_read || !t->scratch_write ||
+        !t->scratch_sync)
+        return delta_fail(DELTA_ERR_ARG, "%s: the store needs all six callbacks", what);
+    return DELTA_OK;
+}
+
+delta_status dlt_check_erase(const delta_flash *t, uint32_t block_size, const char *what)
+{
+    if (!t->erase_size || block_size % t->erase_size == 0) return DELTA_OK;
+    return delta_fail(DELTA_ERR_SLOT, "%s: the patch's %u-byte blocks are not whole erase blocks of %u bytes "
+                      "(make the package with --block-size %u or a multiple)", what, block_size, t->erase_size,
+                      t->erase_size);
+}
+
 void delta_source_from_memory(delta_source *src, const void *data, size_t len)
 {
+    src->version = DELTA_SOURCE_VERSION;
     src->ctx = (void *)(uintptr_t)data;
     src->size = len;
     src->read = mem_read;

@@ -55,6 +55,36 @@ static inline delta_status delta_fail_status(delta_status status) { return statu
  * larger one was built against a newer libdelta. type names the struct. */
 delta_status dlt_check_version(const char *type, unsigned int version, unsigned int current);
 
+/* Defines type##_init (delta_diff_options_init, ...): *p = the defaults of
+ * the _INIT macro, with the version asked for; DELTA_ERR_ARG for a version
+ * this library does not know. One definition per versioned struct, in its module. */
+#define DLT_DEFINE_INIT(type, init, current)                                  \
+    delta_status type##_init(type *p, unsigned int version)                   \
+    {                                                                         \
+        static const type defaults = init;                                    \
+        if (!p) return delta_fail(DELTA_ERR_ARG, #type "_init: no struct");    \
+        delta_status st_ = dlt_check_version(#type, version, current);        \
+        if (st_) return st_;                                                  \
+        memcpy(p, &defaults, sizeof *p); /* padding too: the bytes are the macro's */ \
+        p->version = version;                                                 \
+        return DELTA_OK;                                                      \
+    }
+
+/* DELTA_ERR_ARG unless a caller's callback table is there, of a version
+ * this library knows, with the callbacks it must have (what names it in the
+ * message: "the package", "region firmware"). In common/buf.c. */
+struct delta_source;
+struct delta_sink;
+struct delta_flash;
+struct delta_store;
+delta_status dlt_check_source(const struct delta_source *t, const char *what);
+delta_status dlt_check_sink(const struct delta_sink *t, const char *what);
+delta_status dlt_check_flash(const struct delta_flash *t, const char *what);
+delta_status dlt_check_store(const struct delta_store *t, const char *what);
+/* DELTA_ERR_SLOT (511) unless blocks of block_size bytes erase alone on the
+ * flash: a multiple of its erase_size (when it states one). */
+delta_status dlt_check_erase(const struct delta_flash *t, uint32_t block_size, const char *what);
+
 /* Checked arithmetic: return false on overflow, leaving *out unspecified. */
 static inline bool delta_add_u64(uint64_t a, uint64_t b, uint64_t *out)
 {

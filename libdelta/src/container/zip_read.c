@@ -127,7 +127,8 @@ delta_status delta_zip_open(const delta_source *archive, delta_zip **out)
 {
     if (!out) return delta_fail(DELTA_ERR_ARG, "delta_zip_open: out is NULL");
     *out = NULL;
-    if (!archive || !archive->read) return delta_fail(DELTA_ERR_ARG, "delta_zip_open: no archive source");
+    delta_status st0 = dlt_check_source(archive, "delta_zip_open");
+    if (st0) return st0;
     delta_zip *zip = calloc(1, sizeof *zip);
     if (!zip) return delta_fail(DELTA_ERR_NOMEM, "cannot allocate a zip reader");
     zip->archive = archive;
@@ -276,12 +277,8 @@ void delta_zip_member_source(const delta_zip *zip, const delta_zip_member *m, de
     if (i == SIZE_MAX) {
         /* Not a member: an empty source, whose every non-empty read fails. */
         static const zip_view none = {NULL, 0, 0};
-        out->ctx = (void *)(uintptr_t)&none;
-        out->size = 0;
-        out->read = view_read;
+        *out = (delta_source){DELTA_SOURCE_VERSION, (void *)(uintptr_t)&none, 0, view_read};
         return;
     }
-    out->ctx = (void *)(uintptr_t)&zip->views[i];
-    out->size = m->size;
-    out->read = view_read;
+    *out = (delta_source){DELTA_SOURCE_VERSION, (void *)(uintptr_t)&zip->views[i], m->size, view_read};
 }

@@ -425,8 +425,11 @@ static delta_status run_control(apply_state *a, const delta_source *source, cons
 delta_status delta_bsdiff40_apply(const delta_source *source, const delta_source *patch,
                                   const delta_sink *out, uint64_t *target_len)
 {
-    if (!source || !patch || !out || !out->write || !target_len)
-        return delta_fail(DELTA_ERR_ARG, "delta_bsdiff40_apply: null argument");
+    if (!target_len) return delta_fail(DELTA_ERR_ARG, "delta_bsdiff40_apply: null argument");
+    delta_status st0 = dlt_check_source(source, "delta_bsdiff40_apply: source");
+    if (!st0) st0 = dlt_check_source(patch, "delta_bsdiff40_apply: patch");
+    if (!st0) st0 = dlt_check_sink(out, "delta_bsdiff40_apply: output");
+    if (st0) return st0;
     if (source->size > (uint64_t)INT64_MAX)
         return delta_fail(DELTA_ERR_ARG, "source of %llu bytes is too large",
                           (unsigned long long)source->size);

@@ -575,10 +575,16 @@ out:
  * branches the same way, so the diff stream pays only for mispredictions.
  * The second matching is kept only when it leaves fewer literal bytes.
  */
+DLT_DEFINE_INIT(delta_diff_options, DELTA_DIFF_OPTIONS_INIT, DELTA_DIFF_OPTIONS_VERSION)
+
 delta_status delta_diff(const uint8_t *source, size_t source_len, const uint8_t *target,
                         size_t target_len, const delta_diff_options *opt, delta_op **ops,
                         size_t *count)
 {
+    if (opt) {
+        delta_status st0 = dlt_check_version("delta_diff_options", opt->version, DELTA_DIFF_OPTIONS_VERSION);
+        if (st0) return st0;
+    }
     delta_status st = diff_once(source, source_len, target, target_len, opt, ops, count);
     uint32_t arch = opt ? opt->arch : DELTA_ARCH_NONE;
     if (st || *count == 0 || arch == DELTA_ARCH_NONE) return st;

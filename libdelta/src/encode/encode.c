@@ -200,13 +200,16 @@ static delta_status check_options(const delta_patch_options *o)
     return DELTA_OK;
 }
 
+DLT_DEFINE_INIT(delta_patch_options, DELTA_PATCH_OPTIONS_INIT, DELTA_PATCH_OPTIONS_VERSION)
+
 delta_status delta_patch_make(const uint8_t *source, size_t source_len, const uint8_t *target, size_t target_len,
                               const delta_op *ops, size_t op_count, const delta_patch_options *opt_in,
                               delta_buf *out, delta_patch_stats *stats)
 {
     delta_patch_options opt = DELTA_PATCH_OPTIONS_INIT;
     if (opt_in) opt = *opt_in;
-    delta_status st = check_options(&opt);
+    delta_status st = dlt_check_version("delta_patch_options", opt.version, DELTA_PATCH_OPTIONS_VERSION);
+    if (!st) st = check_options(&opt);
     if (st) return st;
     if (source_len > DELTA_PATCH_MAX_IMAGE || target_len > DELTA_PATCH_MAX_IMAGE)
         return delta_fail(DELTA_ERR_LIMIT, "images over 2 GiB are not supported");

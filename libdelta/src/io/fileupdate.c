@@ -73,10 +73,16 @@ static int r_scratch_write(void *ctx, uint64_t off, const void *buf, size_t len)
     return r->files->scratch_write(r->files->ctx, off, buf, len);
 }
 
+DLT_DEFINE_INIT(delta_file_update_params, DELTA_FILE_UPDATE_PARAMS_INIT, DELTA_FILE_UPDATE_PARAMS_VERSION)
+
 delta_status delta_file_update(const delta_file_update_params *p, delta_update_result *result)
 {
     if (result) memset(result, 0, sizeof *result);
-    if (!p || !p->images || p->image_count == 0 || p->image_count > DELTA_MANIFEST_MAX_IMAGES)
+    if (!p) return delta_fail(DELTA_ERR_ARG, "update: no parameters");
+    delta_status st0 = dlt_check_version("delta_file_update_params", p->version, DELTA_FILE_UPDATE_PARAMS_VERSION);
+    if (!st0) st0 = dlt_check_version("delta_check_options", p->check.version, DELTA_CHECK_OPTIONS_VERSION);
+    if (st0) return st0;
+    if (!p->images || p->image_count == 0 || p->image_count > DELTA_MANIFEST_MAX_IMAGES)
         return delta_fail(DELTA_ERR_ARG, "update: give 1..%d images", DELTA_MANIFEST_MAX_IMAGES);
     if (p->state_dir && !*p->state_dir) return delta_fail(DELTA_ERR_ARG, "update: the state directory has no name");
     delta_status st = distinct(p);
@@ -123,7 +129,7 @@ delta_status delta_file_update(const delta_file_update_params *p, delta_update_r
     delta_store files = store;
     if (rh) {
         rh->files = &files;
-        store = (delta_store){rh, files.free_bytes, r_journal_read, r_journal_write, r_journal_remove, r_scratch_read,
+        store = (delta_store){DELTA_STORE_VERSION, rh, files.free_bytes, r_journal_read, r_journal_write, r_journal_remove, r_scratch_read,
                               r_scratch_write, no_sync};
         for (size_t i = 0; i < p->image_count; i++) flash[i].sync = no_sync;
     }

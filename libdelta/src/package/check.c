@@ -208,9 +208,9 @@ static delta_status open_checked(delta_package *pkg, const delta_check_options *
     /* 3. Project and version: 505. */
     if (opt->project && strcmp(opt->project, m->project) != 0)
         return delta_fail(DELTA_ERR_PROJECT, "package is for project %s, the device is %s", m->project, opt->project);
-    if (opt->version && strcmp(opt->version, m->source_version) != 0)
+    if (opt->firmware_version && strcmp(opt->firmware_version, m->source_version) != 0)
         return delta_fail(DELTA_ERR_VERSION, "package updates version %s, the device runs %s", m->source_version,
-                          opt->version);
+                          opt->firmware_version);
     /* 4. Space: 511. */
     if (opt->free_space != UINT64_MAX && m->space_needed > opt->free_space)
         return delta_fail(DELTA_ERR_SPACE, "the update needs %llu bytes of state and scratch, the device has %llu",
@@ -223,11 +223,17 @@ static delta_status open_checked(delta_package *pkg, const delta_check_options *
     return DELTA_OK;
 }
 
+DLT_DEFINE_INIT(delta_check_options, DELTA_CHECK_OPTIONS_INIT, DELTA_CHECK_OPTIONS_VERSION)
+
 delta_status delta_package_open(const delta_source *file, const delta_check_options *opt_in, delta_package **out)
 {
+    if (!out) return delta_fail(DELTA_ERR_ARG, "delta_package_open: out is NULL");
     *out = NULL;
     delta_check_options opt = DELTA_CHECK_OPTIONS_INIT;
     if (opt_in) opt = *opt_in;
+    delta_status st0 = dlt_check_version("delta_check_options", opt.version, DELTA_CHECK_OPTIONS_VERSION);
+    if (!st0) st0 = dlt_check_source(file, "delta_package_open: the package");
+    if (st0) return st0;
     delta_package *pkg = calloc(1, sizeof *pkg);
     if (!pkg) return delta_fail(DELTA_ERR_NOMEM, "out of memory");
     pkg->file = file;
@@ -271,6 +277,8 @@ delta_status delta_package_check_slot(const delta_package *pkg, size_t i, uint64
 
 delta_status delta_package_check_source(const delta_package *pkg, size_t i, const delta_source *src)
 {
+    delta_status st = dlt_check_source(src, "the source image");
+    if (st) return st;
     const delta_manifest_image *im = &pkg->manifest->images[i];
     return dlt_check_bytes(src_read, (void *)src, src->size, im->source_size, im->source_sha256, DELTA_ERR_SOURCE,
                        im->name, "the source");
@@ -278,6 +286,8 @@ delta_status delta_package_check_source(const delta_package *pkg, size_t i, cons
 
 delta_status delta_package_check_target(const delta_package *pkg, size_t i, const delta_source *written)
 {
+    delta_status st = dlt_check_source(written, "the written image");
+    if (st) return st;
     const delta_manifest_image *im = &pkg->manifest->images[i];
     return dlt_check_bytes(src_read, (void *)written, written->size, im->target_size, im->target_sha256,
                        DELTA_ERR_TARGET, im->name, "the written target");

@@ -70,10 +70,17 @@ static delta_status make_image(const delta_make_options *opt, const delta_make_i
     return DELTA_OK;
 }
 
+DLT_DEFINE_INIT(delta_make_options, DELTA_MAKE_OPTIONS_INIT, DELTA_MAKE_OPTIONS_VERSION)
+
 delta_status delta_package_make(const delta_make_options *opt, const delta_make_image *images, size_t count,
                                 delta_buf *out, delta_make_report *report)
 {
-    if (!opt || !images || count == 0 || count > DELTA_MANIFEST_MAX_IMAGES)
+    if (!opt) return delta_fail(DELTA_ERR_ARG, "delta_package_make: no options");
+    delta_status st0 = dlt_check_version("delta_make_options", opt->version, DELTA_MAKE_OPTIONS_VERSION);
+    if (!st0) st0 = dlt_check_version("delta_patch_options", opt->patch.version, DELTA_PATCH_OPTIONS_VERSION);
+    if (!st0) st0 = dlt_check_version("delta_diff_options", opt->diff.version, DELTA_DIFF_OPTIONS_VERSION);
+    if (st0) return st0;
+    if (!images || count == 0 || count > DELTA_MANIFEST_MAX_IMAGES)
         return delta_fail(DELTA_ERR_ARG, "a package holds 1..%d images", DELTA_MANIFEST_MAX_IMAGES);
     if (!opt->project || !delta_manifest_string_ok(opt->project))
         return delta_fail(DELTA_ERR_ARG, "project ID must be 1..64 printable characters without spaces or quotes");

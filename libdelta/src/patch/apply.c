@@ -49,8 +49,11 @@ static delta_status add_diff(pcursor *c, const piece *p, uint8_t *dst, uint8_t *
 delta_status delta_apply_out_of_place(const delta_source *patch, const delta_source *source,
                                       const delta_sink *out, void *mem, size_t mem_size)
 {
+    delta_status st = dlt_check_source(source, "apply: the source");
+    if (!st) st = dlt_check_sink(out, "apply: the target");
+    if (st) return st;
     delta_patch_info info;
-    delta_status st = delta_patch_read_info(patch, &info);
+    st = delta_patch_read_info(patch, &info);
     if (st) return st;
     if (source->size != info.source_size)
         return delta_fail(DELTA_ERR_SOURCE, "apply: source has %llu bytes, the patch expects %llu",
@@ -501,8 +504,12 @@ static delta_status inplace_open(inplace *a, const delta_apply_params *p)
     memset(a, 0, sizeof *a);
     a->p = p;
     a->j = p->journal;
+    delta_status st = dlt_check_flash(p->flash, "apply: the image");
+    if (!st) st = dlt_check_store(p->store, "apply: the state store");
+    if (st) return st;
     a->cur_size = p->flash->size;
-    delta_status st = delta_patch_read_info(p->patch, &a->info);
+    st = delta_patch_read_info(p->patch, &a->info);
+    if (!st) st = dlt_check_erase(p->flash, a->info.block_size, "apply");
     if (!st && (a->info.stash_slots > DELTA_JOURNAL_STASH_CAP || a->info.batch_blocks > DELTA_JOURNAL_BATCH_CAP))
         st = delta_fail(DELTA_ERR_SPACE, "apply: the patch needs %u stash slots and batches of %u, this build's journal holds %u and %u",
                         a->info.stash_slots, a->info.batch_blocks, DELTA_JOURNAL_STASH_CAP, DELTA_JOURNAL_BATCH_CAP);
@@ -543,13 +550,19 @@ static delta_status restore_blocks(inplace *a, uint64_t limit_op)
     return st;
 }
 
+DLT_DEFINE_INIT(delta_apply_params, DELTA_APPLY_PARAMS_INIT, DELTA_APPLY_PARAMS_VERSION)
+DLT_DEFINE_INIT(delta_restore_params, DELTA_RESTORE_PARAMS_INIT, DELTA_RESTORE_PARAMS_VERSION)
+
 delta_status delta_restore_in_place(const delta_restore_params *r)
 {
-    if (!r || !r->patch || !r->flash || !r->store || !r->source_sha256 || r->backup_offset == DELTA_NO_BACKUP)
+    if (!r) return delta_fail(DELTA_ERR_ARG, "restore: missing parameter");
+    delta_status st0 = dlt_check_version("delta_restore_params", r->version, DELTA_RESTORE_PARAMS_VERSION);
+    if (st0) return st0;
+    if (!r->source_sha256 || r->backup_offset == DELTA_NO_BACKUP)
         return delta_fail(DELTA_ERR_ARG, "restore: missing parameter");
     delta_journal unused;
-    delta_apply_params p = {r->patch, r->flash, r->store, &unused, NULL, r->workspace, r->workspace_size,
-                            NULL, NULL, 0, r->backup_offset};
+    delta_apply_params p = {DELTA_APPLY_PARAMS_VERSION, r->patch, r->flash, r->store, &unused, NULL, r->workspace,
+                            r->workspace_size, NULL, NULL, 0, r->backup_offset};
     inplace a;
     delta_status st = inplace_open(&a, &p);
     if (!st && r->limit_op > a.info.op_count)
@@ -573,8 +586,10 @@ delta_status delta_restore_in_place(const delta_restore_params *r)
 
 delta_status delta_apply_in_place(const delta_apply_params *p)
 {
-    if (!p || !p->patch || !p->flash || !p->store || !p->journal || !p->target_sha256)
-        return delta_fail(DELTA_ERR_ARG, "apply: missing parameter");
+    if (!p) return delta_fail(DELTA_ERR_ARG, "apply: missing parameter");
+    delta_status st0 = dlt_check_version("delta_apply_params", p->version, DELTA_APPLY_PARAMS_VERSION);
+    if (st0) return st0;
+    if (!p->journal || !p->target_sha256) return delta_fail(DELTA_ERR_ARG, "apply: missing parameter");
     inplace a;
     delta_status st = inplace_open(&a, p);
     if (!st) st = run_in_place(&a);

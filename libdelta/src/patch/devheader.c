@@ -27,8 +27,10 @@ delta_status delta_device_header_check(const uint8_t *hdr, size_t len, const cha
                                        const delta_source *patch, delta_verify_fn verify, void *verify_ctx,
                                        uint8_t *buf, size_t buf_len, delta_device_header *out)
 {
-    if (!hdr || !project || !version || !patch || !verify || !buf || buf_len < 64)
+    if (!hdr || !project || !version || !verify || !buf || buf_len < 64)
         return delta_fail(DELTA_ERR_ARG, "device header: missing parameter");
+    delta_status st0 = dlt_check_source(patch, "device header: the patch");
+    if (st0) return st0;
     if (len < DELTA_DEVHDR_SIGNED + 2 || memcmp(hdr, DELTA_DEVHDR_MAGIC, 8) != 0)
         return delta_fail(DELTA_ERR_MANIFEST, "device header: not a libdelta device header");
     size_t sig_len = delta_le16(hdr + DELTA_DEVHDR_SIGNED);

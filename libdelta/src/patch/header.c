@@ -26,7 +26,10 @@ static int is_pow2(uint32_t v)
 delta_status delta_patch_read_info(const delta_source *patch, delta_patch_info *info)
 {
     uint8_t h[DELTA_PATCH_HEADER_SIZE];
+    if (!info) return delta_fail(DELTA_ERR_ARG, "patch: no info");
     memset(info, 0, sizeof *info);
+    delta_status st0 = dlt_check_source(patch, "the patch");
+    if (st0) return st0;
     if (patch->size < DELTA_PATCH_HEADER_SIZE)
         return delta_fail(DELTA_ERR_PATCH, "patch: %llu bytes is shorter than the 64-byte header",
                           (unsigned long long)patch->size);

@@ -151,9 +151,7 @@ static int flash_read(void *ctx, uint64_t off, void *buf, size_t len)
 /* The flash as a source of its current bytes. */
 static void flash_source(delta_flash *f, delta_source *src)
 {
-    src->ctx = f;
-    src->size = f->size;
-    src->read = flash_read;
+    *src = (delta_source){DELTA_SOURCE_VERSION, f, f->size, flash_read};
 }
 
 /* Finds each image's region by name (a lone unnamed region serves a lone image). */
@@ -190,9 +188,7 @@ static void bind_patches(session *s)
     for (size_t i = 0; i < s->m->image_count; i++) {
         s->region[i].s = s;
         s->region[i].offset = s->layout.patch_offset[i];
-        s->patch[i].ctx = &s->region[i];
-        s->patch[i].size = s->m->images[i].patch_size;
-        s->patch[i].read = region_read;
+        s->patch[i] = (delta_source){DELTA_SOURCE_VERSION, &s->region[i], s->m->images[i].patch_size, region_read};
     }
 }
 
@@ -266,7 +262,7 @@ static delta_status rollback(session *s)
         uint32_t i = s->j.image_index;
         const delta_manifest_image *im = &m->images[i];
         uint64_t limit = s->j.flags & DELTA_JOURNAL_IMAGE_DONE ? im->operations : s->j.next_op;
-        delta_restore_params rp = {&s->patch[i], s->flash[i], &s->store, limit,
+        delta_restore_params rp = {DELTA_RESTORE_PARAMS_VERSION, &s->patch[i], s->flash[i], &s->store, limit,
                                    (s->j.flags & DELTA_JOURNAL_TAIL_SAVED) != 0, s->layout.backup_offset[i],
                                    im->source_sha256, NULL, 0};
         delta_status st = delta_restore_in_place(&rp);
@@ -329,7 +325,7 @@ static delta_status apply(session *s)
     while (s->j.image_index < m->image_count) {
         uint32_t i = s->j.image_index;
         if (!(s->j.flags & DELTA_JOURNAL_IMAGE_DONE)) {
-            delta_apply_params ap = {&s->patch[i], s->flash[i], &s->store, &s->j, m->images[i].target_sha256,
+            delta_apply_params ap = {DELTA_APPLY_PARAMS_VERSION, &s->patch[i], s->flash[i], &s->store, &s->j, m->images[i].target_sha256,
                                      NULL, 0, on_progress, s, s->layout.work_offset, s->layout.backup_offset[i]};
             delta_status st = delta_apply_in_place(&ap);
             if (st) return delta_status_is_write_failure(st) ? count_failure(s, st) : st;
@@ -437,7 +433,10 @@ static delta_status fresh(session *s)
     delta_update_layout_of(s->m, &s->layout);
     bind_patches(s);
     st = map_regions(s);
-    for (size_t i = 0; i < s->m->image_count && !st; i++) st = delta_package_check_slot(s->pkg, i, s->flash[i]->capacity);
+    for (size_t i = 0; i < s->m->image_count && !st; i++) {
+        st = delta_package_check_slot(s->pkg, i, s->flash[i]->capacity);
+        if (!st) st = dlt_check_erase(s->flash[i], s->m->images[i].block_size, s->m->images[i].name);
+    }
     if (!st) st = check_images(s);
     if (st || p->check_only) return st;
     /* Already the target: what a cut inside the final clean-up may have left goes. */
@@ -526,19 +525,26 @@ static delta_status resume(session *s)
     return s->j.state == DELTA_JOURNAL_ROLLBACK ? rollback(s) : apply(s);
 }
 
+DLT_DEFINE_INIT(delta_update_params, DELTA_UPDATE_PARAMS_INIT, DELTA_UPDATE_PARAMS_VERSION)
+
 delta_status delta_update_run(const delta_update_params *p, delta_update_result *res)
 {
     delta_update_result dummy;
     if (!res) res = &dummy;
     memset(res, 0, sizeof *res);
-    if (!p || !p->store || (!p->regions && p->region_count))
-        return delta_fail(DELTA_ERR_ARG, "update: missing parameter");
+    if (!p || (!p->regions && p->region_count)) return delta_fail(DELTA_ERR_ARG, "update: missing parameter");
+    delta_status st0 = dlt_check_version("delta_update_params", p->version, DELTA_UPDATE_PARAMS_VERSION);
+    if (!st0) st0 = dlt_check_version("delta_check_options", p->check.version, DELTA_CHECK_OPTIONS_VERSION);
+    if (!st0) st0 = dlt_check_store(p->store, "update: the state store");
+    if (!st0 && p->package) st0 = dlt_check_source(p->package, "update: the package");
+    for (size_t r = 0; r < p->region_count && !st0; r++) st0 = dlt_check_flash(p->regions[r].flash, "update: a region");
+    if (st0) return st0;
     session *s = calloc(1, sizeof *s);
     if (!s) return delta_fail(DELTA_ERR_NOMEM, "out of memory");
     s->p = p;
     s->res = res;
     s->inner = p->store;
-    s->store = (delta_store){s, p->store->free_bytes, s_journal_read, s_journal_write, s_journal_remove,
+    s->store = (delta_store){DELTA_STORE_VERSION, s, p->store->free_bytes, s_journal_read, s_journal_write, s_journal_remove,
                              s_scratch_read, s_scratch_write, s_scratch_sync};
     delta_status st;
     size_t len = 0;
