@@ -914,7 +914,10 @@ static int ff_read(void *ctx, uint64_t off, void *buf, size_t len)
 static int ff_write(void *ctx, uint64_t off, const void *buf, size_t len)
 {
     fault_flash *f = ctx;
-    if (f->fail_at && ++*f->writes == f->fail_at) return DELTA_IO_ERROR;
+    if (f->fail_at && ++*f->writes == f->fail_at) {
+        delta_error_set("write %u of this try failed on purpose (--inject write-fail)", f->fail_at);
+        return DELTA_IO_ERROR;
+    }
     return f->inner.write(f->inner.ctx, off, buf, len);
 }
 
@@ -978,7 +981,7 @@ static delta_status run_update(modem *m, cli_urc *rep, delta_update_result *res)
     m->tries++;
     delta_check_options check = DELTA_CHECK_OPTIONS_INIT;
     check.project = m->project;
-    check.version = version;
+    check.firmware_version = version;
     check.max_package = m->max_size;
     delta_buf key = DELTA_BUF_INIT;
     delta_status st = m->pubkey ? cli_read_key(m->pubkey, &key, &check) : DELTA_OK;

@@ -55,8 +55,11 @@ struct delta_dir_store {
 
 /* ---- transfer loops -------------------------------------------------- */
 
+/* A callback's failure: errno's text goes with it (delta_error_set), so the
+ * library's message ends with the system's words. */
 static int io_errno_result(int err)
 {
+    delta_error_set("%s", strerror(err));
     if (err == ENOSPC) return DELTA_IO_NOSPACE;
 #ifdef EDQUOT
     if (err == EDQUOT) return DELTA_IO_NOSPACE;
@@ -75,7 +78,10 @@ static int pread_full(int fd, uint64_t off, void *buf, size_t len)
             if (errno == EINTR) continue;
             return io_errno_result(errno);
         }
-        if (n == 0) return DELTA_IO_SHORT;
+        if (n == 0) {
+            delta_error_set("the file ends at %llu", (unsigned long long)off);
+            return DELTA_IO_SHORT;
+        }
         p += n;
         off += (uint64_t)n;
         len -= (size_t)n;
@@ -226,9 +232,7 @@ delta_status delta_file_source_open(const char *path, delta_source *src, delta_f
         return delta_fail(DELTA_ERR_NOMEM, "%s: out of memory", path);
     }
     f->size = size;
-    src->ctx = f;
-    src->size = size;
-    src->read = source_read;
+    *src = (delta_source){DELTA_SOURCE_VERSION, f, size, source_read};
     *out = f;
     return DELTA_OK;
 }
@@ -251,8 +255,7 @@ delta_status delta_file_sink_open(const char *path, delta_sink *sink, delta_file
         close_quietly(fd);
         return delta_fail(DELTA_ERR_NOMEM, "%s: out of memory", path);
     }
-    sink->ctx = f;
-    sink->write = sink_write;
+    *sink = (delta_sink){DELTA_SINK_VERSION, f, sink_write};
     *out = f;
     return DELTA_OK;
 }
@@ -325,6 +328,7 @@ delta_status delta_file_flash_open(const char *path, uint64_t capacity, delta_fl
     }
     f->size = size;
     f->capacity = capacity;
+    *flash = (delta_flash)DELTA_FLASH_INIT;
     flash->ctx = f;
     flash->size = size;
     flash->capacity = capacity;
@@ -689,6 +693,7 @@ delta_status delta_dir_store_open(const char *dir, delta_store *store, delta_dir
     s->dir = copy;
     s->dirfd = dirfd;
     s->scratch_fd = -1;
+    *store = (delta_store)DELTA_STORE_INIT;
     store->ctx = s;
     store->free_bytes = free_bytes_of(dirfd >= 0 ? dir : parent);
     free(parent);
