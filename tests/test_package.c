@@ -83,7 +83,7 @@ Test(package, real_firmware_round_trip_out_of_place)
     delta_check_options o = device();
     delta_package *p;
     cr_assert_eq(open_pkg(&pkg, &o, &p), DELTA_OK, "%s", delta_last_error());
-    cr_assert_eq(delta_package_signature_state(p), 2);
+    cr_assert_eq(delta_package_signature_state(p), DELTA_SIGNATURE_VERIFIED);
     const delta_manifest *m = delta_package_manifest(p);
     cr_assert_str_eq(m->project, "PYBRICKS-CITYHUB");
     cr_assert_eq(m->images[0].target_size, F.clen);
@@ -340,7 +340,7 @@ Test(package, identical_and_empty_images)
     o.pubkey_pem = NULL;
     delta_package *p;
     cr_assert_eq(open_pkg(&pkg, &o, &p), DELTA_OK, "%s", delta_last_error());
-    cr_assert_eq(delta_package_signature_state(p), 0);
+    cr_assert_eq(delta_package_signature_state(p), DELTA_SIGNATURE_NONE);
     cr_assert_eq(delta_package_report(p, 0)->blocks_written, 0);
     sim s[2];
     sim_init(&s[0], F.b, F.blen, 256 * 1024);
@@ -453,7 +453,7 @@ Test(package, add_signature_gives_the_signed_package_bytes)
     delta_buf unsigned_pkg = make_pkg(im, 2, 0);
     delta_package *u = NULL;
     cr_assert_eq(open_pkg(&unsigned_pkg, NULL, &u), DELTA_OK, "%s", delta_last_error());
-    cr_assert_eq(delta_package_signature_state(u), 0);
+    cr_assert_eq(delta_package_signature_state(u), DELTA_SIGNATURE_NONE);
     const uint8_t *manifest;
     size_t mlen;
     delta_package_manifest_bytes(u, &manifest, &mlen);
@@ -468,7 +468,7 @@ Test(package, add_signature_gives_the_signed_package_bytes)
     delta_check_options dev = device();
     dev.project = "PYBRICKS-CITYHUB";
     cr_assert_eq(open_pkg(&out, &dev, &s), DELTA_OK, "%s", delta_last_error());
-    cr_assert_eq(delta_package_signature_state(s), 2);
+    cr_assert_eq(delta_package_signature_state(s), DELTA_SIGNATURE_VERIFIED);
     delta_buf again = DELTA_BUF_INIT;
     cr_assert_eq(delta_package_add_signature(s, sig.data, sig.len, &again), DELTA_ERR_ARG);
     cr_assert_eq(again.len, 0);

@@ -55,9 +55,15 @@ DELTA_API void delta_package_free(delta_package *pkg);
 DELTA_API const delta_manifest *delta_package_manifest(const delta_package *pkg);
 /* SHA-256 of the manifest bytes: the package's identity. */
 DELTA_API const uint8_t *delta_package_id(const delta_package *pkg);
-/* The signature state: 0 unsigned, 1 signed but not checked (no key was
- * given), 2 signed and verified with the given key. */
-DELTA_API int delta_package_signature_state(const delta_package *pkg);
+/* Whether the package is signed, and whether its signature was checked. */
+typedef enum delta_signature_state {
+    DELTA_SIGNATURE_NONE = 0,      /* no manifest.sig (only opened when no key was given) */
+    DELTA_SIGNATURE_UNCHECKED = 1, /* a manifest.sig, not checked: no key was given */
+    DELTA_SIGNATURE_VERIFIED = 2   /* a manifest.sig that verifies with the key given */
+} delta_signature_state;
+/* With a key (delta_check_options.pubkey_pem) an open package is always
+ * VERIFIED: an unsigned or badly signed one does not open (DELTA_ERR_SIGNATURE). */
+DELTA_API delta_signature_state delta_package_signature_state(const delta_package *pkg);
 /* The in-place proof's findings for image i. */
 DELTA_API const delta_plan_report *delta_package_report(const delta_package *pkg, size_t image);
 /* The patch of image i, as a source. */

@@ -38,7 +38,7 @@ void delta_package_free(delta_package *pkg)
 
 const delta_manifest *delta_package_manifest(const delta_package *pkg) { return pkg->manifest; }
 const uint8_t *delta_package_id(const delta_package *pkg) { return pkg->id; }
-int delta_package_signature_state(const delta_package *pkg) { return pkg->signature_state; }
+delta_signature_state delta_package_signature_state(const delta_package *pkg) { return pkg->signature_state; }
 const delta_plan_report *delta_package_report(const delta_package *pkg, size_t i) { return &pkg->report[i]; }
 
 void delta_package_patch(const delta_package *pkg, size_t i, delta_source *out)
@@ -73,10 +73,10 @@ static delta_status check_signature(delta_package *pkg, const delta_check_option
     if (!sm) {
         if (opt->pubkey_pem) return delta_fail(DELTA_ERR_SIGNATURE, "package is not signed (no %s) but a key is required",
                                                DELTA_MEMBER_SIGNATURE);
-        pkg->signature_state = 0;
+        pkg->signature_state = DELTA_SIGNATURE_NONE;
         return DELTA_OK;
     }
-    pkg->signature_state = 1;
+    pkg->signature_state = DELTA_SIGNATURE_UNCHECKED;
     delta_buf sig = DELTA_BUF_INIT;
     uint8_t sha[DELTA_SHA256_LEN];
     delta_status st = read_member(pkg, sm, DELTA_SIG_MAX_BYTES, DELTA_ERR_SIGNATURE, &sig, sha);
@@ -92,7 +92,7 @@ static delta_status check_signature(delta_package *pkg, const delta_check_option
             st = delta_fail(DELTA_ERR_SIGNATURE, "the manifest signature does not verify with the given key%s%s",
                             why[0] ? ": " : "", why);
         }
-        if (!st) pkg->signature_state = 2;
+        if (!st) pkg->signature_state = DELTA_SIGNATURE_VERIFIED;
     }
     delta_buf_free(&sig);
     return st;

@@ -12,7 +12,7 @@ struct delta_package {
     delta_buf manifest_bytes; /* as signed: the update session keeps a copy */
     delta_manifest *manifest;
     uint8_t id[DELTA_SHA256_LEN];
-    int signature_state;
+    delta_signature_state signature_state;
     const delta_zip_member *patch[DELTA_MANIFEST_MAX_IMAGES];
     delta_patch_info info[DELTA_MANIFEST_MAX_IMAGES];
     delta_plan_report report[DELTA_MANIFEST_MAX_IMAGES];
