@@ -136,36 +136,52 @@ Test(api, entry_points_refuse_uninitialised_and_newer_structs)
     cr_assert_null(ops);
 }
 
-Test(api, update_with_an_uninitialised_table_writes_nothing)
-{
+/* A package update on a simulated flash: the session's parameters over one sim. Not copyable (it points into itself). */
+typedef struct rig {
     sim s;
-    sim_init(&s, SRC, SRC_LEN, TGT_LEN + 4 * BS);
     delta_source file;
-    delta_source_from_memory(&file, PKG.data, PKG.len);
     delta_flash fl;
     delta_store store;
-    sim_flash(&s, &fl);
-    sim_store(&s, &store);
-    delta_update_region region = {NULL, &fl};
-    delta_update_params up = DELTA_UPDATE_PARAMS_INIT;
-    up.package = &file;
-    up.regions = &region;
-    up.region_count = 1;
-    up.store = &store;
+    delta_update_region region;
+    delta_update_params up;
+} rig;
 
+static void rig_init(rig *r)
+{
+    sim_init(&r->s, SRC, SRC_LEN, TGT_LEN + 4 * BS);
+    delta_source_from_memory(&r->file, PKG.data, PKG.len);
+    sim_flash(&r->s, &r->fl);
+    sim_store(&r->s, &r->store);
+    r->region = (delta_update_region){NULL, &r->fl};
+    r->up = (delta_update_params)DELTA_UPDATE_PARAMS_INIT;
+    r->up.package = &r->file;
+    r->up.regions = &r->region;
+    r->up.region_count = 1;
+    r->up.store = &r->store;
+}
+
+static delta_status rig_run(rig *r, delta_update_result *res)
+{
+    sim_run(&r->s);
+    return delta_update_run(&r->up, res);
+}
+
+Test(api, update_with_an_uninitialised_table_writes_nothing)
+{
+    rig r;
+    rig_init(&r);
     for (int which = 0; which < 4; which++) {
-        sim_run(&s);
-        fl.version = which == 0 ? 0 : DELTA_FLASH_VERSION;
-        store.version = which == 1 ? DELTA_STORE_VERSION + 1 : DELTA_STORE_VERSION;
-        up.version = which == 2 ? 0 : DELTA_UPDATE_PARAMS_VERSION;
-        up.check.version = which == 3 ? 0 : DELTA_CHECK_OPTIONS_VERSION;
+        r.fl.version = which == 0 ? 0 : DELTA_FLASH_VERSION;
+        r.store.version = which == 1 ? DELTA_STORE_VERSION + 1 : DELTA_STORE_VERSION;
+        r.up.version = which == 2 ? 0 : DELTA_UPDATE_PARAMS_VERSION;
+        r.up.check.version = which == 3 ? 0 : DELTA_CHECK_OPTIONS_VERSION;
         delta_update_result res;
-        cr_assert_eq(delta_update_run(&up, &res), DELTA_ERR_ARG, "case %d", which);
+        cr_assert_eq(rig_run(&r, &res), DELTA_ERR_ARG, "case %d", which);
         cr_assert_eq(res.after, DELTA_UPDATE_NONE);
-        cr_assert_eq(s.events, 0, "case %d: %llu callbacks were called", which, (unsigned long long)s.events);
-        cr_assert_eq(s.journal_len, 0);
+        cr_assert_eq(r.s.events, 0, "case %d: %llu callbacks were called", which, (unsigned long long)r.s.events);
+        cr_assert_eq(r.s.journal_len, 0);
     }
-    sim_free(&s);
+    sim_free(&r.s);
 }
 
 /* ---- a callback's own words ---- */
@@ -230,73 +246,43 @@ static int words_write(void *ctx, uint64_t off, const void *buf, size_t len)
 
 Test(api, a_flash_callback_message_reaches_the_update_result)
 {
-    sim s;
-    sim_init(&s, SRC, SRC_LEN, TGT_LEN + 4 * BS);
-    delta_source file;
-    delta_source_from_memory(&file, PKG.data, PKG.len);
-    delta_flash fl;
-    delta_store store;
-    sim_flash(&s, &fl);
-    sim_store(&s, &store);
-    inner_flash = fl;
-    fl.write = words_write;
-    delta_update_region region = {NULL, &fl};
-    delta_update_params up = DELTA_UPDATE_PARAMS_INIT;
-    up.package = &file;
-    up.regions = &region;
-    up.region_count = 1;
-    up.store = &store;
-    sim_run(&s);
+    rig r;
+    rig_init(&r);
+    inner_flash = r.fl;
+    r.fl.write = words_write;
     delta_update_result res;
-    cr_assert_eq(delta_update_run(&up, &res), DELTA_ERR_WRITE, "%s", delta_last_error());
+    cr_assert_eq(rig_run(&r, &res), DELTA_ERR_WRITE, "%s", delta_last_error());
     cr_assert_eq(delta_dfota_code(DELTA_ERR_WRITE), 520);
     cr_assert(strstr(delta_last_error(), ": NOR program error at sector"), "%s", delta_last_error());
     cr_assert(strstr(delta_last_error(), "try 1 of 5"), "%s", delta_last_error());
     /* A second run resumes to the exact target. */
-    sim_reboot(&s);
-    fl.write = inner_flash.write;
-    sim_run(&s);
-    cr_assert_eq(delta_update_run(&up, &res), DELTA_OK, "%s", delta_last_error());
-    cr_assert_eq(s.flash.size, TGT_LEN);
-    cr_assert_eq(memcmp(s.flash.live, TGT, TGT_LEN), 0);
-    sim_free(&s);
+    sim_reboot(&r.s);
+    r.fl.write = inner_flash.write;
+    cr_assert_eq(rig_run(&r, &res), DELTA_OK, "%s", delta_last_error());
+    cr_assert_eq(r.s.flash.size, TGT_LEN);
+    cr_assert_eq(memcmp(r.s.flash.live, TGT, TGT_LEN), 0);
+    sim_free(&r.s);
 }
 
 /* ---- the flash's erase size ---- */
 
-static delta_status update_with_erase(uint32_t erase, sim *s)
-{
-    sim_init(s, SRC, SRC_LEN, TGT_LEN + 4 * BS);
-    delta_source file;
-    delta_source_from_memory(&file, PKG.data, PKG.len);
-    delta_flash fl;
-    delta_store store;
-    sim_flash(s, &fl);
-    sim_store(s, &store);
-    fl.erase_size = erase;
-    delta_update_region region = {NULL, &fl};
-    delta_update_params up = DELTA_UPDATE_PARAMS_INIT;
-    up.package = &file;
-    up.regions = &region;
-    up.region_count = 1;
-    up.store = &store;
-    sim_run(s);
-    return delta_update_run(&up, NULL);
-}
-
 Test(api, a_patch_whose_blocks_do_not_erase_alone_is_refused_before_any_write)
 {
-    sim s;
-    cr_assert_eq(update_with_erase(2 * BS, &s), DELTA_ERR_SLOT);
+    rig r;
+    rig_init(&r);
+    r.fl.erase_size = 2 * BS;
+    cr_assert_eq(rig_run(&r, NULL), DELTA_ERR_SLOT);
     cr_assert_eq(delta_dfota_code(DELTA_ERR_SLOT), 511);
     cr_assert(strstr(delta_last_error(), "not whole erase blocks of 8192 bytes"), "%s", delta_last_error());
-    cr_assert_eq(s.flash_writes + s.scratch_writes + s.journal_writes, 0);
-    cr_assert_eq(memcmp(s.flash.live, SRC, SRC_LEN), 0);
-    sim_free(&s);
+    cr_assert_eq(r.s.flash_writes + r.s.scratch_writes + r.s.journal_writes, 0);
+    cr_assert_eq(memcmp(r.s.flash.live, SRC, SRC_LEN), 0);
+    sim_free(&r.s);
     for (uint32_t erase = 0; erase <= BS; erase = erase ? erase * 2 : 512) {
-        cr_assert_eq(update_with_erase(erase, &s), DELTA_OK, "erase %u: %s", erase, delta_last_error());
-        cr_assert_eq(memcmp(s.flash.live, TGT, TGT_LEN), 0);
-        sim_free(&s);
+        rig_init(&r);
+        r.fl.erase_size = erase;
+        cr_assert_eq(rig_run(&r, NULL), DELTA_OK, "erase %u: %s", erase, delta_last_error());
+        cr_assert_eq(memcmp(r.s.flash.live, TGT, TGT_LEN), 0);
+        sim_free(&r.s);
     }
 }
 
@@ -309,32 +295,18 @@ static int stop_at_once(void *ctx, uint64_t done, uint64_t total)
 
 Test(api, a_progress_stop_is_cancelled_not_a_failed_try)
 {
-    sim s;
-    sim_init(&s, SRC, SRC_LEN, TGT_LEN + 4 * BS);
-    delta_source file;
-    delta_source_from_memory(&file, PKG.data, PKG.len);
-    delta_flash fl;
-    delta_store store;
-    sim_flash(&s, &fl);
-    sim_store(&s, &store);
-    delta_update_region region = {NULL, &fl};
-    delta_update_params up = DELTA_UPDATE_PARAMS_INIT;
-    up.package = &file;
-    up.regions = &region;
-    up.region_count = 1;
-    up.store = &store;
-    up.progress = stop_at_once;
-    sim_run(&s);
+    rig r;
+    rig_init(&r);
+    r.up.progress = stop_at_once;
     delta_update_result res;
-    cr_assert_eq(delta_update_run(&up, &res), DELTA_ERR_CANCELLED, "%s", delta_last_error());
+    cr_assert_eq(rig_run(&r, &res), DELTA_ERR_CANCELLED, "%s", delta_last_error());
     cr_assert_eq(delta_dfota_code(DELTA_ERR_CANCELLED), -1);
     cr_assert_eq(delta_status_is_write_failure(DELTA_ERR_CANCELLED), 0);
     cr_assert_eq(res.after, DELTA_UPDATE_APPLYING);
     cr_assert_eq(res.tries, 0);
-    up.progress = NULL;
-    sim_run(&s);
-    cr_assert_eq(delta_update_run(&up, &res), DELTA_OK, "%s", delta_last_error());
+    r.up.progress = NULL;
+    cr_assert_eq(rig_run(&r, &res), DELTA_OK, "%s", delta_last_error());
     cr_assert_eq(res.tries, 0);
-    cr_assert_eq(memcmp(s.flash.live, TGT, TGT_LEN), 0);
-    sim_free(&s);
+    cr_assert_eq(memcmp(r.s.flash.live, TGT, TGT_LEN), 0);
+    sim_free(&r.s);
 }
