@@ -40,9 +40,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(in, data, size);
     round_trip(in, size, out, j);
     if (size >= 4) {
-        uint32_t crc = delta_crc32(0, in, size - 4);
-        if (crc != delta_le32(in + size - 4)) {
-            delta_put32(in + size - 4, crc);
+        uint32_t crc = dlt_crc32(0, in, size - 4);
+        if (crc != dlt_le32(in + size - 4)) {
+            dlt_put32(in + size - 4, crc);
             round_trip(in, size, out, j);
         }
     }

@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t *fixed = malloc(size);
         if (!fixed) return 0;
         memcpy(fixed, data, size);
-        delta_put32(fixed + size - 4, delta_crc32(0, fixed, size - 4));
+        dlt_put32(fixed + size - 4, dlt_crc32(0, fixed, size - 4));
         resume_once(r, fixed, size);
         free(fixed);
     }

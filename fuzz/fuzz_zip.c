@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < delta_zip_count(zip); i++) {
         const delta_zip_member *m = delta_zip_member_at(zip, i);
         if (!m || delta_zip_find(zip, m->name) != m) abort();
-        if (!delta_range_ok(m->data_offset, m->size, size)) abort();
+        if (!dlt_range_ok(m->data_offset, m->size, size)) abort();
         uint8_t sha[DELTA_SHA256_LEN];
         delta_status st = delta_zip_hash_member(zip, m, sha);
         if (st == DELTA_OK) {
@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uint8_t a[64], b[64];
             uint64_t off = m->size ? next(&x) % (m->size + 8) : next(&x) % 8;
             size_t len = (size_t)(next(&x) % sizeof a);
-            int in = delta_range_ok(off, len, m->size);
+            int in = dlt_range_ok(off, len, m->size);
             st = delta_zip_read(zip, m, off, a, len);
             if ((st == DELTA_OK) != in) abort();
             int rc = view.read(view.ctx, off, b, len);

@@ -121,7 +121,7 @@ Test(arch, thumb2_out_of_reach_stays)
     put_branch(b, 0xF3FF, 0xD7FF); /* the farthest forward: +0x1000000 more is out of reach */
     dlt_arch_predict(ARCH_THUMB2, &m, 1u << 20, 0, 0, b, 4);
     int32_t imm;
-    cr_assert(dlt_arch_thumb2_decode(delta_le16(b), delta_le16(b + 2), &imm));
+    cr_assert(dlt_arch_thumb2_decode(dlt_le16(b), dlt_le16(b + 2), &imm));
     cr_assert_eq(imm, 0xFFFFFE);
 }
 
@@ -151,16 +151,16 @@ Test(arch, abs32_predicts_exact_bytes)
     /* Past the source's end (source_size 0x150): not an address. */
     put_word(b, 0x08000150);
     dlt_arch_predict(ARCH_THUMB2_ABS32, &m, 0x150, 0x280, 0x200, b, 4);
-    cr_assert_eq(delta_le32(b), 0x08000150);
+    cr_assert_eq(dlt_le32(b), 0x08000150);
     /* THUMB2 alone predicts no addresses. */
     dlt_arch_predict(ARCH_THUMB2, &m, 0x1000, 0x280, 0x200, b, 4);
-    cr_assert_eq(delta_le32(b), 0x08000150);
+    cr_assert_eq(dlt_le32(b), 0x08000150);
     /* At source 0x202 the word at i = 0 is no address; the one at i = 2 is. */
     uint8_t c[8] = {0x11, 0x22};
     put_word(c + 2, 0x08000150);
     dlt_arch_predict(ARCH_THUMB2_ABS32, &m, 0x1000, 0x282, 0x202, c, sizeof c);
     cr_assert_eq(c[0], 0x11);
-    cr_assert_eq(delta_le32(c + 2), 0x08000190);
+    cr_assert_eq(dlt_le32(c + 2), 0x08000190);
 }
 
 /* A literal at target 0x1000 holding bl +0x100 is stored with the absolute
@@ -172,30 +172,30 @@ Test(arch, literal_branches_store_absolute_targets)
     b[4] = 0x70;
     b[5] = 0x47; /* bx lr */
     dlt_arch_literal_store(ARCH_THUMB2, 0x1000, b, sizeof b);
-    cr_assert_eq(delta_le16(b), 0xF001);
-    cr_assert_eq(delta_le16(b + 2), 0xF882);
+    cr_assert_eq(dlt_le16(b), 0xF001);
+    cr_assert_eq(dlt_le16(b + 2), 0xF882);
     cr_assert_eq(b[4], 0x70);
     dlt_arch_literal_load(ARCH_THUMB2_ABS32, 0x1000, b, sizeof b);
-    cr_assert_eq(delta_le16(b), 0xF000);
-    cr_assert_eq(delta_le16(b + 2), 0xF880);
+    cr_assert_eq(dlt_le16(b), 0xF000);
+    cr_assert_eq(dlt_le16(b + 2), 0xF880);
 
     put_branch(b, 0xF002, 0xF800); /* bl +0x2000 at 0x1FFF000: target 0x2001004, stored 0x1004 */
     dlt_arch_literal_store(ARCH_THUMB2, 0x1FFF000, b, 4);
-    cr_assert_eq(delta_le16(b), 0xF001);
-    cr_assert_eq(delta_le16(b + 2), 0xF802);
+    cr_assert_eq(dlt_le16(b), 0xF001);
+    cr_assert_eq(dlt_le16(b + 2), 0xF802);
     dlt_arch_literal_load(ARCH_THUMB2, 0x1FFF000, b, 4);
-    cr_assert_eq(delta_le16(b), 0xF002);
-    cr_assert_eq(delta_le16(b + 2), 0xF800);
+    cr_assert_eq(dlt_le16(b), 0xF002);
+    cr_assert_eq(dlt_le16(b + 2), 0xF800);
 
     /* At an odd target offset the scan starts at 1; ARCH_NONE stores as is. */
     uint8_t c[5] = {0xF0};
     put_branch(c + 1, 0xF000, 0xF880);
     dlt_arch_literal_store(ARCH_THUMB2, 0xFFF, c, sizeof c);
     cr_assert_eq(c[0], 0xF0);
-    cr_assert_eq(delta_le16(c + 1), 0xF001);
-    cr_assert_eq(delta_le16(c + 3), 0xF882);
+    cr_assert_eq(dlt_le16(c + 1), 0xF001);
+    cr_assert_eq(dlt_le16(c + 3), 0xF882);
     dlt_arch_literal_store(ARCH_NONE, 0xFFF, c, sizeof c);
-    cr_assert_eq(delta_le16(c + 1), 0xF001);
+    cr_assert_eq(dlt_le16(c + 1), 0xF001);
 }
 
 /*
@@ -258,14 +258,14 @@ Test(arch, aarch64_predicts_exact_bytes)
     for (size_t i = 0; i < sizeof in / 4; i++) put_word(b + 4 * i, in[i]);
     dlt_arch_predict(ARCH_AARCH64, &m, 0x10000, 0x2000, 0x1000, b, sizeof b);
     for (size_t i = 0; i < sizeof in / 4; i++)
-        cr_assert_eq(delta_le32(b + 4 * i), want[i], "word %zu: %08x, want %08x", i, delta_le32(b + 4 * i), want[i]);
+        cr_assert_eq(dlt_le32(b + 4 * i), want[i], "word %zu: %08x, want %08x", i, dlt_le32(b + 4 * i), want[i]);
     /* Out of reach (the 8-byte load's offset would not be a multiple of 8): it stays. */
     arch_entry odd[] = {{0x3000, 0x1004}};
     arch_map mo = {odd, 1, 0};
     put_word(b, 0xD0000000);
     put_word(b + 4, 0xF9400C01);
     dlt_arch_predict(ARCH_AARCH64, &mo, 0x10000, 0x2004, 0x1004, b, 8);
-    cr_assert_eq(delta_le32(b + 4), 0xF9400C01);
+    cr_assert_eq(dlt_le32(b + 4), 0xF9400C01);
     /* The ADRP pair cut by the piece's end is no reference. */
     int64_t t;
     size_t n;

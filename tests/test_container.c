@@ -59,19 +59,19 @@ static void put(delta_buf *b, const void *p, size_t n)
 static void put16(delta_buf *b, uint16_t v)
 {
     uint8_t t[2];
-    delta_put16(t, v);
+    dlt_put16(t, v);
     put(b, t, 2);
 }
 static void put32(delta_buf *b, uint32_t v)
 {
     uint8_t t[4];
-    delta_put32(t, v);
+    dlt_put32(t, v);
     put(b, t, 4);
 }
 
 static void put_local(delta_buf *b, const member_in *m)
 {
-    uint32_t crc = delta_crc32(0, m->data, m->len);
+    uint32_t crc = dlt_crc32(0, m->data, m->len);
     put32(b, 0x04034b50);
     put16(b, 10); /* version needed */
     put16(b, 0);  /* flags */
@@ -108,7 +108,7 @@ static void raw_zip(const raw_member *ms, size_t n, delta_buf *out)
         put16(out, 0);
         put16(out, 0x0000);
         put16(out, 0x0021);
-        put32(out, delta_crc32(0, m->data, m->len));
+        put32(out, dlt_crc32(0, m->data, m->len));
         put32(out, (uint32_t)m->len);
         put32(out, (uint32_t)m->len);
         put16(out, (uint16_t)name_len_of(m));
@@ -167,31 +167,31 @@ static size_t eocd_of(const delta_buf *a)
 }
 static size_t cd_of(const delta_buf *a)
 {
-    return delta_le32(a->data + eocd_of(a) + 16);
+    return dlt_le32(a->data + eocd_of(a) + 16);
 }
 /* Offset of central entry i (walks the directory). */
 static size_t central_of(const delta_buf *a, size_t i)
 {
     size_t p = cd_of(a);
     for (size_t k = 0; k < i; k++)
-        p += 46 + delta_le16(a->data + p + 28) + delta_le16(a->data + p + 30) + delta_le16(a->data + p + 32);
+        p += 46 + dlt_le16(a->data + p + 28) + dlt_le16(a->data + p + 30) + dlt_le16(a->data + p + 32);
     return p;
 }
 static size_t local_of(const delta_buf *a, size_t i)
 {
-    return delta_le32(a->data + central_of(a, i) + 42);
+    return dlt_le32(a->data + central_of(a, i) + 42);
 }
 static void set16(delta_buf *a, size_t off, uint16_t v)
 {
-    delta_put16(a->data + off, v);
+    dlt_put16(a->data + off, v);
 }
 static void set32(delta_buf *a, size_t off, uint32_t v)
 {
-    delta_put32(a->data + off, v);
+    dlt_put32(a->data + off, v);
 }
 static void add32(delta_buf *a, size_t off, uint32_t d)
 {
-    set32(a, off, delta_le32(a->data + off) + d);
+    set32(a, off, dlt_le32(a->data + off) + d);
 }
 static void insert(delta_buf *a, size_t off, const void *p, size_t n)
 {
@@ -246,8 +246,8 @@ static void craft_fake_eocd(delta_buf *a)
     size_t e = eocd_of(a);
     memcpy(fake, a->data + e, 22);
     set16(a, e + 20, 22);
-    delta_put16(fake + 8, 1);
-    delta_put16(fake + 10, 1);
+    dlt_put16(fake + 8, 1);
+    dlt_put16(fake + 10, 1);
     put(a, fake, 22);
 }
 static void craft_multi_disk(delta_buf *a)
@@ -266,17 +266,17 @@ static void craft_zip64_locator(delta_buf *a)
     base_zip(a);
     size_t e = eocd_of(a);
     uint8_t rec[56 + 20] = {0};
-    delta_put32(rec, 0x06064b50);
-    delta_put64(rec + 4, 44);
-    delta_put16(rec + 12, 45);
-    delta_put16(rec + 14, 45);
-    delta_put64(rec + 24, 3);
-    delta_put64(rec + 32, 3);
-    delta_put64(rec + 40, delta_le32(a->data + e + 12));
-    delta_put64(rec + 48, delta_le32(a->data + e + 16));
-    delta_put32(rec + 56, 0x07064b50);
-    delta_put64(rec + 64, e);
-    delta_put32(rec + 72, 1);
+    dlt_put32(rec, 0x06064b50);
+    dlt_put64(rec + 4, 44);
+    dlt_put16(rec + 12, 45);
+    dlt_put16(rec + 14, 45);
+    dlt_put64(rec + 24, 3);
+    dlt_put64(rec + 32, 3);
+    dlt_put64(rec + 40, dlt_le32(a->data + e + 12));
+    dlt_put64(rec + 48, dlt_le32(a->data + e + 16));
+    dlt_put32(rec + 56, 0x07064b50);
+    dlt_put64(rec + 64, e);
+    dlt_put32(rec + 72, 1);
     insert(a, e, rec, sizeof rec);
 }
 /* Entry 0 announces its sizes in a ZIP64 extra field. */
@@ -284,13 +284,13 @@ static void craft_zip64_extra(delta_buf *a)
 {
     base_zip(a);
     size_t c = central_of(a, 0);
-    uint64_t size = delta_le32(a->data + c + 24);
+    uint64_t size = dlt_le32(a->data + c + 24);
     uint8_t extra[20];
-    delta_put16(extra, 0x0001);
-    delta_put16(extra + 2, 16);
-    delta_put64(extra + 4, size);
-    delta_put64(extra + 12, size);
-    insert(a, c + 46 + delta_le16(a->data + c + 28), extra, sizeof extra);
+    dlt_put16(extra, 0x0001);
+    dlt_put16(extra + 2, 16);
+    dlt_put64(extra + 4, size);
+    dlt_put64(extra + 12, size);
+    insert(a, c + 46 + dlt_le16(a->data + c + 28), extra, sizeof extra);
     set16(a, c + 30, sizeof extra);
     set32(a, c + 20, 0xffffffff);
     set32(a, c + 24, 0xffffffff);
@@ -482,7 +482,7 @@ static void craft_extra_field(delta_buf *a)
     base_zip(a);
     size_t c = central_of(a, 0);
     static const uint8_t extra[4] = {0x55, 0x54, 0, 0}; /* "UT", empty */
-    insert(a, c + 46 + delta_le16(a->data + c + 28), extra, sizeof extra);
+    insert(a, c + 46 + dlt_le16(a->data + c + 28), extra, sizeof extra);
     set16(a, c + 30, sizeof extra);
     add32(a, eocd_of(a) + 12, sizeof extra);
 }
@@ -490,7 +490,7 @@ static void craft_entry_comment(delta_buf *a)
 {
     base_zip(a);
     size_t c = central_of(a, 0);
-    insert(a, c + 46 + delta_le16(a->data + c + 28), "hey", 3);
+    insert(a, c + 46 + dlt_le16(a->data + c + 28), "hey", 3);
     set16(a, c + 32, 3);
     add32(a, eocd_of(a) + 12, 3);
 }
@@ -793,7 +793,7 @@ Test(writer, appends_to_the_buffer)
     member_in ms[] = {{"m", 0, "abc", 3}};
     write_zip(ms, 1, &out);
     cr_assert(memcmp(out.data, "prefix", 6) == 0);
-    cr_assert_eq(delta_le32(out.data + 6), 0x04034b50);
+    cr_assert_eq(dlt_le32(out.data + 6), 0x04034b50);
     cr_assert_eq(out.len, 6 + 30 + 46 + 2 + 3 + 22);
     delta_buf_free(&out);
 }
@@ -859,7 +859,7 @@ Test(reader, round_trip)
         cr_assert_str_eq(m->name, ms[i].name, "members keep the order they were added in");
         cr_assert_eq(delta_zip_find(zip, ms[i].name), m);
         cr_assert_eq(m->size, ms[i].len);
-        cr_assert_eq(m->crc32, delta_crc32(0, ms[i].data, ms[i].len));
+        cr_assert_eq(m->crc32, dlt_crc32(0, ms[i].data, ms[i].len));
         cr_assert_eq(m->data_offset, expect_off + 30 + strlen(ms[i].name));
         expect_off = m->data_offset + m->size;
 
@@ -899,7 +899,7 @@ Test(reader, round_trip)
     cr_assert(memcmp(buf, big + 999, 100) == 0);
     cr_assert_eq(ms_src.read(ms_src.ctx, mib - 1, buf, 2), DELTA_IO_SHORT);
     cr_assert_eq(ms_src.read(ms_src.ctx, UINT64_MAX, buf, 1), DELTA_IO_SHORT);
-    cr_assert_eq(delta_read_source(&ms_src, 5, buf, 7, DELTA_ERR_PATCH), DELTA_OK);
+    cr_assert_eq(dlt_read_source(&ms_src, 5, buf, 7, DELTA_ERR_PATCH), DELTA_OK);
     cr_assert(memcmp(buf, big + 5, 7) == 0);
     delta_zip_free(zip);
     delta_zip_free(NULL);
@@ -1045,11 +1045,11 @@ Test(limits, central_directory_over_1_mib)
      * consistent end record: refused by size before it is loaded. */
     size_t cd = (size_t)2 << 20;
     uint8_t *a = calloc(cd + 22, 1);
-    delta_put32(a + cd, 0x06054b50);
-    delta_put16(a + cd + 8, 1);
-    delta_put16(a + cd + 10, 1);
-    delta_put32(a + cd + 12, (uint32_t)cd);
-    delta_put32(a + cd + 16, 0);
+    dlt_put32(a + cd, 0x06054b50);
+    dlt_put16(a + cd + 8, 1);
+    dlt_put16(a + cd + 10, 1);
+    dlt_put32(a + cd + 12, (uint32_t)cd);
+    dlt_put32(a + cd + 16, 0);
     delta_source src;
     delta_source_from_memory(&src, a, cd + 22);
     delta_zip *zip = NULL;

@@ -87,8 +87,8 @@ Test(fileio, source_reads_exact_bytes_and_refuses_past_the_end)
     /* Past the end: the callback reports a short read, the checked helper an error. */
     cr_assert_eq(src.read(src.ctx, 9991, buf, 10), DELTA_IO_SHORT);
     cr_assert_eq(src.read(src.ctx, UINT64_MAX, buf, 1), DELTA_IO_SHORT);
-    cr_assert_eq(delta_read_source(&src, 9995, buf, 6, DELTA_ERR_SOURCE), DELTA_ERR_SOURCE);
-    cr_assert_eq(delta_read_source(&src, 9995, buf, 5, DELTA_ERR_SOURCE), DELTA_OK);
+    cr_assert_eq(dlt_read_source(&src, 9995, buf, 6, DELTA_ERR_SOURCE), DELTA_ERR_SOURCE);
+    cr_assert_eq(dlt_read_source(&src, 9995, buf, 5, DELTA_ERR_SOURCE), DELTA_OK);
     cr_assert_arr_eq(buf, data + 9995, 5);
 
     delta_file_close(f);

@@ -385,9 +385,9 @@ Test(patch, every_flipped_byte_is_refused)
 static void fix_crc(delta_buf *patch)
 {
     uint32_t segs = patch->data[36] | patch->data[37] << 8;
-    extern uint32_t delta_crc32(uint32_t, const void *, size_t);
-    uint32_t crc = delta_crc32(0, patch->data, 60);
-    crc = delta_crc32(crc, patch->data + 64, (size_t)segs * DELTA_PATCH_SEGMENT_ENTRY);
+    extern uint32_t dlt_crc32(uint32_t, const void *, size_t);
+    uint32_t crc = dlt_crc32(0, patch->data, 60);
+    crc = dlt_crc32(crc, patch->data + 64, (size_t)segs * DELTA_PATCH_SEGMENT_ENTRY);
     for (int i = 0; i < 4; i++) patch->data[60 + i] = (uint8_t)(crc >> (8 * i));
 }
 
@@ -514,7 +514,7 @@ static void put_bytes(delta_buf *b, const void *p, size_t n)
  * 4 commands per block; then `extra_commits` more (empty) COMMITs. */
 static void craft_four_per_block(delta_buf *out, uint32_t blocks, uint32_t extra_commits)
 {
-    extern uint32_t delta_crc32(uint32_t, const void *, size_t);
+    extern uint32_t dlt_crc32(uint32_t, const void *, size_t);
     const uint32_t bs = 512;
     delta_buf ctrl = DELTA_BUF_INIT;
     for (uint32_t k = 0; k < blocks; k++) {
@@ -545,9 +545,9 @@ static void craft_four_per_block(delta_buf *out, uint32_t blocks, uint32_t extra
     uint32_t sizes[3] = {(uint32_t)ctrl.len, (uint32_t)diff_len, 0};
     for (int s = 0; s < 3; s++)
         for (int i = 0; i < 4; i++) seg[8 + 4 * s + i] = seg[20 + 4 * s + i] = (uint8_t)(sizes[s] >> (8 * i));
-    uint32_t scrc = delta_crc32(delta_crc32(0, ctrl.data, ctrl.len), diff, diff_len);
+    uint32_t scrc = dlt_crc32(dlt_crc32(0, ctrl.data, ctrl.len), diff, diff_len);
     for (int i = 0; i < 4; i++) seg[32 + i] = (uint8_t)(scrc >> (8 * i));
-    uint32_t crc = delta_crc32(delta_crc32(0, h, 60), seg, sizeof seg);
+    uint32_t crc = dlt_crc32(dlt_crc32(0, h, 60), seg, sizeof seg);
     for (int i = 0; i < 4; i++) h[60 + i] = (uint8_t)(crc >> (8 * i));
     put_bytes(out, h, sizeof h);
     put_bytes(out, seg, sizeof seg);
@@ -825,13 +825,13 @@ Test(patch, lzrc_device_codec)
     cr_assert_eq(info.dict_size, 1024);
     cr_assert_eq(info.segment_count, 1);
     size_t table = DELTA_PATCH_HEADER_SIZE + DELTA_PATCH_SEGMENT_ENTRY;
-    extern uint32_t delta_crc32(uint32_t, const void *, size_t);
+    extern uint32_t dlt_crc32(uint32_t, const void *, size_t);
     int refused = 0;
     for (size_t i = table; i < patch.len; i++) {
         /* The segment's CRC would catch the flip: refix it, so the decoder meets it. */
         for (int flip = 0; flip < 2; flip++) {
             patch.data[i] ^= 0x5a;
-            uint32_t crc = delta_crc32(0, patch.data + table, patch.len - table);
+            uint32_t crc = dlt_crc32(0, patch.data + table, patch.len - table);
             for (int b = 0; b < 4; b++) patch.data[DELTA_PATCH_HEADER_SIZE + 32 + b] = (uint8_t)(crc >> (8 * b));
             fix_crc(&patch);
             if (flip) break;

@@ -22,12 +22,12 @@ static const char *MILLION_A = "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e
 Test(sha256_compat, once)
 {
     unsigned char d[32];
-    cr_assert_eq(delta_sha256_once("abc", 3, d), 0);
+    cr_assert_eq(dlt_sha256_once("abc", 3, d), 0);
     check_hex(d, ABC);
-    cr_assert_eq(delta_sha256_once(NULL, 0, d), 0);
+    cr_assert_eq(dlt_sha256_once(NULL, 0, d), 0);
     check_hex(d, EMPTY);
     const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
-    cr_assert_eq(delta_sha256_once(m, strlen(m), d), 0);
+    cr_assert_eq(dlt_sha256_once(m, strlen(m), d), 0);
     check_hex(d, TWO_BLOCKS);
 }
 
@@ -39,18 +39,18 @@ Test(sha256_compat, streaming_in_uneven_chunks)
     memset(a, 'a', n);
     mbedtls_sha256_context ctx;
     mbedtls_sha256_init(&ctx);
-    cr_assert_eq(delta_sha256_ctx_starts(&ctx), 0);
+    cr_assert_eq(dlt_sha256_ctx_starts(&ctx), 0);
     for (size_t off = 0, step = 1; off < n; off += step, step = step * 7 % 9973 + 1) {
         size_t len = step < n - off ? step : n - off;
-        cr_assert_eq(delta_sha256_ctx_update(&ctx, a + off, len), 0);
+        cr_assert_eq(dlt_sha256_ctx_update(&ctx, a + off, len), 0);
     }
     unsigned char d[32];
-    cr_assert_eq(delta_sha256_ctx_finish(&ctx, d), 0);
+    cr_assert_eq(dlt_sha256_ctx_finish(&ctx, d), 0);
     mbedtls_sha256_free(&ctx);
     check_hex(d, MILLION_A);
 
     unsigned char once[32];
-    cr_assert_eq(delta_sha256_once(a, n, once), 0);
+    cr_assert_eq(dlt_sha256_once(a, n, once), 0);
     cr_assert_arr_eq(once, d, 32);
     free(a);
 }
@@ -59,7 +59,7 @@ Test(sha256_compat, same_as_delta_sha256)
 {
     unsigned char d[32];
     uint8_t pub[DELTA_SHA256_LEN];
-    cr_assert_eq(delta_sha256_once("abc", 3, d), 0);
+    cr_assert_eq(dlt_sha256_once("abc", 3, d), 0);
     delta_sha256("abc", 3, pub);
     cr_assert_arr_eq(d, pub, 32);
 }

@@ -157,8 +157,8 @@ static uint32_t jcrc(const uint8_t *sector, uint32_t len)
     /* CRC-32 of header bytes 0..12 then the record: through the core's built-in. */
     uint8_t h[12];
     memcpy(h, sector, 12);
-    extern uint32_t delta_crc32(uint32_t, const void *, size_t);
-    return delta_crc32(delta_crc32(0, h, 12), sector + JHDR, len);
+    extern uint32_t dlt_crc32(uint32_t, const void *, size_t);
+    return dlt_crc32(dlt_crc32(0, h, 12), sector + JHDR, len);
 }
 
 /* The newest whole sector: its index, or -1. */

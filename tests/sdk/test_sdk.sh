@@ -117,6 +117,14 @@ api_of $(for h in $core_headers; do echo "$inc/$h"; done) >"$T/api-core.txt"
 readelf -sW "$libdir/libdelta_core.a" | awk '$4 == "FUNC" && $5 == "GLOBAL" && $6 == "DEFAULT" && $7 != "UND" {print $8}' |
     sort -u >"$T/defined-core.txt"
 same "libdelta_core.a defines exactly the API of the core headers" "$T/api-core.txt" "$T/defined-core.txt"
+# Every other global of the static archives carries the internal prefix dlt_ (no zip_scan, plan_build,
+# no internal delta_fail that a program's own function of that name would collide with).
+for a in libdelta.a libdelta_core.a; do
+    readelf -sW "$libdir/$a" | awk '$5 == "GLOBAL" && $7 != "UND" && $8 !~ /^dlt_/ {print $8}' | sort -u |
+        comm -23 - "$T/api.txt" >"$T/unprefixed-$a.txt"
+    check "$a defines no global outside the API but dlt_* ($(tr '\n' ' ' <"$T/unprefixed-$a.txt"))" \
+        test ! -s "$T/unprefixed-$a.txt"
+done
 if [[ $SHARED == ON ]]; then
     nm -D --defined-only "$libdir/libdelta.so" | awk '{print $3}' | sort -u >"$T/exports.txt"
     nm -D --defined-only "$libdir/libdelta_core.so" | awk '{print $3}' | sort -u >"$T/exports-core.txt"
@@ -128,7 +136,7 @@ if [[ $SHARED == ON ]]; then
     same "libdelta_core.so exports exactly the DELTA_API functions of the core headers" \
         "$T/api-core.txt" "$T/exports-core.txt"
     check "libdelta_core.so exports delta_version" grep -qx delta_version "$T/exports-core.txt"
-    for internal in zip_scan plan_build pcursor_ delta_fail; do
+    for internal in zip_scan plan_build pcursor_ dlt_fail; do
         check "libdelta.so does not export $internal" test -z "$(grep "^$internal" "$T/exports.txt")"
     done
 fi

@@ -11,7 +11,7 @@ static _Thread_local char last_error[512];
 /* A callback's own words for the failure it is returning (delta_error_set). */
 static _Thread_local char callback_error[256];
 
-delta_status delta_fail(delta_status status, const char *fmt, ...)
+delta_status dlt_fail(delta_status status, const char *fmt, ...)
 {
     /* Formatted apart first: callers may pass delta_last_error() as an argument. */
     char msg[sizeof last_error];
@@ -37,10 +37,10 @@ void delta_error_set(const char *fmt, ...)
 delta_status dlt_check_version(const char *type, unsigned int version, unsigned int current)
 {
     if (version == 0)
-        return delta_fail(DELTA_ERR_ARG, "%s: version 0: not initialised (start from its _INIT macro or _init())",
+        return dlt_fail(DELTA_ERR_ARG, "%s: version 0: not initialised (start from its _INIT macro or _init())",
                           type);
     if (version > current)
-        return delta_fail(DELTA_ERR_ARG, "%s: version %u is newer than this library's (%u): libdelta %s", type,
+        return dlt_fail(DELTA_ERR_ARG, "%s: version %u is newer than this library's (%u): libdelta %s", type,
                           version, current, DELTA_VERSION_STRING);
     return DELTA_OK;
 }
@@ -56,7 +56,7 @@ void delta_clear_error(void)
     callback_error[0] = '\0';
 }
 #else
-/* No messages (DELTA_ERROR_MESSAGES 0): delta_fail only returns the status. */
+/* No messages (DELTA_ERROR_MESSAGES 0): dlt_fail only returns the status. */
 const char *delta_last_error(void)
 {
     return "";

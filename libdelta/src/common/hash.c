@@ -7,7 +7,7 @@
 #include "internal.h"
 
 /* Bitwise, reflected polynomial 0xEDB88320, a nibble at a time: a 64-byte table. */
-uint32_t delta_crc32_builtin(uint32_t crc, const void *data, size_t len)
+uint32_t dlt_crc32_builtin(uint32_t crc, const void *data, size_t len)
 {
     static const uint32_t nib[16] = {
         0x00000000, 0x1DB71064, 0x3B6E20C8, 0x26D930AC, 0x76DC4190, 0x6B6B51F4, 0x4DB26158, 0x5005713C,
@@ -56,7 +56,7 @@ static void sha_block(uint32_t h[8], const uint8_t *b)
     for (int i = 0; i < 8; i++) h[i] += s[i];
 }
 
-void delta_sha256_builtin_begin(delta_sha256_builtin *c)
+void dlt_sha256_builtin_begin(dlt_sha256_builtin *c)
 {
     static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
@@ -64,7 +64,7 @@ void delta_sha256_builtin_begin(delta_sha256_builtin *c)
     c->bytes = 0;
 }
 
-void delta_sha256_builtin_step(delta_sha256_builtin *c, const void *data, size_t len)
+void dlt_sha256_builtin_step(dlt_sha256_builtin *c, const void *data, size_t len)
 {
     const uint8_t *p = data;
     while (len > 0) {
@@ -77,7 +77,7 @@ void delta_sha256_builtin_step(delta_sha256_builtin *c, const void *data, size_t
     }
 }
 
-void delta_sha256_builtin_end(delta_sha256_builtin *c, uint8_t out[DELTA_SHA256_LEN])
+void dlt_sha256_builtin_end(dlt_sha256_builtin *c, uint8_t out[DELTA_SHA256_LEN])
 {
     uint64_t bits = c->bytes << 3;
     size_t at = (size_t)(c->bytes & 63);

@@ -33,23 +33,23 @@
 #endif
 
 /* Starts a SHA-256 (not SHA-224) computation on an initialised context. */
-static inline int delta_sha256_ctx_starts(mbedtls_sha256_context *ctx)
+static inline int dlt_sha256_ctx_starts(mbedtls_sha256_context *ctx)
 {
     return DELTA_MBEDTLS_SHA256_STARTS(ctx, 0);
 }
 
-static inline int delta_sha256_ctx_update(mbedtls_sha256_context *ctx, const void *data, size_t len)
+static inline int dlt_sha256_ctx_update(mbedtls_sha256_context *ctx, const void *data, size_t len)
 {
     return DELTA_MBEDTLS_SHA256_UPDATE(ctx, (const unsigned char *)data, len);
 }
 
-static inline int delta_sha256_ctx_finish(mbedtls_sha256_context *ctx, unsigned char out[32])
+static inline int dlt_sha256_ctx_finish(mbedtls_sha256_context *ctx, unsigned char out[32])
 {
     return DELTA_MBEDTLS_SHA256_FINISH(ctx, out);
 }
 
 /* One call: the SHA-256 of len bytes at data (data may be NULL when len is 0). */
-static inline int delta_sha256_once(const void *data, size_t len, unsigned char out[32])
+static inline int dlt_sha256_once(const void *data, size_t len, unsigned char out[32])
 {
     return DELTA_MBEDTLS_SHA256(len ? (const unsigned char *)data : (const unsigned char *)"", len,
                                 out, 0);

@@ -74,7 +74,7 @@ static zip_int64_t zsrc_cb(void *ud, void *data, zip_uint64_t len, zip_source_cm
 static delta_status open_libzip(const delta_source *archive, delta_zip *zip)
 {
     zsrc_ctx *c = calloc(1, sizeof *c);
-    if (!c) return delta_fail(DELTA_ERR_NOMEM, "cannot allocate a libzip source");
+    if (!c) return dlt_fail(DELTA_ERR_NOMEM, "cannot allocate a libzip source");
     c->src = archive;
     c->read_failures = &zip->read_failures;
     zip_error_init(&c->error);
@@ -85,12 +85,12 @@ static delta_status open_libzip(const delta_source *archive, delta_zip *zip)
         zip_error_fini(&c->error);
         free(c);
         zip_error_fini(&err);
-        return delta_fail(DELTA_ERR_NOMEM, "cannot create a libzip source");
+        return dlt_fail(DELTA_ERR_NOMEM, "cannot create a libzip source");
     }
     zip_t *za = zip_open_from_source(zs, ZIP_RDONLY | ZIP_CHECKCONS, &err);
     if (!za) {
         delta_status st = zip_error_code_zip(&err) == ZIP_ER_READ || zip->read_failures ? DELTA_ERR_INPUT : DELTA_ERR_ZIP;
-        delta_fail(st, "libzip refuses the archive: %s", zip_error_strerror(&err));
+        dlt_fail(st, "libzip refuses the archive: %s", zip_error_strerror(&err));
         zip_source_free(zs); /* frees c */
         zip_error_fini(&err);
         return st;
@@ -107,30 +107,30 @@ static delta_status cross_check(const delta_zip *zip)
 {
     zip_int64_t n = zip_get_num_entries(zip->za, 0);
     if (n < 0 || (uint64_t)n != zip->count)
-        return delta_fail(DELTA_ERR_ZIP, "libzip sees %lld members, the scan %zu", (long long)n, zip->count);
+        return dlt_fail(DELTA_ERR_ZIP, "libzip sees %lld members, the scan %zu", (long long)n, zip->count);
     for (size_t i = 0; i < zip->count; i++) {
         const delta_zip_member *m = &zip->members[i];
         const char *name = zip_get_name(zip->za, i, ZIP_FL_ENC_RAW);
         zip_stat_t st;
         if (!name || strcmp(name, m->name) != 0 || zip_stat_index(zip->za, i, ZIP_FL_ENC_RAW, &st) != 0)
-            return delta_fail(DELTA_ERR_ZIP, "libzip sees another name than %s for member %zu", m->name, i);
+            return dlt_fail(DELTA_ERR_ZIP, "libzip sees another name than %s for member %zu", m->name, i);
         zip_uint64_t need = ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE | ZIP_STAT_CRC | ZIP_STAT_COMP_METHOD;
         if ((st.valid & need) != need || st.size != m->size || st.comp_size != m->size || st.crc != m->crc32 ||
             st.comp_method != ZIP_CM_STORE ||
             ((st.valid & ZIP_STAT_ENCRYPTION_METHOD) && st.encryption_method != ZIP_EM_NONE))
-            return delta_fail(DELTA_ERR_ZIP, "libzip sees other sizes, crc or method for member %s", m->name);
+            return dlt_fail(DELTA_ERR_ZIP, "libzip sees other sizes, crc or method for member %s", m->name);
     }
     return DELTA_OK;
 }
 
 delta_status delta_zip_open(const delta_source *archive, delta_zip **out)
 {
-    if (!out) return delta_fail(DELTA_ERR_ARG, "delta_zip_open: out is NULL");
+    if (!out) return dlt_fail(DELTA_ERR_ARG, "delta_zip_open: out is NULL");
     *out = NULL;
     delta_status st0 = dlt_check_source(archive, "delta_zip_open");
     if (st0) return st0;
     delta_zip *zip = calloc(1, sizeof *zip);
-    if (!zip) return delta_fail(DELTA_ERR_NOMEM, "cannot allocate a zip reader");
+    if (!zip) return dlt_fail(DELTA_ERR_NOMEM, "cannot allocate a zip reader");
     zip->archive = archive;
     delta_status st = dlt_zip_scan(archive, zip);
     if (!st) st = open_libzip(archive, zip);
@@ -186,14 +186,14 @@ static size_t member_index(const delta_zip *zip, const delta_zip_member *m)
 delta_status delta_zip_read(const delta_zip *zip, const delta_zip_member *m, uint64_t off, void *buf, size_t len)
 {
     if (member_index(zip, m) == SIZE_MAX)
-        return delta_fail(DELTA_ERR_ARG, "delta_zip_read: not a member of this archive");
-    if (!delta_range_ok(off, len, m->size))
-        return delta_fail(DELTA_ERR_ARG, "read of %zu bytes at %llu is past the end of member %s (%llu bytes)", len,
+        return dlt_fail(DELTA_ERR_ARG, "delta_zip_read: not a member of this archive");
+    if (!dlt_range_ok(off, len, m->size))
+        return dlt_fail(DELTA_ERR_ARG, "read of %zu bytes at %llu is past the end of member %s (%llu bytes)", len,
                           (unsigned long long)off, m->name, (unsigned long long)m->size);
     if (len == 0) return DELTA_OK;
-    if (!buf) return delta_fail(DELTA_ERR_ARG, "delta_zip_read: buf is NULL");
+    if (!buf) return dlt_fail(DELTA_ERR_ARG, "delta_zip_read: buf is NULL");
     if (zip->archive->read(zip->archive->ctx, m->data_offset + off, buf, len) != DELTA_IO_OK)
-        return delta_fail(DELTA_ERR_INPUT, "member %s: read of %zu bytes at %llu failed", m->name, len,
+        return dlt_fail(DELTA_ERR_INPUT, "member %s: read of %zu bytes at %llu failed", m->name, len,
                           (unsigned long long)off);
     return DELTA_OK;
 }
@@ -202,15 +202,15 @@ delta_status delta_zip_hash_member(const delta_zip *zip, const delta_zip_member 
 {
     size_t index = member_index(zip, m);
     if (index == SIZE_MAX || !sha256)
-        return delta_fail(DELTA_ERR_ARG, "delta_zip_hash_member: not a member of this archive");
+        return dlt_fail(DELTA_ERR_ARG, "delta_zip_hash_member: not a member of this archive");
     uint8_t *chunk = malloc(HASH_CHUNK);
-    if (!chunk) return delta_fail(DELTA_ERR_NOMEM, "cannot allocate %u bytes to hash a member", HASH_CHUNK);
+    if (!chunk) return dlt_fail(DELTA_ERR_NOMEM, "cannot allocate %u bytes to hash a member", HASH_CHUNK);
     unsigned failures = zip->read_failures;
     zip_file_t *zf = zip_fopen_index(zip->za, index, 0);
     if (!zf) {
         free(chunk);
         zip_error_t *err = zip_get_error(zip->za);
-        return delta_fail(zip_error_code_zip(err) == ZIP_ER_READ || zip->read_failures != failures
+        return dlt_fail(zip_error_code_zip(err) == ZIP_ER_READ || zip->read_failures != failures
                               ? DELTA_ERR_INPUT : DELTA_ERR_MEMBER_DATA,
                           "member %s: libzip cannot open it: %s", m->name, zip_error_strerror(err));
     }
@@ -219,7 +219,7 @@ delta_status delta_zip_hash_member(const delta_zip *zip, const delta_zip_member 
     delta_status st = DELTA_OK;
     uint32_t crc = 0;
     uint64_t total = 0;
-    if (delta_sha256_ctx_starts(&ctx) != 0) st = delta_fail(DELTA_ERR_INTERNAL, "sha-256 cannot start");
+    if (dlt_sha256_ctx_starts(&ctx) != 0) st = dlt_fail(DELTA_ERR_INTERNAL, "sha-256 cannot start");
     /* Reads until libzip reports the end, one chunk past the expected size
      * at most, so a member longer than announced is caught too. */
     while (!st) {
@@ -228,7 +228,7 @@ delta_status delta_zip_hash_member(const delta_zip *zip, const delta_zip_member 
             zip_error_t *err = zip_file_get_error(zf);
             /* libzip reports a failed read of the archive as a premature end
              * of file: a failing source is a local input failure, not bad data. */
-            st = delta_fail(zip_error_code_zip(err) == ZIP_ER_READ || zip->read_failures != failures
+            st = dlt_fail(zip_error_code_zip(err) == ZIP_ER_READ || zip->read_failures != failures
                                 ? DELTA_ERR_INPUT : DELTA_ERR_MEMBER_DATA,
                             "member %s: reading failed after %llu bytes: %s", m->name, (unsigned long long)total,
                             zip_error_strerror(err));
@@ -237,22 +237,22 @@ delta_status delta_zip_hash_member(const delta_zip *zip, const delta_zip_member 
         if (n == 0) break;
         total += (uint64_t)n;
         if (total > m->size) {
-            st = delta_fail(DELTA_ERR_MEMBER_DATA, "member %s: more than its %llu bytes", m->name,
+            st = dlt_fail(DELTA_ERR_MEMBER_DATA, "member %s: more than its %llu bytes", m->name,
                             (unsigned long long)m->size);
             break;
         }
-        crc = delta_crc32(crc, chunk, (size_t)n);
-        if (delta_sha256_ctx_update(&ctx, chunk, (size_t)n) != 0)
-            st = delta_fail(DELTA_ERR_INTERNAL, "sha-256 update failed");
+        crc = dlt_crc32(crc, chunk, (size_t)n);
+        if (dlt_sha256_ctx_update(&ctx, chunk, (size_t)n) != 0)
+            st = dlt_fail(DELTA_ERR_INTERNAL, "sha-256 update failed");
     }
     if (!st && total != m->size)
-        st = delta_fail(DELTA_ERR_MEMBER_DATA, "member %s: short read, %llu of %llu bytes", m->name,
+        st = dlt_fail(DELTA_ERR_MEMBER_DATA, "member %s: short read, %llu of %llu bytes", m->name,
                         (unsigned long long)total, (unsigned long long)m->size);
     if (!st && crc != m->crc32)
-        st = delta_fail(DELTA_ERR_MEMBER_DATA, "member %s: crc-32 is %08x, the archive says %08x", m->name, crc,
+        st = dlt_fail(DELTA_ERR_MEMBER_DATA, "member %s: crc-32 is %08x, the archive says %08x", m->name, crc,
                         m->crc32);
-    if (!st && delta_sha256_ctx_finish(&ctx, sha256) != 0)
-        st = delta_fail(DELTA_ERR_INTERNAL, "sha-256 cannot finish");
+    if (!st && dlt_sha256_ctx_finish(&ctx, sha256) != 0)
+        st = dlt_fail(DELTA_ERR_INTERNAL, "sha-256 cannot finish");
     mbedtls_sha256_free(&ctx);
     zip_fclose(zf);
     free(chunk);
@@ -264,7 +264,7 @@ delta_status delta_zip_hash_member(const delta_zip *zip, const delta_zip_member 
 static int view_read(void *ctx, uint64_t off, void *buf, size_t len)
 {
     const zip_view *v = ctx;
-    if (!delta_range_ok(off, len, v->size)) return DELTA_IO_SHORT;
+    if (!dlt_range_ok(off, len, v->size)) return DELTA_IO_SHORT;
     if (len == 0) return DELTA_IO_OK;
     return v->archive->read(v->archive->ctx, v->offset + off, buf, len) == DELTA_IO_OK ? DELTA_IO_OK
                                                                                        : DELTA_IO_ERROR;

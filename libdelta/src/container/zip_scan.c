@@ -12,7 +12,7 @@
 /* Reads from the archive; a failing callback is a local input error. */
 static delta_status read_at(const delta_source *src, uint64_t off, void *buf, size_t len)
 {
-    return delta_read_source(src, off, buf, len, DELTA_ERR_INPUT);
+    return dlt_read_source(src, off, buf, len, DELTA_ERR_INPUT);
 }
 
 /* Finds the end record: the only position in the last ZIP_EOCD_SEARCH bytes
@@ -25,7 +25,7 @@ static delta_status find_eocd(const delta_source *src, uint64_t *eocd_off, uint8
     size_t tail_len = size < ZIP_EOCD_SEARCH ? (size_t)size : ZIP_EOCD_SEARCH;
     uint64_t tail_off = size - tail_len;
     uint8_t *tail = malloc(tail_len);
-    if (!tail) return delta_fail(DELTA_ERR_NOMEM, "cannot allocate %zu bytes for the end record search", tail_len);
+    if (!tail) return dlt_fail(DELTA_ERR_NOMEM, "cannot allocate %zu bytes for the end record search", tail_len);
     delta_status st = read_at(src, tail_off, tail, tail_len);
     if (st) {
         free(tail);
@@ -33,11 +33,11 @@ static delta_status find_eocd(const delta_source *src, uint64_t *eocd_off, uint8
     }
     size_t found = SIZE_MAX;
     for (size_t i = tail_len - ZIP_EOCD_LEN + 1; i-- > 0;) {
-        if (delta_le32(tail + i) != ZIP_SIG_EOCD) continue;
-        if (i + ZIP_EOCD_LEN + delta_le16(tail + i + 20) != tail_len) continue;
+        if (dlt_le32(tail + i) != ZIP_SIG_EOCD) continue;
+        if (i + ZIP_EOCD_LEN + dlt_le16(tail + i + 20) != tail_len) continue;
         if (found != SIZE_MAX) {
             free(tail);
-            return delta_fail(DELTA_ERR_ZIP,
+            return dlt_fail(DELTA_ERR_ZIP,
                               "two end records reach the end of the archive (at %llu and %llu): "
                               "one hides in the comment of the other",
                               (unsigned long long)(tail_off + i), (unsigned long long)(tail_off + found));
@@ -46,7 +46,7 @@ static delta_status find_eocd(const delta_source *src, uint64_t *eocd_off, uint8
     }
     if (found == SIZE_MAX) {
         free(tail);
-        return delta_fail(DELTA_ERR_ZIP, "no end of central directory record ends the archive "
+        return dlt_fail(DELTA_ERR_ZIP, "no end of central directory record ends the archive "
                                          "(truncated, not a zip, or bytes after the end record)");
     }
     memcpy(eocd, tail + found, ZIP_EOCD_LEN);
@@ -62,20 +62,20 @@ static delta_status check_extra(const uint8_t *extra, size_t avail, size_t len, 
 {
     if (len == 0) return DELTA_OK;
     for (size_t pos = 0; pos + 4 <= avail;) {
-        uint16_t id = delta_le16(extra + pos);
+        uint16_t id = dlt_le16(extra + pos);
         if (id == 0x0001)
-            return delta_fail(DELTA_ERR_ZIP, "%s %zu: zip64 extra field (zip64 is not supported)", what, index);
-        pos += 4u + delta_le16(extra + pos + 2);
+            return dlt_fail(DELTA_ERR_ZIP, "%s %zu: zip64 extra field (zip64 is not supported)", what, index);
+        pos += 4u + dlt_le16(extra + pos + 2);
     }
-    return delta_fail(DELTA_ERR_ZIP, "%s %zu: %zu bytes of extra fields (none are allowed)", what, index, len);
+    return dlt_fail(DELTA_ERR_ZIP, "%s %zu: %zu bytes of extra fields (none are allowed)", what, index, len);
 }
 
 static delta_status check_flags(uint16_t flags, const char *what, size_t index)
 {
-    if (flags & 0x0041u) return delta_fail(DELTA_ERR_ZIP, "%s %zu: member is encrypted", what, index);
+    if (flags & 0x0041u) return dlt_fail(DELTA_ERR_ZIP, "%s %zu: member is encrypted", what, index);
     if (flags & 0x0008u)
-        return delta_fail(DELTA_ERR_ZIP, "%s %zu: member uses a data descriptor", what, index);
-    if (flags) return delta_fail(DELTA_ERR_ZIP, "%s %zu: unsupported flags 0x%04x", what, index, flags);
+        return dlt_fail(DELTA_ERR_ZIP, "%s %zu: member uses a data descriptor", what, index);
+    if (flags) return dlt_fail(DELTA_ERR_ZIP, "%s %zu: unsupported flags 0x%04x", what, index, flags);
     return DELTA_OK;
 }
 
@@ -85,38 +85,38 @@ static delta_status parse_central(const uint8_t *cd, size_t cd_len, size_t pos, 
                                   size_t *entry_len)
 {
     if (cd_len - pos < ZIP_CENTRAL_LEN)
-        return delta_fail(DELTA_ERR_ZIP, "central directory entry %zu is truncated", i);
+        return dlt_fail(DELTA_ERR_ZIP, "central directory entry %zu is truncated", i);
     const uint8_t *e = cd + pos;
-    if (delta_le32(e) != ZIP_SIG_CENTRAL)
-        return delta_fail(DELTA_ERR_ZIP, "central directory entry %zu: bad signature 0x%08x", i, delta_le32(e));
-    uint16_t flags = delta_le16(e + 8), method = delta_le16(e + 10);
-    uint32_t crc = delta_le32(e + 16), csize = delta_le32(e + 20), usize = delta_le32(e + 24);
-    uint16_t name_len = delta_le16(e + 28), extra_len = delta_le16(e + 30), comment_len = delta_le16(e + 32);
-    uint16_t disk = delta_le16(e + 34);
-    uint32_t header = delta_le32(e + 42);
+    if (dlt_le32(e) != ZIP_SIG_CENTRAL)
+        return dlt_fail(DELTA_ERR_ZIP, "central directory entry %zu: bad signature 0x%08x", i, dlt_le32(e));
+    uint16_t flags = dlt_le16(e + 8), method = dlt_le16(e + 10);
+    uint32_t crc = dlt_le32(e + 16), csize = dlt_le32(e + 20), usize = dlt_le32(e + 24);
+    uint16_t name_len = dlt_le16(e + 28), extra_len = dlt_le16(e + 30), comment_len = dlt_le16(e + 32);
+    uint16_t disk = dlt_le16(e + 34);
+    uint32_t header = dlt_le32(e + 42);
 
     size_t total = ZIP_CENTRAL_LEN + (size_t)name_len + extra_len + comment_len;
     if (cd_len - pos < total)
-        return delta_fail(DELTA_ERR_ZIP, "central directory entry %zu runs past the central directory", i);
+        return dlt_fail(DELTA_ERR_ZIP, "central directory entry %zu runs past the central directory", i);
     delta_status st = check_flags(flags, "central directory entry", i);
     if (st) return st;
     if (method != 0)
-        return delta_fail(DELTA_ERR_ZIP, "central directory entry %zu: compression method %u (only 0, stored, "
+        return dlt_fail(DELTA_ERR_ZIP, "central directory entry %zu: compression method %u (only 0, stored, "
                                          "is accepted)", i, method);
     if (csize == UINT32_MAX || usize == UINT32_MAX || header == UINT32_MAX || disk == UINT16_MAX)
-        return delta_fail(DELTA_ERR_ZIP, "central directory entry %zu: zip64 marker (zip64 is not supported)", i);
+        return dlt_fail(DELTA_ERR_ZIP, "central directory entry %zu: zip64 marker (zip64 is not supported)", i);
     if (disk != 0)
-        return delta_fail(DELTA_ERR_ZIP, "central directory entry %zu: starts on disk %u (multi-disk archive)", i,
+        return dlt_fail(DELTA_ERR_ZIP, "central directory entry %zu: starts on disk %u (multi-disk archive)", i,
                           disk);
     if (csize != usize)
-        return delta_fail(DELTA_ERR_ZIP, "central directory entry %zu: compressed size %u differs from size %u "
+        return dlt_fail(DELTA_ERR_ZIP, "central directory entry %zu: compressed size %u differs from size %u "
                                          "for a stored member", i, csize, usize);
     if (usize > DELTA_ZIP_MAX_MEMBER_SIZE)
-        return delta_fail(DELTA_ERR_ZIP, "central directory entry %zu: size %u exceeds the 2 GiB limit", i, usize);
+        return dlt_fail(DELTA_ERR_ZIP, "central directory entry %zu: size %u exceeds the 2 GiB limit", i, usize);
     st = check_extra(e + ZIP_CENTRAL_LEN + name_len, extra_len, extra_len, "central directory entry", i);
     if (st) return st;
     if (comment_len != 0)
-        return delta_fail(DELTA_ERR_ZIP, "central directory entry %zu: %u byte comment (none is allowed)", i,
+        return dlt_fail(DELTA_ERR_ZIP, "central directory entry %zu: %u byte comment (none is allowed)", i,
                           comment_len);
     const char *name = (const char *)e + ZIP_CENTRAL_LEN;
     if (!delta_zip_name_ok(name, name_len)) {
@@ -125,7 +125,7 @@ static delta_status parse_central(const uint8_t *cd, size_t cd_len, size_t pos, 
         size_t n = name_len < DELTA_ZIP_MAX_NAME ? name_len : DELTA_ZIP_MAX_NAME;
         for (size_t k = 0; k < n; k++) shown[k] = name[k] > 0x20 && name[k] < 0x7f ? name[k] : '?';
         shown[n] = '\0';
-        return delta_fail(DELTA_ERR_MEMBER_NAME, "central directory entry %zu: unsafe or malformed name \"%s%s\" "
+        return dlt_fail(DELTA_ERR_MEMBER_NAME, "central directory entry %zu: unsafe or malformed name \"%s%s\" "
                                                  "(%u bytes)", i, shown, n < name_len ? "..." : "", name_len);
     }
     delta_zip_member *m = &zip->members[i];
@@ -133,7 +133,7 @@ static delta_status parse_central(const uint8_t *cd, size_t cd_len, size_t pos, 
     m->name[name_len] = '\0';
     for (size_t j = 0; j < i; j++)
         if (strcmp(zip->members[j].name, m->name) == 0)
-            return delta_fail(DELTA_ERR_MEMBERS, "central directory entries %zu and %zu are both named %s", j, i,
+            return dlt_fail(DELTA_ERR_MEMBERS, "central directory entries %zu and %zu are both named %s", j, i,
                               m->name);
     m->size = usize;
     m->crc32 = crc;
@@ -152,30 +152,30 @@ static delta_status check_local(const delta_source *src, const uint8_t *e, size_
     size_t name_len = strlen(m->name);
     uint8_t lh[ZIP_LOCAL_LEN + DELTA_ZIP_MAX_NAME];
     if (header >= cd_off || cd_off - header < ZIP_LOCAL_LEN + name_len)
-        return delta_fail(DELTA_ERR_ZIP, "member %s: local header at %llu overlaps the central directory", m->name,
+        return dlt_fail(DELTA_ERR_ZIP, "member %s: local header at %llu overlaps the central directory", m->name,
                           (unsigned long long)header);
     delta_status st = read_at(src, header, lh, ZIP_LOCAL_LEN + name_len);
     if (st) return st;
-    if (delta_le32(lh) != ZIP_SIG_LOCAL)
-        return delta_fail(DELTA_ERR_ZIP, "member %s: no local header signature at %llu", m->name,
+    if (dlt_le32(lh) != ZIP_SIG_LOCAL)
+        return dlt_fail(DELTA_ERR_ZIP, "member %s: no local header signature at %llu", m->name,
                           (unsigned long long)header);
-    if (delta_le16(lh + 4) != delta_le16(e + 6))
-        return delta_fail(DELTA_ERR_ZIP, "member %s: local header version needed differs from the central entry",
+    if (dlt_le16(lh + 4) != dlt_le16(e + 6))
+        return dlt_fail(DELTA_ERR_ZIP, "member %s: local header version needed differs from the central entry",
                           m->name);
-    if (delta_le16(lh + 6) != delta_le16(e + 8))
-        return delta_fail(DELTA_ERR_ZIP, "member %s: local header flags differ from the central entry", m->name);
-    if (delta_le16(lh + 8) != delta_le16(e + 10))
-        return delta_fail(DELTA_ERR_ZIP, "member %s: local header method differs from the central entry", m->name);
-    if (delta_le32(lh + 10) != delta_le32(e + 12))
-        return delta_fail(DELTA_ERR_ZIP, "member %s: local header time or date differs from the central entry",
+    if (dlt_le16(lh + 6) != dlt_le16(e + 8))
+        return dlt_fail(DELTA_ERR_ZIP, "member %s: local header flags differ from the central entry", m->name);
+    if (dlt_le16(lh + 8) != dlt_le16(e + 10))
+        return dlt_fail(DELTA_ERR_ZIP, "member %s: local header method differs from the central entry", m->name);
+    if (dlt_le32(lh + 10) != dlt_le32(e + 12))
+        return dlt_fail(DELTA_ERR_ZIP, "member %s: local header time or date differs from the central entry",
                           m->name);
-    if (delta_le32(lh + 14) != m->crc32)
-        return delta_fail(DELTA_ERR_ZIP, "member %s: local header crc differs from the central entry", m->name);
-    if (delta_le32(lh + 18) != m->size || delta_le32(lh + 22) != m->size)
-        return delta_fail(DELTA_ERR_ZIP, "member %s: local header sizes differ from the central entry", m->name);
-    if (delta_le16(lh + 26) != name_len || memcmp(lh + ZIP_LOCAL_LEN, m->name, name_len) != 0)
-        return delta_fail(DELTA_ERR_ZIP, "member %s: local header name differs from the central entry", m->name);
-    uint16_t extra_len = delta_le16(lh + 28);
+    if (dlt_le32(lh + 14) != m->crc32)
+        return dlt_fail(DELTA_ERR_ZIP, "member %s: local header crc differs from the central entry", m->name);
+    if (dlt_le32(lh + 18) != m->size || dlt_le32(lh + 22) != m->size)
+        return dlt_fail(DELTA_ERR_ZIP, "member %s: local header sizes differ from the central entry", m->name);
+    if (dlt_le16(lh + 26) != name_len || memcmp(lh + ZIP_LOCAL_LEN, m->name, name_len) != 0)
+        return dlt_fail(DELTA_ERR_ZIP, "member %s: local header name differs from the central entry", m->name);
+    uint16_t extra_len = dlt_le16(lh + 28);
     if (extra_len != 0) {
         /* Refused either way; the first field's id only picks the message. */
         uint8_t first[4] = {0};
@@ -189,7 +189,7 @@ static delta_status check_local(const delta_source *src, const uint8_t *e, size_
     m->data_offset = header + ZIP_LOCAL_LEN + name_len;
     uint64_t end = m->data_offset + m->size; /* < 2^33: cannot overflow */
     if (end > cd_off)
-        return delta_fail(DELTA_ERR_ZIP, "member %s: data [%llu, %llu) overlaps the central directory at %llu",
+        return dlt_fail(DELTA_ERR_ZIP, "member %s: data [%llu, %llu) overlaps the central directory at %llu",
                           m->name, (unsigned long long)m->data_offset, (unsigned long long)end,
                           (unsigned long long)cd_off);
     return DELTA_OK;
@@ -213,23 +213,23 @@ static delta_status check_layout(const delta_zip *zip, uint64_t cd_off)
         const delta_zip_member *m = &zip->members[order[k]];
         uint64_t header = zip->header_offset[order[k]];
         if (k == 0 && header != 0)
-            return delta_fail(DELTA_ERR_ZIP, "%llu bytes of prepended data before the first member",
+            return dlt_fail(DELTA_ERR_ZIP, "%llu bytes of prepended data before the first member",
                               (unsigned long long)header);
         if (header < expect)
-            return delta_fail(DELTA_ERR_ZIP, "members %s and %s overlap", zip->members[order[k - 1]].name, m->name);
+            return dlt_fail(DELTA_ERR_ZIP, "members %s and %s overlap", zip->members[order[k - 1]].name, m->name);
         if (header > expect)
-            return delta_fail(DELTA_ERR_ZIP, "%llu unaccounted bytes before member %s",
+            return dlt_fail(DELTA_ERR_ZIP, "%llu unaccounted bytes before member %s",
                               (unsigned long long)(header - expect), m->name);
         expect = m->data_offset + m->size;
     }
     if (expect != cd_off)
-        return delta_fail(DELTA_ERR_ZIP, "%llu unaccounted bytes between the last member and the central directory",
+        return dlt_fail(DELTA_ERR_ZIP, "%llu unaccounted bytes between the last member and the central directory",
                           (unsigned long long)(cd_off - expect));
     /* The members tile the archive; the directory must also list them in
      * the order of their local headers (the order in which they were added). */
     for (size_t i = 1; i < zip->count; i++)
         if (zip->header_offset[i] < zip->header_offset[i - 1])
-            return delta_fail(DELTA_ERR_ZIP, "central directory entries %zu (%s, local header at %llu) and %zu (%s, "
+            return dlt_fail(DELTA_ERR_ZIP, "central directory entries %zu (%s, local header at %llu) and %zu (%s, "
                                              "local header at %llu) are out of order: the directory must list the "
                                              "members in the order of their local headers", i - 1,
                               zip->members[i - 1].name, (unsigned long long)zip->header_offset[i - 1], i,
@@ -241,56 +241,56 @@ delta_status dlt_zip_scan(const delta_source *src, delta_zip *zip)
 {
     uint64_t size = src->size;
     if (size < ZIP_EOCD_LEN)
-        return delta_fail(DELTA_ERR_ZIP, "archive of %llu bytes is too short for an end record",
+        return dlt_fail(DELTA_ERR_ZIP, "archive of %llu bytes is too short for an end record",
                           (unsigned long long)size);
     if (size > ZIP_ARCHIVE_MAX)
-        return delta_fail(DELTA_ERR_ZIP, "archive of %llu bytes needs zip64 (not supported)",
+        return dlt_fail(DELTA_ERR_ZIP, "archive of %llu bytes needs zip64 (not supported)",
                           (unsigned long long)size);
 
     uint8_t eocd[ZIP_EOCD_LEN] = {0};
     uint64_t eocd_off = 0;
     delta_status st = find_eocd(src, &eocd_off, eocd);
     if (st) return st;
-    uint16_t disk = delta_le16(eocd + 4), cd_disk = delta_le16(eocd + 6);
-    uint16_t disk_entries = delta_le16(eocd + 8), entries = delta_le16(eocd + 10);
-    uint32_t cd_size = delta_le32(eocd + 12), cd_off = delta_le32(eocd + 16);
-    uint16_t comment_len = delta_le16(eocd + 20);
+    uint16_t disk = dlt_le16(eocd + 4), cd_disk = dlt_le16(eocd + 6);
+    uint16_t disk_entries = dlt_le16(eocd + 8), entries = dlt_le16(eocd + 10);
+    uint32_t cd_size = dlt_le32(eocd + 12), cd_off = dlt_le32(eocd + 16);
+    uint16_t comment_len = dlt_le16(eocd + 20);
     if (comment_len != 0)
-        return delta_fail(DELTA_ERR_ZIP, "archive comment of %u bytes (comments are not allowed)", comment_len);
+        return dlt_fail(DELTA_ERR_ZIP, "archive comment of %u bytes (comments are not allowed)", comment_len);
     if (disk == UINT16_MAX || cd_disk == UINT16_MAX || disk_entries == UINT16_MAX || entries == UINT16_MAX ||
         cd_size == UINT32_MAX || cd_off == UINT32_MAX)
-        return delta_fail(DELTA_ERR_ZIP, "end record holds zip64 markers (zip64 is not supported)");
+        return dlt_fail(DELTA_ERR_ZIP, "end record holds zip64 markers (zip64 is not supported)");
     if (disk != 0 || cd_disk != 0 || disk_entries != entries)
-        return delta_fail(DELTA_ERR_ZIP, "multi-disk archive (disk %u, central directory on disk %u, %u of %u "
+        return dlt_fail(DELTA_ERR_ZIP, "multi-disk archive (disk %u, central directory on disk %u, %u of %u "
                                          "entries on this disk)", disk, cd_disk, disk_entries, entries);
-    if (entries == 0) return delta_fail(DELTA_ERR_MEMBERS, "archive has no members");
+    if (entries == 0) return dlt_fail(DELTA_ERR_MEMBERS, "archive has no members");
     if (entries > DELTA_ZIP_MAX_MEMBERS)
-        return delta_fail(DELTA_ERR_MEMBERS, "archive has %u members (at most %d)", entries, DELTA_ZIP_MAX_MEMBERS);
+        return dlt_fail(DELTA_ERR_MEMBERS, "archive has %u members (at most %d)", entries, DELTA_ZIP_MAX_MEMBERS);
     uint64_t cd_end = (uint64_t)cd_off + cd_size;
     if (cd_end > eocd_off)
-        return delta_fail(DELTA_ERR_ZIP, "central directory [%u, %llu) runs past the end record at %llu", cd_off,
+        return dlt_fail(DELTA_ERR_ZIP, "central directory [%u, %llu) runs past the end record at %llu", cd_off,
                           (unsigned long long)cd_end, (unsigned long long)eocd_off);
     if (cd_end < eocd_off) {
         uint8_t sig[4];
         if (eocd_off - cd_end >= 20) {
             st = read_at(src, eocd_off - 20, sig, sizeof sig);
             if (st) return st;
-            if (delta_le32(sig) == ZIP_SIG_ZIP64_LOCATOR)
-                return delta_fail(DELTA_ERR_ZIP, "zip64 end record locator (zip64 is not supported)");
+            if (dlt_le32(sig) == ZIP_SIG_ZIP64_LOCATOR)
+                return dlt_fail(DELTA_ERR_ZIP, "zip64 end record locator (zip64 is not supported)");
         }
-        return delta_fail(DELTA_ERR_ZIP, "%llu unaccounted bytes between the central directory and the end record",
+        return dlt_fail(DELTA_ERR_ZIP, "%llu unaccounted bytes between the central directory and the end record",
                           (unsigned long long)(eocd_off - cd_end));
     }
     if (cd_size > ZIP_CD_MAX)
-        return delta_fail(DELTA_ERR_ZIP, "central directory of %u bytes exceeds the 1 MiB limit", cd_size);
+        return dlt_fail(DELTA_ERR_ZIP, "central directory of %u bytes exceeds the 1 MiB limit", cd_size);
 
     uint8_t *cd = malloc(cd_size ? cd_size : 1);
-    if (!cd) return delta_fail(DELTA_ERR_NOMEM, "cannot allocate %u bytes for the central directory", cd_size);
+    if (!cd) return dlt_fail(DELTA_ERR_NOMEM, "cannot allocate %u bytes for the central directory", cd_size);
     st = read_at(src, cd_off, cd, cd_size);
     size_t pos = 0, i = 0;
     for (; !st && i < entries; i++) {
         if (pos == cd_size) {
-            st = delta_fail(DELTA_ERR_ZIP, "central directory holds %zu entries, the end record counts %u", i,
+            st = dlt_fail(DELTA_ERR_ZIP, "central directory holds %zu entries, the end record counts %u", i,
                             entries);
             break;
         }
@@ -300,7 +300,7 @@ delta_status dlt_zip_scan(const delta_source *src, delta_zip *zip)
         pos += len;
     }
     if (!st && pos != cd_size)
-        st = delta_fail(DELTA_ERR_ZIP, "central directory holds %u more bytes than the %u entries the end record "
+        st = dlt_fail(DELTA_ERR_ZIP, "central directory holds %u more bytes than the %u entries the end record "
                                        "counts", (unsigned)(cd_size - pos), entries);
     free(cd);
     if (st) return st;

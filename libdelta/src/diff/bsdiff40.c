@@ -52,14 +52,14 @@
 static void put_offset(uint8_t *p, int64_t v)
 {
     uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    delta_put64(p, mag);
+    dlt_put64(p, mag);
     if (v < 0) p[7] |= 0x80;
 }
 
 /* Decodes a sign-magnitude integer; false for "negative zero". */
 static bool get_offset(const uint8_t *p, int64_t *v)
 {
-    uint64_t raw = delta_le64(p);
+    uint64_t raw = dlt_le64(p);
     uint64_t mag = raw & ~((uint64_t)1 << 63);
     bool neg = raw >> 63;
     if (neg && mag == 0) return false;
@@ -83,7 +83,7 @@ static delta_status bzw_open(bz_writer *w, delta_buf *out)
     w->open = false;
     int rc = BZ2_bzCompressInit(&w->s, 9, 0, 0);
     if (rc != BZ_OK)
-        return delta_fail(rc == BZ_MEM_ERROR ? DELTA_ERR_NOMEM : DELTA_ERR_INTERNAL,
+        return dlt_fail(rc == BZ_MEM_ERROR ? DELTA_ERR_NOMEM : DELTA_ERR_INTERNAL,
                           "bzip2 compressor init failed (%d)", rc);
     w->open = true;
     return DELTA_OK;
@@ -102,11 +102,11 @@ static delta_status bzw_feed(bz_writer *w, const void *data, size_t len, int act
         int rc = BZ2_bzCompress(&w->s, action);
         w->out->len += CHUNK - w->s.avail_out;
         if (action == BZ_RUN) {
-            if (rc != BZ_RUN_OK) return delta_fail(DELTA_ERR_INTERNAL, "bzip2 compression failed (%d)", rc);
+            if (rc != BZ_RUN_OK) return dlt_fail(DELTA_ERR_INTERNAL, "bzip2 compression failed (%d)", rc);
             if (w->s.avail_in == 0) return DELTA_OK;
         } else {
             if (rc == BZ_STREAM_END) return DELTA_OK;
-            if (rc != BZ_FINISH_OK) return delta_fail(DELTA_ERR_INTERNAL, "bzip2 compression failed (%d)", rc);
+            if (rc != BZ_FINISH_OK) return dlt_fail(DELTA_ERR_INTERNAL, "bzip2 compression failed (%d)", rc);
         }
     }
 }
@@ -123,15 +123,15 @@ static delta_status check_ops(size_t source_len, size_t target_len, const delta_
     uint64_t at = 0;
     for (size_t i = 0; i < count; i++) {
         uint64_t end;
-        if (ops[i].dst != at || !delta_add_u64(ops[i].copy, ops[i].extra, &end) ||
-            !delta_add_u64(end, at, &end) || end > target_len)
-            return delta_fail(DELTA_ERR_ARG, "op %zu does not continue the tiling of the target", i);
-        if (ops[i].copy && !delta_range_ok(ops[i].src, ops[i].copy, source_len))
-            return delta_fail(DELTA_ERR_ARG, "op %zu copies past the end of the source", i);
+        if (ops[i].dst != at || !dlt_add_u64(ops[i].copy, ops[i].extra, &end) ||
+            !dlt_add_u64(end, at, &end) || end > target_len)
+            return dlt_fail(DELTA_ERR_ARG, "op %zu does not continue the tiling of the target", i);
+        if (ops[i].copy && !dlt_range_ok(ops[i].src, ops[i].copy, source_len))
+            return dlt_fail(DELTA_ERR_ARG, "op %zu copies past the end of the source", i);
         at = end;
     }
     if (at != target_len)
-        return delta_fail(DELTA_ERR_ARG, "ops cover %llu of %zu target bytes", (unsigned long long)at,
+        return dlt_fail(DELTA_ERR_ARG, "ops cover %llu of %zu target bytes", (unsigned long long)at,
                           target_len);
     return DELTA_OK;
 }
@@ -208,9 +208,9 @@ delta_status delta_bsdiff40_write(const uint8_t *source, size_t source_len, cons
                                   size_t target_len, const delta_op *ops, size_t count, delta_buf *out)
 {
     if (!out || (!source && source_len) || (!target && target_len) || (!ops && count))
-        return delta_fail(DELTA_ERR_ARG, "delta_bsdiff40_write: null argument");
+        return dlt_fail(DELTA_ERR_ARG, "delta_bsdiff40_write: null argument");
     if ((uint64_t)target_len >= (uint64_t)BSDIFF40_MAX_NEW)
-        return delta_fail(DELTA_ERR_LIMIT, "target of %zu bytes is over the BSDIFF40 limit", target_len);
+        return dlt_fail(DELTA_ERR_LIMIT, "target of %zu bytes is over the BSDIFF40 limit", target_len);
     delta_status st = check_ops(source_len, target_len, ops, count);
     if (st) return st;
 
@@ -264,7 +264,7 @@ static delta_status bzr_open(bz_reader *r, const delta_source *patch, uint64_t o
     r->name = name;
     int rc = BZ2_bzDecompressInit(&r->s, 0, 0);
     if (rc != BZ_OK)
-        return delta_fail(rc == BZ_MEM_ERROR ? DELTA_ERR_NOMEM : DELTA_ERR_INTERNAL,
+        return dlt_fail(rc == BZ_MEM_ERROR ? DELTA_ERR_NOMEM : DELTA_ERR_INTERNAL,
                           "bzip2 decoder init failed (%d)", rc);
     r->open = true;
     return DELTA_OK;
@@ -285,7 +285,7 @@ static delta_status bzr_read(bz_reader *r, void *buf, size_t len, size_t *got)
     while (r->s.avail_out > 0 && !r->ended) {
         if (r->s.avail_in == 0 && r->off < r->end) {
             size_t k = r->end - r->off < IN_CHUNK ? (size_t)(r->end - r->off) : IN_CHUNK;
-            delta_status st = delta_read_source(r->patch, r->off, r->in, k, DELTA_ERR_PACKAGE_READ);
+            delta_status st = dlt_read_source(r->patch, r->off, r->in, k, DELTA_ERR_PACKAGE_READ);
             if (st) return st;
             r->off += k;
             r->s.next_in = (char *)r->in;
@@ -296,10 +296,10 @@ static delta_status bzr_read(bz_reader *r, void *buf, size_t len, size_t *got)
         if (rc == BZ_STREAM_END) {
             r->ended = true;
         } else if (rc != BZ_OK) {
-            return delta_fail(DELTA_ERR_PATCH, "the %s block is not valid bzip2 data (%d)", r->name, rc);
+            return dlt_fail(DELTA_ERR_PATCH, "the %s block is not valid bzip2 data (%d)", r->name, rc);
         } else if (r->s.avail_in == 0 && r->off == r->end && before_in == r->s.avail_in &&
                    before_out == r->s.avail_out) {
-            return delta_fail(DELTA_ERR_PATCH, "the %s block's bzip2 stream is truncated", r->name);
+            return dlt_fail(DELTA_ERR_PATCH, "the %s block's bzip2 stream is truncated", r->name);
         }
     }
     *got = len - r->s.avail_out;
@@ -313,7 +313,7 @@ static delta_status bzr_read_exact(bz_reader *r, void *buf, size_t len, uint64_t
     delta_status st = bzr_read(r, buf, len, &got);
     if (st) return st;
     if (got != len)
-        return delta_fail(DELTA_ERR_PATCH, "control entry %llu: the %s block ends early",
+        return dlt_fail(DELTA_ERR_PATCH, "control entry %llu: the %s block ends early",
                           (unsigned long long)entry, r->name);
     return DELTA_OK;
 }
@@ -326,9 +326,9 @@ static delta_status bzr_finish(bz_reader *r)
     size_t got;
     delta_status st = bzr_read(r, &b, 1, &got);
     if (st) return st;
-    if (got) return delta_fail(DELTA_ERR_PATCH, "the %s block has data the control entries do not use", r->name);
+    if (got) return dlt_fail(DELTA_ERR_PATCH, "the %s block has data the control entries do not use", r->name);
     if (r->s.avail_in != 0 || r->off != r->end)
-        return delta_fail(DELTA_ERR_PATCH, "the %s block has bytes after its bzip2 stream", r->name);
+        return dlt_fail(DELTA_ERR_PATCH, "the %s block has bytes after its bzip2 stream", r->name);
     return DELTA_OK;
 }
 
@@ -336,7 +336,7 @@ static delta_status sink_write(const delta_sink *out, uint64_t off, const void *
 {
     int rc = out->write(out->ctx, off, buf, len);
     if (rc == DELTA_IO_OK) return DELTA_OK;
-    return delta_fail(rc == DELTA_IO_NOSPACE ? DELTA_ERR_WRITE_NOSPACE : DELTA_ERR_WRITE,
+    return dlt_fail(rc == DELTA_IO_NOSPACE ? DELTA_ERR_WRITE_NOSPACE : DELTA_ERR_WRITE,
                       "writing %zu bytes of the target at %llu failed", len, (unsigned long long)off);
 }
 
@@ -358,29 +358,29 @@ static delta_status run_control(apply_state *a, const delta_source *source, cons
         if (st) return st;
         if (got == 0 && newpos == newsize) return DELTA_OK;
         if (got != sizeof t)
-            return delta_fail(DELTA_ERR_PATCH, "control entry %llu is %s", (unsigned long long)entry,
+            return dlt_fail(DELTA_ERR_PATCH, "control entry %llu is %s", (unsigned long long)entry,
                               got ? "truncated" : "missing: the target is incomplete");
         if (newpos == newsize && entry > 0)
-            return delta_fail(DELTA_ERR_PATCH, "control entry %llu follows a complete target",
+            return dlt_fail(DELTA_ERR_PATCH, "control entry %llu follows a complete target",
                               (unsigned long long)entry);
         if ((uint64_t)entry > (uint64_t)newsize)
-            return delta_fail(DELTA_ERR_PATCH, "control entry %llu: more entries than target bytes",
+            return dlt_fail(DELTA_ERR_PATCH, "control entry %llu: more entries than target bytes",
                               (unsigned long long)entry);
 
         int64_t add, copy, seek;
         if (!get_offset(t, &add) || !get_offset(t + 8, &copy) || !get_offset(t + 16, &seek))
-            return delta_fail(DELTA_ERR_PATCH, "control entry %llu holds a negative zero",
+            return dlt_fail(DELTA_ERR_PATCH, "control entry %llu holds a negative zero",
                               (unsigned long long)entry);
         if (add < 0 || copy < 0)
-            return delta_fail(DELTA_ERR_PATCH, "control entry %llu has a negative length",
+            return dlt_fail(DELTA_ERR_PATCH, "control entry %llu has a negative length",
                               (unsigned long long)entry);
         if (add > newsize - newpos)
-            return delta_fail(DELTA_ERR_PATCH,
+            return dlt_fail(DELTA_ERR_PATCH,
                               "control entry %llu: add of %lld bytes at %lld runs past the new size %lld",
                               (unsigned long long)entry, (long long)add, (long long)newpos,
                               (long long)newsize);
         if (add > 0 && (oldpos < 0 || oldpos > oldsize || add > oldsize - oldpos))
-            return delta_fail(DELTA_ERR_PATCH,
+            return dlt_fail(DELTA_ERR_PATCH,
                               "control entry %llu: add of %lld bytes reads old bytes at %lld, "
                               "outside the old file of %lld bytes",
                               (unsigned long long)entry, (long long)add, (long long)oldpos,
@@ -390,7 +390,7 @@ static delta_status run_control(apply_state *a, const delta_source *source, cons
         for (int64_t done = 0; done < add;) {
             size_t k = (uint64_t)(add - done) < CHUNK ? (size_t)(add - done) : CHUNK;
             if ((st = bzr_read_exact(&a->diff, a->work, k, entry))) return st;
-            if ((st = delta_read_source(source, (uint64_t)(oldpos + done), a->old, k, DELTA_ERR_INPUT)))
+            if ((st = dlt_read_source(source, (uint64_t)(oldpos + done), a->old, k, DELTA_ERR_INPUT)))
                 return st;
             for (size_t j = 0; j < k; j++) a->work[j] = (uint8_t)(a->work[j] + a->old[j]);
             if ((st = sink_write(out, (uint64_t)newpos, a->work, k))) return st;
@@ -400,7 +400,7 @@ static delta_status run_control(apply_state *a, const delta_source *source, cons
         oldpos += add;
 
         if (copy > newsize - newpos)
-            return delta_fail(DELTA_ERR_PATCH,
+            return dlt_fail(DELTA_ERR_PATCH,
                               "control entry %llu: copy of %lld bytes at %lld runs past the new size %lld",
                               (unsigned long long)entry, (long long)copy, (long long)newpos,
                               (long long)newsize);
@@ -414,7 +414,7 @@ static delta_status run_control(apply_state *a, const delta_source *source, cons
 
         /* oldpos is in [0, oldsize] here, |seek| < 2^63: no overflow */
         if (seek < -oldpos || seek > oldsize - oldpos)
-            return delta_fail(DELTA_ERR_PATCH,
+            return dlt_fail(DELTA_ERR_PATCH,
                               "control entry %llu: seek of %lld from %lld leaves the old file of %lld bytes",
                               (unsigned long long)entry, (long long)seek, (long long)oldpos,
                               (long long)oldsize);
@@ -425,40 +425,40 @@ static delta_status run_control(apply_state *a, const delta_source *source, cons
 delta_status delta_bsdiff40_apply(const delta_source *source, const delta_source *patch,
                                   const delta_sink *out, uint64_t *target_len)
 {
-    if (!target_len) return delta_fail(DELTA_ERR_ARG, "delta_bsdiff40_apply: null argument");
+    if (!target_len) return dlt_fail(DELTA_ERR_ARG, "delta_bsdiff40_apply: null argument");
     delta_status st0 = dlt_check_source(source, "delta_bsdiff40_apply: source");
     if (!st0) st0 = dlt_check_source(patch, "delta_bsdiff40_apply: patch");
     if (!st0) st0 = dlt_check_sink(out, "delta_bsdiff40_apply: output");
     if (st0) return st0;
     if (source->size > (uint64_t)INT64_MAX)
-        return delta_fail(DELTA_ERR_ARG, "source of %llu bytes is too large",
+        return dlt_fail(DELTA_ERR_ARG, "source of %llu bytes is too large",
                           (unsigned long long)source->size);
 
     uint8_t h[HEADER_LEN];
     if (patch->size < HEADER_LEN)
-        return delta_fail(DELTA_ERR_PATCH, "patch of %llu bytes is shorter than the BSDIFF40 header",
+        return dlt_fail(DELTA_ERR_PATCH, "patch of %llu bytes is shorter than the BSDIFF40 header",
                           (unsigned long long)patch->size);
-    delta_status st = delta_read_source(patch, 0, h, sizeof h, DELTA_ERR_PACKAGE_READ);
+    delta_status st = dlt_read_source(patch, 0, h, sizeof h, DELTA_ERR_PACKAGE_READ);
     if (st) return st;
-    if (memcmp(h, BSDIFF40_MAGIC, 8) != 0) return delta_fail(DELTA_ERR_PATCH, "not a BSDIFF40 patch (bad magic)");
+    if (memcmp(h, BSDIFF40_MAGIC, 8) != 0) return dlt_fail(DELTA_ERR_PATCH, "not a BSDIFF40 patch (bad magic)");
 
     int64_t ctrl_len, diff_len, newsize;
     if (!get_offset(h + 8, &ctrl_len) || !get_offset(h + 16, &diff_len) || !get_offset(h + 24, &newsize))
-        return delta_fail(DELTA_ERR_PATCH, "BSDIFF40 header holds a negative zero");
+        return dlt_fail(DELTA_ERR_PATCH, "BSDIFF40 header holds a negative zero");
     if (ctrl_len < 0 || diff_len < 0 || newsize < 0)
-        return delta_fail(DELTA_ERR_PATCH, "BSDIFF40 header has a negative length");
+        return dlt_fail(DELTA_ERR_PATCH, "BSDIFF40 header has a negative length");
     if (newsize >= BSDIFF40_MAX_NEW)
-        return delta_fail(DELTA_ERR_PATCH, "BSDIFF40 new size %lld is over the limit of %lld bytes",
+        return dlt_fail(DELTA_ERR_PATCH, "BSDIFF40 new size %lld is over the limit of %lld bytes",
                           (long long)newsize, (long long)BSDIFF40_MAX_NEW - 1);
     uint64_t diff_off, extra_off;
-    if (!delta_add_u64(HEADER_LEN, (uint64_t)ctrl_len, &diff_off) ||
-        !delta_add_u64(diff_off, (uint64_t)diff_len, &extra_off) || extra_off > patch->size)
-        return delta_fail(DELTA_ERR_PATCH,
+    if (!dlt_add_u64(HEADER_LEN, (uint64_t)ctrl_len, &diff_off) ||
+        !dlt_add_u64(diff_off, (uint64_t)diff_len, &extra_off) || extra_off > patch->size)
+        return dlt_fail(DELTA_ERR_PATCH,
                           "BSDIFF40 blocks (control %lld, diff %lld bytes) run past the patch end (%llu bytes)",
                           (long long)ctrl_len, (long long)diff_len, (unsigned long long)patch->size);
 
     apply_state *a = calloc(1, sizeof *a);
-    if (!a) return delta_fail(DELTA_ERR_NOMEM, "cannot allocate the BSDIFF40 decoder");
+    if (!a) return dlt_fail(DELTA_ERR_NOMEM, "cannot allocate the BSDIFF40 decoder");
     if (!(st = bzr_open(&a->ctrl, patch, HEADER_LEN, (uint64_t)ctrl_len, "control")) &&
         !(st = bzr_open(&a->diff, patch, diff_off, (uint64_t)diff_len, "diff")) &&
         !(st = bzr_open(&a->extra, patch, extra_off, patch->size - extra_off, "extra")) &&

@@ -354,7 +354,7 @@ static delta_status collect_anchors(const matcher *m, size_t begin, size_t end, 
     atomic_init(&job.next, 0);
     atomic_init(&job.failed, false);
     job.lists = calloc(nslices, sizeof *job.lists);
-    if (!job.lists) return delta_fail(DELTA_ERR_NOMEM, "cannot allocate %zu anchor lists", nslices);
+    if (!job.lists) return dlt_fail(DELTA_ERR_NOMEM, "cannot allocate %zu anchor lists", nslices);
 
     size_t nthreads = (size_t)threads < nslices ? (size_t)threads : nslices;
     pthread_t tid[SLICE_MAX];
@@ -367,11 +367,11 @@ static delta_status collect_anchors(const matcher *m, size_t begin, size_t end, 
     for (size_t i = 0; i < started; i++) pthread_join(tid[i], NULL);
 
     delta_status st = DELTA_OK;
-    if (atomic_load(&job.failed)) st = delta_fail(DELTA_ERR_NOMEM, "out of memory recording matches");
+    if (atomic_load(&job.failed)) st = dlt_fail(DELTA_ERR_NOMEM, "out of memory recording matches");
     for (size_t i = 0; i < nslices && st == DELTA_OK; i++) {
         for (size_t k = 0; k < job.lists[i].len; k++) {
             if (!anchor_push(all, job.lists[i].items[k].scan, job.lists[i].items[k].pos + shift)) {
-                st = delta_fail(DELTA_ERR_NOMEM, "out of memory recording matches");
+                st = dlt_fail(DELTA_ERR_NOMEM, "out of memory recording matches");
                 break;
             }
         }
@@ -473,16 +473,16 @@ static delta_status window_anchors(const matcher *whole, size_t ws, size_t wl, s
                                    anchor_list *anchors)
 {
     saidx_t *sa = malloc(wl * sizeof *sa);
-    if (!sa) return delta_fail(DELTA_ERR_NOMEM, "cannot allocate a suffix array for %zu bytes", wl);
+    if (!sa) return dlt_fail(DELTA_ERR_NOMEM, "cannot allocate a suffix array for %zu bytes", wl);
     if (divsufsort(whole->src + ws, sa, (saidx_t)wl) != 0) {
         free(sa);
-        return delta_fail(DELTA_ERR_INTERNAL, "suffix sorting of the source failed");
+        return dlt_fail(DELTA_ERR_INTERNAL, "suffix sorting of the source failed");
     }
     /* allocated after the sort, in the space its buckets used */
     uint32_t *bucket = malloc(65537 * sizeof *bucket);
     if (!bucket) {
         free(sa);
-        return delta_fail(DELTA_ERR_NOMEM, "cannot allocate the match index");
+        return dlt_fail(DELTA_ERR_NOMEM, "cannot allocate the match index");
     }
     build_buckets(whole->src + ws, wl, sa, bucket);
     matcher m = {whole->src + ws, wl, whole->dst, whole->dst_len, sa, bucket};
@@ -510,11 +510,11 @@ static delta_status diff_once(const uint8_t *source, size_t source_len, const ui
                               size_t *count)
 {
     if (!ops || !count || (!source && source_len) || (!target && target_len))
-        return delta_fail(DELTA_ERR_ARG, "delta_diff: null argument");
+        return dlt_fail(DELTA_ERR_ARG, "delta_diff: null argument");
     *ops = NULL;
     *count = 0;
     if (source_len > SOURCE_MAX)
-        return delta_fail(DELTA_ERR_LIMIT, "source of %zu bytes is too large (limit %zu)",
+        return dlt_fail(DELTA_ERR_LIMIT, "source of %zu bytes is too large (limit %zu)",
                           source_len, SOURCE_MAX);
     if (target_len == 0) return DELTA_OK; /* nothing to cover: zero ops */
 
@@ -527,7 +527,7 @@ static delta_status diff_once(const uint8_t *source, size_t source_len, const ui
         uint64_t room = cap - cap / 4;
         window = room > SORT_WORKSPACE ? (size_t)((room - SORT_WORKSPACE) / sizeof(saidx_t)) : 0;
         if (window < WINDOW_MIN)
-            return delta_fail(DELTA_ERR_LIMIT, "a memory cap of %llu bytes is too small (at least %llu)",
+            return dlt_fail(DELTA_ERR_LIMIT, "a memory cap of %llu bytes is too small (at least %llu)",
                               (unsigned long long)cap,
                               (unsigned long long)(((uint64_t)WINDOW_MIN * sizeof(saidx_t) + SORT_WORKSPACE) * 4 / 3 + 1));
     }
@@ -550,13 +550,13 @@ static delta_status diff_once(const uint8_t *source, size_t source_len, const ui
 
     uint64_t used = (anchors.cap * sizeof(anchor)) + (anchors.len + 1) * sizeof(delta_op);
     if (cap && used > cap) {
-        st = delta_fail(DELTA_ERR_LIMIT, "the op list needs %llu bytes, over the memory cap of %llu",
+        st = dlt_fail(DELTA_ERR_LIMIT, "the op list needs %llu bytes, over the memory cap of %llu",
                         (unsigned long long)used, (unsigned long long)cap);
         goto out;
     }
     delta_op *list = malloc((anchors.len + 1) * sizeof *list);
     if (!list) {
-        st = delta_fail(DELTA_ERR_NOMEM, "cannot allocate %zu ops", anchors.len + 1);
+        st = dlt_fail(DELTA_ERR_NOMEM, "cannot allocate %zu ops", anchors.len + 1);
         goto out;
     }
     *count = build_ops(&m, &anchors, list);
@@ -605,7 +605,7 @@ delta_status delta_diff(const uint8_t *source, size_t source_len, const uint8_t 
     uint8_t *moved = malloc(source_len);
     if (!moved) {
         free(e);
-        st = delta_fail(DELTA_ERR_NOMEM, "cannot allocate %zu bytes for the moved source", source_len);
+        st = dlt_fail(DELTA_ERR_NOMEM, "cannot allocate %zu bytes for the moved source", source_len);
         goto fail;
     }
     memcpy(moved, source, source_len);

@@ -29,7 +29,7 @@ delta_status dlt_predict_build_map(const delta_op *ops, size_t n, arch_entry **o
     *out = NULL;
     *count = 0;
     copy_span *sp = malloc((n ? n : 1) * sizeof *sp);
-    if (!sp) return delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+    if (!sp) return dlt_fail(DELTA_ERR_NOMEM, "encode: out of memory");
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
         if (ops[i].copy > 0) sp[m++] = (copy_span){ops[i].src, ops[i].copy, (int64_t)ops[i].dst - (int64_t)ops[i].src};
@@ -37,7 +37,7 @@ delta_status dlt_predict_build_map(const delta_op *ops, size_t n, arch_entry **o
     arch_entry *e = malloc((m ? m : 1) * sizeof *e);
     if (!e) {
         free(sp);
-        return delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+        return dlt_fail(DELTA_ERR_NOMEM, "encode: out of memory");
     }
     size_t k = 0;
     for (size_t i = 0; i < m; i++) {
@@ -56,7 +56,7 @@ delta_status dlt_predict_build_map(const delta_op *ops, size_t n, arch_entry **o
 /* A 64-bit little-endian ELF file of this e_machine. */
 int dlt_predict_looks_elf64(const uint8_t *b, size_t len, uint16_t machine)
 {
-    return len >= 64 && memcmp(b, "\x7f" "ELF", 4) == 0 && b[4] == 2 && b[5] == 1 && delta_le16(b + 18) == machine;
+    return len >= 64 && memcmp(b, "\x7f" "ELF", 4) == 0 && b[4] == 2 && b[5] == 1 && dlt_le16(b + 18) == machine;
 }
 
 /* A cheap look for Thumb-2 code: BL / B.W words, at halfword steps, whose
@@ -68,7 +68,7 @@ int dlt_predict_looks_thumb2(const uint8_t *b, size_t len)
     uint64_t hits = 0, words = 0;
     for (size_t i = 0; i + 4 <= len; words++) {
         int32_t imm;
-        if (dlt_arch_thumb2_decode(delta_le16(b + i), delta_le16(b + i + 2), &imm)) {
+        if (dlt_arch_thumb2_decode(dlt_le16(b + i), dlt_le16(b + i + 2), &imm)) {
             int64_t t = (int64_t)i + 4 + imm;
             if (t >= 0 && (uint64_t)t < len) hits++;
             i += 4;
@@ -98,7 +98,7 @@ static void relocate_x86(const arch_map *m, uint8_t *b, size_t len)
         }
         if (dlt_arch_map_find(m, (int64_t)i, &ms) && dlt_arch_map_find(m, t, &mt)) {
             int64_t rel = t + mt - ((int64_t)(i + n) + ms);
-            if (rel >= INT32_MIN && rel <= INT32_MAX) delta_put32(b + i + d, (uint32_t)(int32_t)rel);
+            if (rel >= INT32_MIN && rel <= INT32_MAX) dlt_put32(b + i + d, (uint32_t)(int32_t)rel);
         }
         i += n;
     }
@@ -110,7 +110,7 @@ static void relocate_a64(const arch_map *m, uint8_t *b, size_t len)
         int64_t t, ms, mt;
         size_t n;
         int have2 = i + 8 <= len;
-        if (!dlt_arch_a64_ref(delta_le32(b + i), have2 ? delta_le32(b + i + 4) : 0, have2, i, &t, &n)) {
+        if (!dlt_arch_a64_ref(dlt_le32(b + i), have2 ? dlt_le32(b + i + 4) : 0, have2, i, &t, &n)) {
             i += 4;
             continue;
         }
@@ -135,12 +135,12 @@ void dlt_predict_relocate(const arch_map *m, uint32_t arch, uint8_t *b, size_t l
     }
     int abs32 = arch == ARCH_THUMB2_ABS32;
     for (size_t i = 0; i + 4 <= len;) {
-        uint16_t h1 = delta_le16(b + i), h2 = delta_le16(b + i + 2);
+        uint16_t h1 = dlt_le16(b + i), h2 = dlt_le16(b + i + 2);
         int32_t imm;
         if (!dlt_arch_thumb2_decode(h1, h2, &imm)) {
             uint32_t nv;
-            if (abs32 && (i & 3) == 0 && dlt_arch_abs32_predict(m, len, delta_le32(b + i), &nv)) {
-                delta_put32(b + i, nv);
+            if (abs32 && (i & 3) == 0 && dlt_arch_abs32_predict(m, len, dlt_le32(b + i), &nv)) {
+                dlt_put32(b + i, nv);
                 i += 4;
             } else {
                 i += 2;
@@ -152,8 +152,8 @@ void dlt_predict_relocate(const arch_map *m, uint32_t arch, uint8_t *b, size_t l
             int64_t nimm = t + mt - ((int64_t)i + ms) - 4;
             if (!(nimm & 1) && nimm >= -(INT64_C(1) << 24) && nimm < (INT64_C(1) << 24)) {
                 dlt_arch_thumb2_encode(&h1, &h2, (int32_t)nimm);
-                delta_put16(b + i, h1);
-                delta_put16(b + i + 2, h2);
+                dlt_put16(b + i, h1);
+                dlt_put16(b + i + 2, h2);
             }
         }
         i += 4;
@@ -172,7 +172,7 @@ void dlt_predict_relocate(const arch_map *m, uint32_t arch, uint8_t *b, size_t l
 int dlt_predict_find_base(const uint8_t *b, size_t len, uint32_t *base)
 {
     if (len < 8 || len > ((size_t)4 << 20)) return 0;
-    uint32_t reset = delta_le32(b + 4);
+    uint32_t reset = dlt_le32(b + 4);
     if (!(reset & 1)) return 0;
     uint32_t r = reset & ~1u, lo = r > len ? (r - (uint32_t)len + 255) & ~255u : 0;
     /* the odd words within reach */
@@ -180,7 +180,7 @@ int dlt_predict_find_base(const uint8_t *b, size_t len, uint32_t *base)
     uint32_t *ptr = malloc((len / 4 + 1) * sizeof *ptr);
     if (!ptr) return 0;
     for (size_t i = 0; i + 4 <= len; i += 4) {
-        uint32_t v = delta_le32(b + i);
+        uint32_t v = dlt_le32(b + i);
         if ((v & 1) && v - 1 >= lo && (uint64_t)(v - 1) < (uint64_t)r + len) ptr[n++] = v - 1;
     }
     uint32_t best = 0, best_b = 0;
@@ -264,12 +264,12 @@ delta_status dlt_predict_fit_map(const uint8_t *source, size_t source_len, const
                 int64_t t, nt;
                 size_t len, nlen;
                 int have2 = i + 8 <= op->copy;
-                uint32_t o1 = delta_le32(o), o2 = have2 ? delta_le32(o + 4) : 0;
+                uint32_t o1 = dlt_le32(o), o2 = have2 ? dlt_le32(o + 4) : 0;
                 if (!dlt_arch_a64_ref(o1, o2, have2, op->src + i, &t, &len)) {
                     i += 4;
                     continue;
                 }
-                uint32_t w1 = delta_le32(w), w2 = have2 ? delta_le32(w + 4) : 0;
+                uint32_t w1 = dlt_le32(w), w2 = have2 ? dlt_le32(w + 4) : 0;
                 if (dlt_arch_a64_ref(w1, w2, have2, op->dst + i, &nt, &nlen) && nlen == len &&
                     (len == 4 ? (o1 ^ w1) >> 26 == 0
                               : ((o1 ^ w1) & 0x9F00001F) == 0 && ((o2 ^ w2) & ~(0xFFFu << 10)) == 0) &&
@@ -291,7 +291,7 @@ delta_status dlt_predict_fit_map(const uint8_t *source, size_t source_len, const
                 }
                 /* the same instruction (all but its offset): its new target votes */
                 if (memcmp(w, o, d) == 0 && memcmp(w + d + 4, o + d + 4, len - d - 4) == 0) {
-                    int64_t nt = (int64_t)(op->dst + i + len) + (int32_t)delta_le32(w + d);
+                    int64_t nt = (int64_t)(op->dst + i + len) + (int32_t)dlt_le32(w + d);
                     if (!push_vote(&v, &nv, &cap, t, nt - t)) goto nomem;
                 }
                 i += len;
@@ -301,9 +301,9 @@ delta_status dlt_predict_fit_map(const uint8_t *source, size_t source_len, const
         for (size_t i = (size_t)(op->src & 1); i + 4 <= op->copy;) {
             const uint8_t *o = source + op->src + i, *w = target + op->dst + i;
             int32_t imm, nimm;
-            if (!dlt_arch_thumb2_decode(delta_le16(o), delta_le16(o + 2), &imm)) {
+            if (!dlt_arch_thumb2_decode(dlt_le16(o), dlt_le16(o + 2), &imm)) {
                 /* An address into the source, and the word the target holds there. */
-                uint32_t ov = delta_le32(o), nw = delta_le32(w);
+                uint32_t ov = dlt_le32(o), nw = dlt_le32(w);
                 if (abs32 && ((op->src + i) & 3) == 0 && ov >= base && ov - base < source_len) {
                     if (nw >= base && nw - base < target_len &&
                         !push_vote(&v, &nv, &cap, (int64_t)(ov - base), (int64_t)nw - (int64_t)ov))
@@ -314,7 +314,7 @@ delta_status dlt_predict_fit_map(const uint8_t *source, size_t source_len, const
                 }
                 continue;
             }
-            if (dlt_arch_thumb2_decode(delta_le16(w), delta_le16(w + 2), &nimm)) {
+            if (dlt_arch_thumb2_decode(dlt_le16(w), dlt_le16(w + 2), &nimm)) {
                 int64_t t = (int64_t)(op->src + i) + 4 + imm, nt = (int64_t)(op->dst + i) + 4 + nimm;
                 if (!push_vote(&v, &nv, &cap, t, nt - t)) goto nomem;
             }
@@ -325,7 +325,7 @@ delta_status dlt_predict_fit_map(const uint8_t *source, size_t source_len, const
     run *r = malloc((nv ? nv : 1) * sizeof *r);
     if (!r) {
         free(v);
-        return delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+        return dlt_fail(DELTA_ERR_NOMEM, "encode: out of memory");
     }
     size_t nr = 0;
     for (size_t a = 0; a < nv;) {
@@ -362,7 +362,7 @@ delta_status dlt_predict_fit_map(const uint8_t *source, size_t source_len, const
     arch_entry *e = malloc((m ? m : 1) * sizeof *e);
     if (!e) {
         free(r);
-        return delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+        return dlt_fail(DELTA_ERR_NOMEM, "encode: out of memory");
     }
     size_t k2 = 0;
     for (size_t k = 0; k < m; k++) {
@@ -377,5 +377,5 @@ delta_status dlt_predict_fit_map(const uint8_t *source, size_t source_len, const
     return DELTA_OK;
 nomem:
     free(v);
-    return delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+    return dlt_fail(DELTA_ERR_NOMEM, "encode: out of memory");
 }

@@ -76,8 +76,8 @@ static delta_status compress_stream(const delta_patch_options *opt, int which, u
     size_t pos = 0;
     lzma_ret r = lzma_raw_buffer_encode(f, NULL, raw->data ? raw->data : (const uint8_t *)"", raw->len,
                                         out->data + out->len, &pos, bound);
-    if (r != LZMA_OK) return delta_fail(DELTA_ERR_INTERNAL, "encode: lzma failed (%d)", (int)r);
-    if (pos > UINT32_MAX) return delta_fail(DELTA_ERR_LIMIT, "encode: stream too large");
+    if (r != LZMA_OK) return dlt_fail(DELTA_ERR_INTERNAL, "encode: lzma failed (%d)", (int)r);
+    if (pos > UINT32_MAX) return dlt_fail(DELTA_ERR_LIMIT, "encode: stream too large");
     out->len += pos;
     *stored = (uint32_t)pos;
     return DELTA_OK;
@@ -182,21 +182,21 @@ static delta_status put_preamble(delta_buf *b, uint32_t arch, uint32_t base, con
 static delta_status check_options(const delta_patch_options *o)
 {
     if (o->block_size < 512 || o->block_size > (1u << 20) || (o->block_size & (o->block_size - 1)))
-        return delta_fail(DELTA_ERR_ARG, "block size %u is not a power of two in 512..1048576", o->block_size);
+        return dlt_fail(DELTA_ERR_ARG, "block size %u is not a power of two in 512..1048576", o->block_size);
     if (o->segment_size < o->block_size || o->segment_size > (32u << 20))
-        return delta_fail(DELTA_ERR_ARG, "segment size %u outside block size..32 MiB", o->segment_size);
-    if (o->compression > DELTA_COMPRESSION_LZRC) return delta_fail(DELTA_ERR_ARG, "unknown compression");
+        return dlt_fail(DELTA_ERR_ARG, "segment size %u outside block size..32 MiB", o->segment_size);
+    if (o->compression > DELTA_COMPRESSION_LZRC) return dlt_fail(DELTA_ERR_ARG, "unknown compression");
     if (o->compression == DELTA_COMPRESSION_LZRC &&
         (o->dict_size < DELTA_LZRC_MIN_WINDOW || o->dict_size > DELTA_LZRC_MAX_WINDOW || (o->dict_size & (o->dict_size - 1))))
-        return delta_fail(DELTA_ERR_ARG, "LZRC window %u is not a power of two in 256..65536", o->dict_size);
+        return dlt_fail(DELTA_ERR_ARG, "LZRC window %u is not a power of two in 256..65536", o->dict_size);
     if (o->compression == DELTA_COMPRESSION_LZMA2 && (o->dict_size < 4096 || o->dict_size > DELTA_PATCH_MAX_DICT))
-        return delta_fail(DELTA_ERR_ARG, "dictionary size %u outside 4096..8 MiB", o->dict_size);
+        return dlt_fail(DELTA_ERR_ARG, "dictionary size %u outside 4096..8 MiB", o->dict_size);
     if (o->batch_blocks < 1 || o->batch_blocks > DELTA_PATCH_MAX_BATCH)
-        return delta_fail(DELTA_ERR_ARG, "batch of %u blocks outside 1..%u", o->batch_blocks, DELTA_PATCH_MAX_BATCH);
-    if (o->max_stash > DELTA_PATCH_MAX_STASH) return delta_fail(DELTA_ERR_ARG, "more than %u stash slots", DELTA_PATCH_MAX_STASH);
+        return dlt_fail(DELTA_ERR_ARG, "batch of %u blocks outside 1..%u", o->batch_blocks, DELTA_PATCH_MAX_BATCH);
+    if (o->max_stash > DELTA_PATCH_MAX_STASH) return dlt_fail(DELTA_ERR_ARG, "more than %u stash slots", DELTA_PATCH_MAX_STASH);
     if (o->arch != DELTA_ARCH_NONE && o->arch != DELTA_ARCH_THUMB2 && o->arch != DELTA_ARCH_X86_64 &&
         o->arch != DELTA_ARCH_AARCH64 && o->arch != DELTA_ARCH_AUTO)
-        return delta_fail(DELTA_ERR_ARG, "unknown arch %u", o->arch);
+        return dlt_fail(DELTA_ERR_ARG, "unknown arch %u", o->arch);
     return DELTA_OK;
 }
 
@@ -212,7 +212,7 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
     if (!st) st = check_options(&opt);
     if (st) return st;
     if (source_len > DELTA_PATCH_MAX_IMAGE || target_len > DELTA_PATCH_MAX_IMAGE)
-        return delta_fail(DELTA_ERR_LIMIT, "images over 2 GiB are not supported");
+        return dlt_fail(DELTA_ERR_LIMIT, "images over 2 GiB are not supported");
     plan p;
     st = dlt_plan_build(source, source_len, target, target_len, ops, op_count, opt.block_size, opt.inplace,
                     opt.max_stash, opt.batch_blocks, &p);
@@ -228,7 +228,7 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
     for (uint64_t k = 0; k < p.blocks; k++)
         if (p.first[k + 1] - p.first[k] > most) most = p.first[k + 1] - p.first[k];
     plan_piece *pieces = malloc(3 * most * sizeof *pieces);
-    if (!pieces) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+    if (!pieces) st = dlt_fail(DELTA_ERR_NOMEM, "encode: out of memory");
 
     /* Reference prediction: tried when asked for, or when the source looks
      * like Thumb-2 code (AUTO); kept per segment where it pays (below). */
@@ -259,7 +259,7 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
     /* Thumb-2 literals store their branches absolute: the extra stream differs too. */
     int lit_tf = nvar > 0 && (var_arch[0] == ARCH_THUMB2 || var_arch[0] == ARCH_THUMB2_ABS32);
     uint8_t *pred = nvar ? malloc(opt.block_size) : NULL;
-    if (!st && nvar && !pred) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+    if (!st && nvar && !pred) st = dlt_fail(DELTA_ERR_NOMEM, "encode: out of memory");
 
     /* Cut the commands into segments of at most about segment_size target
      * bytes, all about the same size, so the cores finish together. */
@@ -288,7 +288,7 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
             if (nseg == segcap) {
                 size_t nc = segcap ? segcap * 2 : 16;
                 segbuf *ns = realloc(segs, nc * sizeof *ns);
-                if (!ns) { st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory"); break; }
+                if (!ns) { st = dlt_fail(DELTA_ERR_NOMEM, "encode: out of memory"); break; }
                 segs = ns;
                 segcap = nc;
             }
@@ -375,7 +375,7 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
      */
     size_t per = 3 + 2 * (size_t)nvar + (size_t)lit_tf, njobs = nseg * per;
     job_set js = {&opt, calloc(njobs ? njobs : 1, sizeof(job)), njobs, 0, 0, PTHREAD_MUTEX_INITIALIZER};
-    if (!st && !js.jobs) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+    if (!st && !js.jobs) st = dlt_fail(DELTA_ERR_NOMEM, "encode: out of memory");
     for (size_t i = 0; i < nseg && !st; i++)
         for (size_t k = 0; k < per; k++) {
             job *jb = &js.jobs[per * i + k];
@@ -411,9 +411,9 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
     }
     /* Which job's output each stream of each segment uses. */
     size_t *pick = calloc(nseg * 3 + 1, sizeof *pick);
-    if (!st && !pick) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+    if (!st && !pick) st = dlt_fail(DELTA_ERR_NOMEM, "encode: out of memory");
     const delta_buf **raw = calloc(nseg * 3 + 1, sizeof *raw);
-    if (!st && !raw) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+    if (!st && !raw) st = dlt_fail(DELTA_ERR_NOMEM, "encode: out of memory");
     job_set js2 = {&opt, NULL, 0, 0, js.diff_lc, PTHREAD_MUTEX_INITIALIZER};
     for (size_t i = 0; i < nseg && !st; i++) {
         int v = segs[i].var;
@@ -433,7 +433,7 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
     }
     if (!st && js2.count) {
         js2.jobs = calloc(js2.count, sizeof(job));
-        if (!js2.jobs) st = delta_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+        if (!js2.jobs) st = dlt_fail(DELTA_ERR_NOMEM, "encode: out of memory");
         for (size_t i = 0, n = 0; i < nseg && !st; i++)
             if (segs[i].var < 0) {
                 js2.jobs[n].which = STREAM_CTRL;
@@ -459,12 +459,12 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
         sx.diff_bytes += out3[1]->stored;
         sx.extra_stream_bytes += out3[2]->stored;
         sx.predicted_segments += (uint64_t)(segs[i].var >= 0);
-        delta_put64(e, segs[i].first_op);
+        dlt_put64(e, segs[i].first_op);
         for (int s = 0; s < 3; s++) {
-            delta_put32(e + 8 + 4 * s, out3[s]->stored);
-            delta_put32(e + 20 + 4 * s, (uint32_t)raw[3 * i + s]->len);
+            dlt_put32(e + 8 + 4 * s, out3[s]->stored);
+            dlt_put32(e + 20 + 4 * s, (uint32_t)raw[3 * i + s]->len);
         }
-        delta_put32(e + 32, delta_crc32(0, body.data + start, body.len - start));
+        dlt_put32(e + 32, dlt_crc32(0, body.data + start, body.len - start));
         st = delta_buf_append(&table, e, sizeof e);
     }
     sx.map_entries = map_used;
@@ -482,21 +482,21 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
         uint8_t h[DELTA_PATCH_HEADER_SIZE];
         memset(h, 0, sizeof h);
         memcpy(h, DELTA_PATCH_MAGIC, 8);
-        delta_put64(h + 8, source_len);
-        delta_put64(h + 16, target_len);
-        delta_put32(h + 24, opt.block_size);
+        dlt_put64(h + 8, source_len);
+        dlt_put64(h + 16, target_len);
+        dlt_put32(h + 24, opt.block_size);
         h[28] = (uint8_t)opt.compression;
         h[29] = (uint8_t)((opt.inplace ? DELTA_PATCH_INPLACE : 0) | (any_predict ? DELTA_PATCH_PREDICT : 0));
-        delta_put16(h + 30, (uint16_t)map_used);
-        delta_put32(h + 32, opt.compression != DELTA_COMPRESSION_NONE ? opt.dict_size : 0);
-        delta_put32(h + 36, (uint32_t)nseg);
-        delta_put32(h + 40, p.stash_slots);
-        delta_put32(h + 44, max_stream);
-        delta_put64(h + 48, p.cmd_count);
-        delta_put32(h + 56, batch_used);
-        uint32_t crc = delta_crc32(0, h, 60);
-        crc = delta_crc32(crc, table.data, table.len);
-        delta_put32(h + 60, crc);
+        dlt_put16(h + 30, (uint16_t)map_used);
+        dlt_put32(h + 32, opt.compression != DELTA_COMPRESSION_NONE ? opt.dict_size : 0);
+        dlt_put32(h + 36, (uint32_t)nseg);
+        dlt_put32(h + 40, p.stash_slots);
+        dlt_put32(h + 44, max_stream);
+        dlt_put64(h + 48, p.cmd_count);
+        dlt_put32(h + 56, batch_used);
+        uint32_t crc = dlt_crc32(0, h, 60);
+        crc = dlt_crc32(crc, table.data, table.len);
+        dlt_put32(h + 60, crc);
         st = delta_buf_append(out, h, sizeof h);
         if (!st) st = delta_buf_append(out, table.data, table.len);
         if (!st) st = delta_buf_append(out, body.data, body.len);

@@ -163,7 +163,7 @@ delta_status dlt_lzrc_encode(const uint8_t *data, size_t n, uint32_t header_wind
         free(m);
         free(f.head);
         free(f.prev);
-        return delta_fail(DELTA_ERR_NOMEM, "encode: out of memory for LZRC");
+        return dlt_fail(DELTA_ERR_NOMEM, "encode: out of memory for LZRC");
     }
     for (size_t i = 0; i < (1u << HASH_BITS); i++) f.head[i] = -1;
     dlt_lzrc_model_init(m);
@@ -214,7 +214,7 @@ delta_status dlt_lzrc_encode(const uint8_t *data, size_t n, uint32_t header_wind
     free(f.head);
     free(f.prev);
     if (e.st) return e.st;
-    if (out->len - start > UINT32_MAX) return delta_fail(DELTA_ERR_LIMIT, "encode: stream too large");
+    if (out->len - start > UINT32_MAX) return dlt_fail(DELTA_ERR_LIMIT, "encode: stream too large");
     *stored = (uint32_t)(out->len - start);
     return DELTA_OK;
 }

@@ -52,7 +52,7 @@ static delta_status push_piece(plan *p, size_t *cap, size_t *n, uint8_t kind, ui
     if (*n == *cap) {
         size_t c = *cap ? *cap * 2 : 1024;
         plan_piece *np = realloc(p->pieces, c * sizeof *np);
-        if (!np) return delta_fail(DELTA_ERR_NOMEM, "plan: out of memory");
+        if (!np) return dlt_fail(DELTA_ERR_NOMEM, "plan: out of memory");
         p->pieces = np;
         *cap = c;
     }
@@ -82,18 +82,18 @@ static delta_status cut_pieces(plan *p, const delta_op *ops, size_t op_count, si
     uint64_t pos = 0;
     for (size_t i = 0; i < op_count; i++) {
         const delta_op *o = &ops[i];
-        if (o->dst != pos || !delta_range_ok(o->src, o->copy, src_len) || o->copy > tgt_len - pos ||
+        if (o->dst != pos || !dlt_range_ok(o->src, o->copy, src_len) || o->copy > tgt_len - pos ||
             o->extra > tgt_len - pos - o->copy)
-            return delta_fail(DELTA_ERR_ARG, "plan: diff op %zu does not tile the target", i);
+            return dlt_fail(DELTA_ERR_ARG, "plan: diff op %zu does not tile the target", i);
         delta_status st = add_range(p, &cap, &n, 0, o->dst, o->src, o->copy);
         if (!st) st = add_range(p, &cap, &n, 1, o->dst + o->copy, 0, o->extra);
         if (st) return st;
         pos += o->copy + o->extra;
     }
-    if (pos != tgt_len) return delta_fail(DELTA_ERR_ARG, "plan: diff ops cover %llu of %zu target bytes",
+    if (pos != tgt_len) return dlt_fail(DELTA_ERR_ARG, "plan: diff ops cover %llu of %zu target bytes",
                                           (unsigned long long)pos, tgt_len);
     p->first = calloc(p->blocks + 1, sizeof *p->first);
-    if (!p->first) return delta_fail(DELTA_ERR_NOMEM, "plan: out of memory");
+    if (!p->first) return dlt_fail(DELTA_ERR_NOMEM, "plan: out of memory");
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t b = p->pieces[i].dst / p->block_size;
@@ -167,7 +167,7 @@ static delta_status graph_build(plan *p, graph *g, const uint8_t *src, size_t sr
     if (!g->changed || !g->succ_at || !g->pred_at || !g->indeg || !g->emitted || !g->released || !g->slot_of ||
         !g->stash_wait || !mark) {
         free(mark);
-        return delta_fail(DELTA_ERR_NOMEM, "plan: out of memory for %llu blocks", (unsigned long long)n);
+        return dlt_fail(DELTA_ERR_NOMEM, "plan: out of memory for %llu blocks", (unsigned long long)n);
     }
     for (uint64_t k = 0; k < n; k++) {
         uint64_t off = k * bs, len = tgt_len - off < bs ? tgt_len - off : bs;
@@ -192,7 +192,7 @@ static delta_status graph_build(plan *p, graph *g, const uint8_t *src, size_t sr
     if (!g->to || !g->from || !g->dead || !g->pred || !fill) {
         free(mark);
         free(fill);
-        return delta_fail(DELTA_ERR_NOMEM, "plan: out of memory for %llu edges", (unsigned long long)edges);
+        return dlt_fail(DELTA_ERR_NOMEM, "plan: out of memory for %llu edges", (unsigned long long)edges);
     }
     memset(mark, 0, (n + 1) * sizeof *mark);
     for (uint64_t j = 0; j < n; j++) {
@@ -242,7 +242,7 @@ static delta_status push_cmd(plan *p, size_t *cap, uint8_t type, uint64_t a, uin
     if (p->cmd_count == *cap) {
         size_t c = *cap ? *cap * 2 : 256;
         plan_cmd *nc = realloc(p->cmds, c * sizeof *nc);
-        if (!nc) return delta_fail(DELTA_ERR_NOMEM, "plan: out of memory");
+        if (!nc) return dlt_fail(DELTA_ERR_NOMEM, "plan: out of memory");
         p->cmds = nc;
         *cap = c;
     }
@@ -427,7 +427,7 @@ static delta_status order_inplace(plan *p, graph *g, uint32_t max_stash, uint32_
                malloc((max_stash + 1) * sizeof(int32_t)), 0, 0};
     delta_status st = DELTA_OK;
     if (!h.v || !seen || !set || !pool || !b.blocks || !b.stash_block || !b.stash_slot || !b.free_slot) {
-        st = delta_fail(DELTA_ERR_NOMEM, "plan: out of memory");
+        st = dlt_fail(DELTA_ERR_NOMEM, "plan: out of memory");
         goto out;
     }
     uint32_t npool = max_stash, live = 0;

@@ -178,19 +178,19 @@ static delta_status open_input(const char *path, int *fd_out, struct stat *st)
 {
     *fd_out = -1;
     int fd = open_retry(path, O_RDONLY | O_NONBLOCK, 0);
-    if (fd < 0) return delta_fail(DELTA_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    if (fd < 0) return dlt_fail(DELTA_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
     if (fstat(fd, st) < 0) {
         close_quietly(fd);
-        return delta_fail(DELTA_ERR_INPUT, "%s: cannot stat: %s", path, strerror(errno));
+        return dlt_fail(DELTA_ERR_INPUT, "%s: cannot stat: %s", path, strerror(errno));
     }
     if (S_ISDIR(st->st_mode)) {
         close_quietly(fd);
-        return delta_fail(DELTA_ERR_INPUT, "%s: is a directory", path);
+        return dlt_fail(DELTA_ERR_INPUT, "%s: is a directory", path);
     }
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
         close_quietly(fd);
-        return delta_fail(DELTA_ERR_INPUT, "%s: cannot clear O_NONBLOCK: %s", path, strerror(errno));
+        return dlt_fail(DELTA_ERR_INPUT, "%s: cannot clear O_NONBLOCK: %s", path, strerror(errno));
     }
     *fd_out = fd;
     return DELTA_OK;
@@ -201,7 +201,7 @@ static delta_status open_input(const char *path, int *fd_out, struct stat *st)
 static int source_read(void *ctx, uint64_t off, void *buf, size_t len)
 {
     delta_file *f = ctx;
-    if (!delta_range_ok(off, len, f->size)) return DELTA_IO_SHORT;
+    if (!dlt_range_ok(off, len, f->size)) return DELTA_IO_SHORT;
     return pread_full(f->fd, off, buf, len);
 }
 
@@ -216,20 +216,20 @@ delta_status delta_file_source_open(const char *path, delta_source *src, delta_f
      * pipe, FIFO, socket or terminal has neither (pread fails, st_size is 0). */
     if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
         close_quietly(fd);
-        return delta_fail(DELTA_ERR_INPUT, "%s: not a regular file or block device", path);
+        return dlt_fail(DELTA_ERR_INPUT, "%s: not a regular file or block device", path);
     }
     uint64_t size = (uint64_t)st.st_size;
 #ifdef BLKGETSIZE64
     if (S_ISBLK(st.st_mode) && ioctl(fd, BLKGETSIZE64, &size) < 0) {
         close_quietly(fd);
-        return delta_fail(DELTA_ERR_INPUT, "%s: cannot get the device size: %s", path,
+        return dlt_fail(DELTA_ERR_INPUT, "%s: cannot get the device size: %s", path,
                           strerror(errno));
     }
 #endif
     delta_file *f = file_new(KIND_SOURCE, fd);
     if (!f) {
         close_quietly(fd);
-        return delta_fail(DELTA_ERR_NOMEM, "%s: out of memory", path);
+        return dlt_fail(DELTA_ERR_NOMEM, "%s: out of memory", path);
     }
     f->size = size;
     *src = (delta_source){DELTA_SOURCE_VERSION, f, size, source_read};
@@ -249,11 +249,11 @@ delta_status delta_file_sink_open(const char *path, delta_sink *sink, delta_file
 {
     *out = NULL;
     int fd = open_retry(path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    if (fd < 0) return delta_fail(DELTA_ERR_OUTPUT, "%s: cannot create: %s", path, strerror(errno));
+    if (fd < 0) return dlt_fail(DELTA_ERR_OUTPUT, "%s: cannot create: %s", path, strerror(errno));
     delta_file *f = file_new(KIND_SINK, fd);
     if (!f) {
         close_quietly(fd);
-        return delta_fail(DELTA_ERR_NOMEM, "%s: out of memory", path);
+        return dlt_fail(DELTA_ERR_NOMEM, "%s: out of memory", path);
     }
     *sink = (delta_sink){DELTA_SINK_VERSION, f, sink_write};
     *out = f;
@@ -271,7 +271,7 @@ static int flash_read(void *ctx, uint64_t off, void *buf, size_t len)
 static int flash_write(void *ctx, uint64_t off, const void *buf, size_t len)
 {
     delta_file *f = ctx;
-    if (!delta_range_ok(off, len, f->capacity)) return DELTA_IO_NOSPACE;
+    if (!dlt_range_ok(off, len, f->capacity)) return DELTA_IO_NOSPACE;
     return pwrite_full(f->fd, off, buf, len);
 }
 
@@ -296,35 +296,35 @@ delta_status delta_file_flash_open(const char *path, uint64_t capacity, delta_fl
 {
     *out = NULL;
     int fd = open_retry(path, O_RDWR, 0);
-    if (fd < 0) return delta_fail(DELTA_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    if (fd < 0) return dlt_fail(DELTA_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) < 0) {
         close_quietly(fd);
-        return delta_fail(DELTA_ERR_INPUT, "%s: cannot stat: %s", path, strerror(errno));
+        return dlt_fail(DELTA_ERR_INPUT, "%s: cannot stat: %s", path, strerror(errno));
     }
     int is_block = S_ISBLK(st.st_mode);
     if (!is_block && !S_ISREG(st.st_mode)) {
         close_quietly(fd);
-        return delta_fail(DELTA_ERR_INPUT, "%s: not a regular file or a block device", path);
+        return dlt_fail(DELTA_ERR_INPUT, "%s: not a regular file or a block device", path);
     }
     uint64_t size = (uint64_t)st.st_size;
     if (is_block) {
 #ifdef BLKGETSIZE64
         if (ioctl(fd, BLKGETSIZE64, &size) < 0) {
             close_quietly(fd);
-            return delta_fail(DELTA_ERR_INPUT, "%s: cannot get the device size: %s", path,
+            return dlt_fail(DELTA_ERR_INPUT, "%s: cannot get the device size: %s", path,
                               strerror(errno));
         }
 #else
         close_quietly(fd);
-        return delta_fail(DELTA_ERR_INPUT, "%s: block devices are not supported here", path);
+        return dlt_fail(DELTA_ERR_INPUT, "%s: block devices are not supported here", path);
 #endif
         if (size < capacity) capacity = size;
     }
     delta_file *f = file_new(KIND_FLASH, fd);
     if (!f) {
         close_quietly(fd);
-        return delta_fail(DELTA_ERR_NOMEM, "%s: out of memory", path);
+        return dlt_fail(DELTA_ERR_NOMEM, "%s: out of memory", path);
     }
     f->size = size;
     f->capacity = capacity;
@@ -344,12 +344,12 @@ delta_status delta_file_flash_open(const char *path, uint64_t capacity, delta_fl
 
 delta_status delta_file_sync(delta_file *f)
 {
-    if (!f) return delta_fail(DELTA_ERR_ARG, "delta_file_sync: no file");
+    if (!f) return dlt_fail(DELTA_ERR_ARG, "delta_file_sync: no file");
     if (f->fd < 0) return DELTA_OK; /* a mapping: nothing written */
     if (sync_fd(f->fd, 1) < 0) {
         if (f->kind == KIND_FLASH)
-            return delta_fail(DELTA_ERR_SYNC, "cannot sync the image: %s", strerror(errno));
-        return delta_fail(DELTA_ERR_OUTPUT, "cannot sync the output: %s", strerror(errno));
+            return dlt_fail(DELTA_ERR_SYNC, "cannot sync the image: %s", strerror(errno));
+        return dlt_fail(DELTA_ERR_OUTPUT, "cannot sync the output: %s", strerror(errno));
     }
     return DELTA_OK;
 }
@@ -376,12 +376,12 @@ static delta_status read_fd_all(int fd, const char *path, uint64_t max, delta_bu
         ssize_t n = read(fd, buf->data + buf->len, room);
         if (n < 0) {
             if (errno == EINTR) continue;
-            return delta_fail(DELTA_ERR_INPUT, "%s: cannot read: %s", path, strerror(errno));
+            return dlt_fail(DELTA_ERR_INPUT, "%s: cannot read: %s", path, strerror(errno));
         }
         if (n == 0) return DELTA_OK;
         buf->len += (size_t)n;
         if ((uint64_t)buf->len > max)
-            return delta_fail(DELTA_ERR_LIMIT, "%s: larger than the limit of %llu bytes", path,
+            return dlt_fail(DELTA_ERR_LIMIT, "%s: larger than the limit of %llu bytes", path,
                               (unsigned long long)max);
     }
 }
@@ -394,7 +394,7 @@ delta_status delta_file_read_all(const char *path, uint64_t max, delta_buf *buf)
     if (status) return status;
     if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
         close_quietly(fd);
-        return delta_fail(DELTA_ERR_LIMIT, "%s: %llu bytes, larger than the limit of %llu", path,
+        return dlt_fail(DELTA_ERR_LIMIT, "%s: %llu bytes, larger than the limit of %llu", path,
                           (unsigned long long)st.st_size, (unsigned long long)max);
     }
     status = read_fd_all(fd, path, max, buf);
@@ -414,15 +414,15 @@ delta_status delta_file_map(const char *path, const uint8_t **data, size_t *len,
     delta_file *f = file_new(KIND_MAP, -1);
     if (!f) {
         close_quietly(fd);
-        return delta_fail(DELTA_ERR_NOMEM, "%s: out of memory", path);
+        return dlt_fail(DELTA_ERR_NOMEM, "%s: out of memory", path);
     }
     if (S_ISREG(st.st_mode)) {
         if ((uint64_t)st.st_size > SIZE_MAX) {
-            status = delta_fail(DELTA_ERR_LIMIT, "%s: too large to map", path);
+            status = dlt_fail(DELTA_ERR_LIMIT, "%s: too large to map", path);
         } else if (st.st_size > 0) {
             void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
             if (p == MAP_FAILED) {
-                status = delta_fail(DELTA_ERR_INPUT, "%s: cannot map: %s", path, strerror(errno));
+                status = dlt_fail(DELTA_ERR_INPUT, "%s: cannot map: %s", path, strerror(errno));
             } else {
                 f->map = p;
                 f->map_len = (size_t)st.st_size;
@@ -480,9 +480,9 @@ static int sync_parent(const char *path)
 delta_status delta_file_replace(const char *tmp, const char *path)
 {
     if (rename(tmp, path) < 0)
-        return delta_fail(DELTA_ERR_OUTPUT, "%s: cannot rename into place: %s", path, strerror(errno));
+        return dlt_fail(DELTA_ERR_OUTPUT, "%s: cannot rename into place: %s", path, strerror(errno));
     if (sync_parent(path) < 0)
-        return delta_fail(DELTA_ERR_OUTPUT, "%s: cannot sync its directory: %s", path, strerror(errno));
+        return dlt_fail(DELTA_ERR_OUTPUT, "%s: cannot sync its directory: %s", path, strerror(errno));
     return DELTA_OK;
 }
 
@@ -617,7 +617,7 @@ static uint64_t free_bytes_of(const char *path)
     struct statvfs vfs;
     if (statvfs(path, &vfs) < 0) return UINT64_MAX; /* unknown */
     uint64_t bytes;
-    if (!delta_mul_u64((uint64_t)vfs.f_bavail, (uint64_t)vfs.f_frsize, &bytes)) return UINT64_MAX;
+    if (!dlt_mul_u64((uint64_t)vfs.f_bavail, (uint64_t)vfs.f_frsize, &bytes)) return UINT64_MAX;
     return bytes;
 }
 
@@ -625,17 +625,17 @@ static uint64_t free_bytes_of(const char *path)
 static delta_status check_ours(const char *dir, int dirfd)
 {
     struct stat st;
-    if (fstat(dirfd, &st) < 0) return delta_fail(DELTA_ERR_INPUT, "%s: cannot stat: %s", dir, strerror(errno));
+    if (fstat(dirfd, &st) < 0) return dlt_fail(DELTA_ERR_INPUT, "%s: cannot stat: %s", dir, strerror(errno));
     if (st.st_uid != geteuid())
-        return delta_fail(DELTA_ERR_INPUT, "%s: the state directory belongs to another user", dir);
+        return dlt_fail(DELTA_ERR_INPUT, "%s: the state directory belongs to another user", dir);
     if (st.st_mode & (S_IWGRP | S_IWOTH))
-        return delta_fail(DELTA_ERR_INPUT, "%s: the state directory is writable by others (mode %03o)", dir,
+        return dlt_fail(DELTA_ERR_INPUT, "%s: the state directory is writable by others (mode %03o)", dir,
                           (unsigned)(st.st_mode & 0777));
     int fd = dup(dirfd);
     DIR *d = fd < 0 ? NULL : fdopendir(fd);
     if (!d) {
         close_quietly(fd);
-        return delta_fail(DELTA_ERR_INPUT, "%s: cannot list: %s", dir, strerror(errno));
+        return dlt_fail(DELTA_ERR_INPUT, "%s: cannot list: %s", dir, strerror(errno));
     }
     delta_status result = DELTA_OK;
     struct dirent *e;
@@ -644,7 +644,7 @@ static delta_status check_ours(const char *dir, int dirfd)
         if (!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, JOURNAL_NAME) || !strcmp(n, JOURNAL_TMP_NAME) ||
             !strcmp(n, SCRATCH_NAME))
             continue;
-        result = delta_fail(DELTA_ERR_INPUT, "%s: not a libdelta state directory (it holds %s); give an empty or new "
+        result = dlt_fail(DELTA_ERR_INPUT, "%s: not a libdelta state directory (it holds %s); give an empty or new "
                             "directory", dir, n);
     }
     closedir(d);
@@ -654,30 +654,30 @@ static delta_status check_ours(const char *dir, int dirfd)
 delta_status delta_dir_store_open(const char *dir, delta_store *store, delta_dir_store **out)
 {
     *out = NULL;
-    if (!dir || !*dir) return delta_fail(DELTA_ERR_ARG, "the state directory has no name");
+    if (!dir || !*dir) return dlt_fail(DELTA_ERR_ARG, "the state directory has no name");
     int dirfd = -1;
     struct stat lst;
     if (lstat(dir, &lst) == 0) {
         if (S_ISLNK(lst.st_mode))
-            return delta_fail(DELTA_ERR_INPUT, "%s: the state directory is a symbolic link; refusing it", dir);
-        if (!S_ISDIR(lst.st_mode)) return delta_fail(DELTA_ERR_INPUT, "%s: exists and is not a directory", dir);
+            return dlt_fail(DELTA_ERR_INPUT, "%s: the state directory is a symbolic link; refusing it", dir);
+        if (!S_ISDIR(lst.st_mode)) return dlt_fail(DELTA_ERR_INPUT, "%s: exists and is not a directory", dir);
         dirfd = open_retry(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
         if (dirfd < 0)
-            return delta_fail(DELTA_ERR_INPUT, "%s: cannot open the state directory: %s", dir, strerror(errno));
+            return dlt_fail(DELTA_ERR_INPUT, "%s: cannot open the state directory: %s", dir, strerror(errno));
         delta_status st = check_ours(dir, dirfd);
         if (st) {
             close_quietly(dirfd);
             return st;
         }
     } else if (errno != ENOENT) {
-        return delta_fail(DELTA_ERR_INPUT, "%s: cannot stat the state directory: %s", dir, strerror(errno));
+        return dlt_fail(DELTA_ERR_INPUT, "%s: cannot stat the state directory: %s", dir, strerror(errno));
     } else {
         /* It will be created by the first write: its parent must be there now. */
         char *parent = parent_of(dir);
         struct stat pst;
         int ok = parent && stat(parent, &pst) == 0 && S_ISDIR(pst.st_mode);
         free(parent);
-        if (!ok) return delta_fail(DELTA_ERR_INPUT, "%s: the state directory cannot be created: its parent is not a "
+        if (!ok) return dlt_fail(DELTA_ERR_INPUT, "%s: the state directory cannot be created: its parent is not a "
                                    "directory", dir);
     }
     delta_dir_store *s = calloc(1, sizeof *s);
@@ -688,7 +688,7 @@ delta_status delta_dir_store_open(const char *dir, delta_store *store, delta_dir
         free(copy);
         free(parent);
         close_quietly(dirfd);
-        return delta_fail(DELTA_ERR_NOMEM, "%s: out of memory", dir);
+        return dlt_fail(DELTA_ERR_NOMEM, "%s: out of memory", dir);
     }
     s->dir = copy;
     s->dirfd = dirfd;

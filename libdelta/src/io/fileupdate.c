@@ -14,10 +14,10 @@ static delta_status distinct(const delta_file_update_params *p)
     struct stat st[DELTA_MANIFEST_MAX_IMAGES];
     for (size_t i = 0; i < p->image_count; i++) {
         if (stat(p->images[i].path, &st[i]) < 0)
-            return delta_fail(DELTA_ERR_INPUT, "%s: cannot stat: %s", p->images[i].path, strerror(errno));
+            return dlt_fail(DELTA_ERR_INPUT, "%s: cannot stat: %s", p->images[i].path, strerror(errno));
         for (size_t k = 0; k < i; k++)
             if (st[k].st_dev == st[i].st_dev && st[k].st_ino == st[i].st_ino)
-                return delta_fail(DELTA_ERR_ARG, "%s and %s are the same file: each image needs its own",
+                return dlt_fail(DELTA_ERR_ARG, "%s and %s are the same file: each image needs its own",
                                   p->images[k].path, p->images[i].path);
     }
     return DELTA_OK;
@@ -78,13 +78,13 @@ DLT_DEFINE_INIT(delta_file_update_params, DELTA_FILE_UPDATE_PARAMS_INIT, DELTA_F
 delta_status delta_file_update(const delta_file_update_params *p, delta_update_result *result)
 {
     if (result) memset(result, 0, sizeof *result);
-    if (!p) return delta_fail(DELTA_ERR_ARG, "update: no parameters");
+    if (!p) return dlt_fail(DELTA_ERR_ARG, "update: no parameters");
     delta_status st0 = dlt_check_version("delta_file_update_params", p->version, DELTA_FILE_UPDATE_PARAMS_VERSION);
     if (!st0) st0 = dlt_check_version("delta_check_options", p->check.version, DELTA_CHECK_OPTIONS_VERSION);
     if (st0) return st0;
     if (!p->images || p->image_count == 0 || p->image_count > DELTA_MANIFEST_MAX_IMAGES)
-        return delta_fail(DELTA_ERR_ARG, "update: give 1..%d images", DELTA_MANIFEST_MAX_IMAGES);
-    if (p->state_dir && !*p->state_dir) return delta_fail(DELTA_ERR_ARG, "update: the state directory has no name");
+        return dlt_fail(DELTA_ERR_ARG, "update: give 1..%d images", DELTA_MANIFEST_MAX_IMAGES);
+    if (p->state_dir && !*p->state_dir) return dlt_fail(DELTA_ERR_ARG, "update: the state directory has no name");
     delta_status st = distinct(p);
     if (st) return st;
 
@@ -96,7 +96,7 @@ delta_status delta_file_update(const delta_file_update_params *p, delta_update_r
         state_dir = malloc(n);
         if (state_dir) snprintf(state_dir, n, "%s.fota", p->images[0].path);
     }
-    if (!state_dir) return delta_fail(DELTA_ERR_NOMEM, "out of memory");
+    if (!state_dir) return dlt_fail(DELTA_ERR_NOMEM, "out of memory");
 
     delta_file *pf = NULL, *ff[DELTA_MANIFEST_MAX_IMAGES] = {0};
     delta_flash flash[DELTA_MANIFEST_MAX_IMAGES];
@@ -124,7 +124,7 @@ delta_status delta_file_update(const delta_file_update_params *p, delta_update_r
     rehearsal *rh = NULL;
     if (!st && p->dry_run) {
         rh = calloc(1, sizeof *rh);
-        if (!rh) st = delta_fail(DELTA_ERR_NOMEM, "out of memory");
+        if (!rh) st = dlt_fail(DELTA_ERR_NOMEM, "out of memory");
     }
     delta_store files = store;
     if (rh) {

@@ -78,7 +78,7 @@ static int pow2_block(uint64_t v)
 #define FIELD_STR(st, path, field, rule, what)                                                 \
     do {                                                                                       \
         if (!terminated(field, sizeof(field)) || !rule(field))                                 \
-            return delta_fail(st, "manifest: %s: %s", path, what);                             \
+            return dlt_fail(st, "manifest: %s: %s", path, what);                             \
     } while (0)
 
 static const char STRING_RULE[] = "not 1..64 printable ASCII characters without spaces, quotes or backslashes";
@@ -88,7 +88,7 @@ static delta_status check_u64(delta_status st, const char *img, const char *fiel
                               uint64_t cap)
 {
     if (v > cap)
-        return delta_fail(st, "manifest: %s%s: %llu exceeds the limit of %llu", img, field,
+        return dlt_fail(st, "manifest: %s%s: %llu exceeds the limit of %llu", img, field,
                           (unsigned long long)v, (unsigned long long)cap);
     return DELTA_OK;
 }
@@ -108,22 +108,22 @@ static delta_status validate_image(const delta_manifest_image *im, size_t i, del
 
     if (!terminated(im->patch_member, sizeof im->patch_member) ||
         !delta_zip_name_ok(im->patch_member, strlen(im->patch_member)))
-        return delta_fail(st, "manifest: %spatch.member: not a valid zip member name "
+        return dlt_fail(st, "manifest: %spatch.member: not a valid zip member name "
                               "(1..128 of [A-Za-z0-9._/-], no empty, \".\" or \"..\" components)", p);
     if (!strcmp(im->patch_member, "manifest.json") || !strcmp(im->patch_member, "manifest.sig"))
-        return delta_fail(st, "manifest: %spatch.member: \"%s\" is reserved for the package itself",
+        return dlt_fail(st, "manifest: %spatch.member: \"%s\" is reserved for the package itself",
                           p, im->patch_member);
     if ((r = check_u64(st, p, "patch.size", im->patch_size, CAP_SIZE))) return r;
     if (!terminated(im->patch_format, sizeof im->patch_format) ||
         strcmp(im->patch_format, PATCH_FORMAT) != 0)
-        return delta_fail(st, "manifest: %spatch.format: must be \"" PATCH_FORMAT "\"", p);
+        return dlt_fail(st, "manifest: %spatch.format: must be \"" PATCH_FORMAT "\"", p);
     if (!terminated(im->compression, sizeof im->compression) ||
         (strcmp(im->compression, "lzma2") != 0 && strcmp(im->compression, "lzrc") != 0 &&
          strcmp(im->compression, "none") != 0))
-        return delta_fail(st, "manifest: %spatch.compression: must be \"lzma2\", \"lzrc\" or \"none\"", p);
+        return dlt_fail(st, "manifest: %spatch.compression: must be \"lzma2\", \"lzrc\" or \"none\"", p);
 
     if (!pow2_block(im->block_size))
-        return delta_fail(st, "manifest: %sapply.block_size: %lu is not a power of two in 512..1048576",
+        return dlt_fail(st, "manifest: %sapply.block_size: %lu is not a power of two in 512..1048576",
                           p, (unsigned long)im->block_size);
     if ((r = check_u64(st, p, "apply.scratch_bytes", im->scratch_bytes, CAP_COUNT))) return r;
     if ((r = check_u64(st, p, "apply.state_bytes", im->state_bytes, CAP_COUNT))) return r;
@@ -136,28 +136,28 @@ static delta_status validate_image(const delta_manifest_image *im, size_t i, del
 static delta_status validate(const delta_manifest *m, delta_status st)
 {
     if (m->format_version != DELTA_MANIFEST_VERSION)
-        return delta_fail(st, "manifest: format_version: %lu is not %d", (unsigned long)m->format_version,
+        return dlt_fail(st, "manifest: format_version: %lu is not %d", (unsigned long)m->format_version,
                           DELTA_MANIFEST_VERSION);
     FIELD_STR(st, "project", m->project, delta_manifest_string_ok, STRING_RULE);
     FIELD_STR(st, "source_version", m->source_version, delta_manifest_string_ok, STRING_RULE);
     FIELD_STR(st, "target_version", m->target_version, delta_manifest_string_ok, STRING_RULE);
     FIELD_STR(st, "created_by", m->created_by, created_by_ok,
               "not 1..64 printable ASCII characters without quotes or backslashes");
-    if (m->space_needed == 0) return delta_fail(st, "manifest: space_needed: must not be 0");
+    if (m->space_needed == 0) return dlt_fail(st, "manifest: space_needed: must not be 0");
     delta_status r = check_u64(st, "", "space_needed", m->space_needed, CAP_COUNT);
     if (r) return r;
     if (m->image_count < 1 || m->image_count > DELTA_MANIFEST_MAX_IMAGES || !m->images)
-        return delta_fail(st, "manifest: images: %zu images, must be 1..%d", m->image_count,
+        return dlt_fail(st, "manifest: images: %zu images, must be 1..%d", m->image_count,
                           DELTA_MANIFEST_MAX_IMAGES);
     for (size_t i = 0; i < m->image_count; i++) {
         const delta_manifest_image *im = &m->images[i];
         if ((r = validate_image(im, i, st))) return r;
         for (size_t j = 0; j < i; j++) {
             if (!strcmp(m->images[j].name, im->name))
-                return delta_fail(st, "manifest: images[%zu].name: \"%s\" is already the name of images[%zu]",
+                return dlt_fail(st, "manifest: images[%zu].name: \"%s\" is already the name of images[%zu]",
                                   i, im->name, j);
             if (!strcmp(m->images[j].patch_member, im->patch_member))
-                return delta_fail(st, "manifest: images[%zu].patch.member: \"%s\" is already the member of images[%zu]",
+                return dlt_fail(st, "manifest: images[%zu].patch.member: \"%s\" is already the member of images[%zu]",
                                   i, im->patch_member, j);
         }
     }
@@ -202,7 +202,7 @@ static json_t *image_json(const delta_manifest_image *im)
 
 delta_status delta_manifest_write(const delta_manifest *m, delta_buf *out)
 {
-    if (!m || !out) return delta_fail(DELTA_ERR_ARG, "manifest: write: null argument");
+    if (!m || !out) return dlt_fail(DELTA_ERR_ARG, "manifest: write: null argument");
     delta_status st = validate(m, DELTA_ERR_ARG);
     if (st) return st;
 
@@ -216,12 +216,12 @@ delta_status delta_manifest_write(const delta_manifest *m, delta_buf *out)
                              "created_by", m->created_by,
                              "space_needed", (json_int_t)m->space_needed,
                              "images", images);
-    if (!root) return delta_fail(DELTA_ERR_NOMEM, "manifest: cannot build the json document");
+    if (!root) return dlt_fail(DELTA_ERR_NOMEM, "manifest: cannot build the json document");
     for (size_t i = 0; i < m->image_count; i++) {
         json_t *im = image_json(&m->images[i]);
         if (!im || json_array_append_new(images, im) != 0) {
             json_decref(root);
-            return delta_fail(DELTA_ERR_NOMEM, "manifest: cannot build images[%zu]", i);
+            return dlt_fail(DELTA_ERR_NOMEM, "manifest: cannot build images[%zu]", i);
         }
     }
 
@@ -229,15 +229,15 @@ delta_status delta_manifest_write(const delta_manifest *m, delta_buf *out)
     size_t n = json_dumpb(root, NULL, 0, flags);
     if (n == 0) {
         json_decref(root);
-        return delta_fail(DELTA_ERR_NOMEM, "manifest: cannot serialise the json document");
+        return dlt_fail(DELTA_ERR_NOMEM, "manifest: cannot serialise the json document");
     }
     if (n >= SIZE_MAX - 1 || (st = delta_buf_reserve(out, n + 1))) {
         json_decref(root);
-        return st ? st : delta_fail(DELTA_ERR_NOMEM, "manifest: document too large");
+        return st ? st : dlt_fail(DELTA_ERR_NOMEM, "manifest: document too large");
     }
     size_t written = json_dumpb(root, (char *)out->data + out->len, n, flags);
     json_decref(root);
-    if (written != n) return delta_fail(DELTA_ERR_INTERNAL, "manifest: serialised size changed");
+    if (written != n) return dlt_fail(DELTA_ERR_INTERNAL, "manifest: serialised size changed");
     out->len += n;
     out->data[out->len++] = '\n';
     return DELTA_OK;
@@ -272,7 +272,7 @@ static delta_status no_unknown_keys(json_t *obj, const char *path, const char *c
         if (!found) {
             char safe[56];
             printable(key, safe, sizeof safe);
-            return delta_fail(DELTA_ERR_MANIFEST, "manifest: %s%s%s: unknown key", path,
+            return dlt_fail(DELTA_ERR_MANIFEST, "manifest: %s%s%s: unknown key", path,
                               *path ? "." : "", safe);
         }
     }
@@ -283,7 +283,7 @@ static delta_status get(json_t *obj, const char *path, const char *key, json_t *
 {
     *out = json_object_get(obj, key);
     if (!*out)
-        return delta_fail(DELTA_ERR_MANIFEST, "manifest: %s%s%s: missing", path, *path ? "." : "", key);
+        return dlt_fail(DELTA_ERR_MANIFEST, "manifest: %s%s%s: missing", path, *path ? "." : "", key);
     return DELTA_OK;
 }
 
@@ -292,7 +292,7 @@ static delta_status get_object(json_t *obj, const char *path, const char *key, j
     delta_status st = get(obj, path, key, out);
     if (st) return st;
     if (!json_is_object(*out))
-        return delta_fail(DELTA_ERR_MANIFEST, "manifest: %s%s%s: not an object", path, *path ? "." : "", key);
+        return dlt_fail(DELTA_ERR_MANIFEST, "manifest: %s%s%s: not an object", path, *path ? "." : "", key);
     return DELTA_OK;
 }
 
@@ -303,11 +303,11 @@ static delta_status get_uint(json_t *obj, const char *path, const char *key, uin
     if (st) return st;
     const char *dot = *path ? "." : "";
     if (!json_is_integer(v))
-        return delta_fail(DELTA_ERR_MANIFEST, "manifest: %s%s%s: not an integer", path, dot, key);
+        return dlt_fail(DELTA_ERR_MANIFEST, "manifest: %s%s%s: not an integer", path, dot, key);
     json_int_t n = json_integer_value(v);
-    if (n < 0) return delta_fail(DELTA_ERR_MANIFEST, "manifest: %s%s%s: negative", path, dot, key);
+    if (n < 0) return dlt_fail(DELTA_ERR_MANIFEST, "manifest: %s%s%s: negative", path, dot, key);
     if ((uint64_t)n > cap)
-        return delta_fail(DELTA_ERR_MANIFEST, "manifest: %s%s%s: %lld exceeds the limit of %llu", path, dot,
+        return dlt_fail(DELTA_ERR_MANIFEST, "manifest: %s%s%s: %lld exceeds the limit of %llu", path, dot,
                           key, (long long)n, (unsigned long long)cap);
     *out = (uint64_t)n;
     return DELTA_OK;
@@ -322,15 +322,15 @@ static delta_status get_string(json_t *obj, const char *path, const char *key, c
     if (st) return st;
     const char *dot = *path ? "." : "";
     if (!json_is_string(v))
-        return delta_fail(DELTA_ERR_MANIFEST, "manifest: %s%s%s: not a string", path, dot, key);
+        return dlt_fail(DELTA_ERR_MANIFEST, "manifest: %s%s%s: not a string", path, dot, key);
     size_t n = json_string_length(v);
     if (n >= cap)
-        return delta_fail(DELTA_ERR_MANIFEST, "manifest: %s%s%s: %zu bytes, longer than %zu", path, dot,
+        return dlt_fail(DELTA_ERR_MANIFEST, "manifest: %s%s%s: %zu bytes, longer than %zu", path, dot,
                           key, n, cap - 1);
     memcpy(dst, json_string_value(v), n);
     dst[n] = '\0';
     if (strlen(dst) != n) /* jansson refuses \u0000 by default; belt and braces */
-        return delta_fail(DELTA_ERR_MANIFEST, "manifest: %s%s%s: contains a NUL byte", path, dot, key);
+        return dlt_fail(DELTA_ERR_MANIFEST, "manifest: %s%s%s: contains a NUL byte", path, dot, key);
     return DELTA_OK;
 }
 
@@ -341,10 +341,10 @@ static delta_status get_sha256(json_t *obj, const char *path, const char *key, u
     if (st) return st;
     const char *dot = *path ? "." : "";
     if (!json_is_string(v))
-        return delta_fail(DELTA_ERR_MANIFEST, "manifest: %s%s%s: not a string", path, dot, key);
+        return dlt_fail(DELTA_ERR_MANIFEST, "manifest: %s%s%s: not a string", path, dot, key);
     if (json_string_length(v) != 2 * DELTA_SHA256_LEN ||
         delta_unhex(json_string_value(v), out, DELTA_SHA256_LEN) != 0)
-        return delta_fail(DELTA_ERR_MANIFEST, "manifest: %s%s%s: not 64 lowercase hex digits", path, dot, key);
+        return dlt_fail(DELTA_ERR_MANIFEST, "manifest: %s%s%s: not 64 lowercase hex digits", path, dot, key);
     return DELTA_OK;
 }
 
@@ -370,7 +370,7 @@ static delta_status get_image(json_t *img, size_t i, delta_manifest_image *im)
                                               "decoder_memory", "operations", "blocks_written", NULL};
     char path[32], p[48];
     snprintf(path, sizeof path, "images[%zu]", i);
-    if (!json_is_object(img)) return delta_fail(DELTA_ERR_MANIFEST, "manifest: %s: not an object", path);
+    if (!json_is_object(img)) return dlt_fail(DELTA_ERR_MANIFEST, "manifest: %s: not an object", path);
     delta_status st = no_unknown_keys(img, path, known);
     if (st) return st;
     if ((st = get_string(img, path, "name", im->name, sizeof im->name))) return st;
@@ -409,16 +409,16 @@ static delta_status extract(json_t *root, delta_manifest *m)
     delta_status st;
 
     if (!json_is_object(root))
-        return delta_fail(DELTA_ERR_MANIFEST, "manifest: the top level is not a json object");
+        return dlt_fail(DELTA_ERR_MANIFEST, "manifest: the top level is not a json object");
     if ((st = get(root, "", "format", &v))) return st;
     if (!json_is_string(v) || strcmp(json_string_value(v), DELTA_MANIFEST_FORMAT) != 0 ||
         json_string_length(v) != strlen(DELTA_MANIFEST_FORMAT))
-        return delta_fail(DELTA_ERR_MANIFEST, "manifest: format: not \"" DELTA_MANIFEST_FORMAT "\"");
+        return dlt_fail(DELTA_ERR_MANIFEST, "manifest: format: not \"" DELTA_MANIFEST_FORMAT "\"");
     if ((st = get(root, "", "format_version", &v))) return st;
     if (!json_is_integer(v))
-        return delta_fail(DELTA_ERR_MANIFEST, "manifest: format_version: not an integer");
+        return dlt_fail(DELTA_ERR_MANIFEST, "manifest: format_version: not an integer");
     if (json_integer_value(v) != DELTA_MANIFEST_VERSION)
-        return delta_fail(DELTA_ERR_FORMAT_VERSION,
+        return dlt_fail(DELTA_ERR_FORMAT_VERSION,
                           "manifest: format_version: version %lld is not supported (this library reads %d)",
                           (long long)json_integer_value(v), DELTA_MANIFEST_VERSION);
     m->format_version = DELTA_MANIFEST_VERSION;
@@ -431,13 +431,13 @@ static delta_status extract(json_t *root, delta_manifest *m)
     if ((st = get_uint(root, "", "space_needed", CAP_COUNT, &m->space_needed))) return st;
 
     if ((st = get(root, "", "images", &v))) return st;
-    if (!json_is_array(v)) return delta_fail(DELTA_ERR_MANIFEST, "manifest: images: not an array");
+    if (!json_is_array(v)) return dlt_fail(DELTA_ERR_MANIFEST, "manifest: images: not an array");
     size_t n = json_array_size(v);
     if (n < 1 || n > DELTA_MANIFEST_MAX_IMAGES)
-        return delta_fail(DELTA_ERR_MANIFEST, "manifest: images: %zu images, must be 1..%d", n,
+        return dlt_fail(DELTA_ERR_MANIFEST, "manifest: images: %zu images, must be 1..%d", n,
                           DELTA_MANIFEST_MAX_IMAGES);
     m->images = calloc(n, sizeof *m->images);
-    if (!m->images) return delta_fail(DELTA_ERR_NOMEM, "manifest: cannot allocate %zu images", n);
+    if (!m->images) return dlt_fail(DELTA_ERR_NOMEM, "manifest: cannot allocate %zu images", n);
     m->image_count = n;
     for (size_t i = 0; i < n; i++)
         if ((st = get_image(json_array_get(v, i), i, &m->images[i]))) return st;
@@ -446,12 +446,12 @@ static delta_status extract(json_t *root, delta_manifest *m)
 
 delta_status delta_manifest_parse(const void *json, size_t len, delta_manifest **out)
 {
-    if (!out || (!json && len)) return delta_fail(DELTA_ERR_ARG, "manifest: parse: null argument");
+    if (!out || (!json && len)) return dlt_fail(DELTA_ERR_ARG, "manifest: parse: null argument");
     *out = NULL;
     if (len > DELTA_MANIFEST_MAX_BYTES)
-        return delta_fail(DELTA_ERR_MANIFEST, "manifest: %zu bytes exceeds the limit of %d", len,
+        return dlt_fail(DELTA_ERR_MANIFEST, "manifest: %zu bytes exceeds the limit of %d", len,
                           DELTA_MANIFEST_MAX_BYTES);
-    if (len == 0) return delta_fail(DELTA_ERR_MANIFEST, "manifest: empty");
+    if (len == 0) return dlt_fail(DELTA_ERR_MANIFEST, "manifest: empty");
 
     json_error_t err;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &err);
@@ -459,14 +459,14 @@ delta_status delta_manifest_parse(const void *json, size_t len, delta_manifest *
         /* jansson quotes the offending bytes: keep the message printable */
         for (char *c = err.text; *c; c++)
             if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) *c = '?';
-        return delta_fail(DELTA_ERR_MANIFEST, "manifest: not valid json: line %d column %d: %s", err.line,
+        return dlt_fail(DELTA_ERR_MANIFEST, "manifest: not valid json: line %d column %d: %s", err.line,
                           err.column, err.text);
     }
 
     delta_manifest *m = calloc(1, sizeof *m);
     if (!m) {
         json_decref(root);
-        return delta_fail(DELTA_ERR_NOMEM, "manifest: out of memory");
+        return dlt_fail(DELTA_ERR_NOMEM, "manifest: out of memory");
     }
     delta_status st = extract(root, m);
     json_decref(root);

@@ -11,19 +11,19 @@
 delta_status dlt_hash_reader(read_fn read, void *ctx, uint64_t size, uint8_t *buf, size_t buf_len,
                          uint8_t out[DELTA_SHA256_LEN], delta_status on_error)
 {
-    delta_sha256_ctx h;
-    int bad = delta_sha256_begin(&h);
+    dlt_sha256_ctx h;
+    int bad = dlt_sha256_begin(&h);
     delta_status st = DELTA_OK;
     for (uint64_t off = 0; off < size; off += buf_len) {
         size_t n = size - off < buf_len ? (size_t)(size - off) : buf_len;
         if (read(ctx, off, buf, n) != DELTA_IO_OK) {
-            st = delta_fail(on_error, "reading %zu bytes at %llu failed", n, (unsigned long long)off);
+            st = dlt_fail(on_error, "reading %zu bytes at %llu failed", n, (unsigned long long)off);
             break;
         }
-        bad |= delta_sha256_step(&h, buf, n);
+        bad |= dlt_sha256_step(&h, buf, n);
     }
-    bad |= delta_sha256_end(&h, out);
-    if (!st && bad) st = delta_fail(DELTA_ERR_INTERNAL, "SHA-256 failed");
+    bad |= dlt_sha256_end(&h, out);
+    if (!st && bad) st = dlt_fail(DELTA_ERR_INTERNAL, "SHA-256 failed");
     return st;
 }
 
@@ -58,7 +58,7 @@ static delta_status read_member(delta_package *pkg, const delta_zip_member *m, s
                                 delta_buf *out, uint8_t sha[DELTA_SHA256_LEN])
 {
     if (m->size > max)
-        return delta_fail(too_big, "%s: %llu bytes (limit %zu)", m->name, (unsigned long long)m->size, max);
+        return dlt_fail(too_big, "%s: %llu bytes (limit %zu)", m->name, (unsigned long long)m->size, max);
     delta_status st = delta_zip_hash_member(pkg->zip, m, sha);
     if (!st) st = delta_buf_reserve(out, (size_t)m->size + 1);
     if (!st) st = delta_zip_read(pkg->zip, m, 0, out->data, (size_t)m->size);
@@ -71,7 +71,7 @@ static delta_status check_signature(delta_package *pkg, const delta_check_option
 {
     const delta_zip_member *sm = delta_zip_find(pkg->zip, DELTA_MEMBER_SIGNATURE);
     if (!sm) {
-        if (opt->pubkey_pem) return delta_fail(DELTA_ERR_SIGNATURE, "package is not signed (no %s) but a key is required",
+        if (opt->pubkey_pem) return dlt_fail(DELTA_ERR_SIGNATURE, "package is not signed (no %s) but a key is required",
                                                DELTA_MEMBER_SIGNATURE);
         pkg->signature_state = DELTA_SIGNATURE_NONE;
         return DELTA_OK;
@@ -89,7 +89,7 @@ static delta_status check_signature(delta_package *pkg, const delta_check_option
             const char *e = delta_last_error();
             if (strncmp(e, "verify: ", 8) == 0) e += 8;
             snprintf(why, sizeof why, "%s", strncmp(e, "signature does not verify", 25) == 0 ? "" : e);
-            st = delta_fail(DELTA_ERR_SIGNATURE, "the manifest signature does not verify with the given key%s%s",
+            st = dlt_fail(DELTA_ERR_SIGNATURE, "the manifest signature does not verify with the given key%s%s",
                             why[0] ? ": " : "", why);
         }
         if (!st) pkg->signature_state = DELTA_SIGNATURE_VERIFIED;
@@ -106,7 +106,7 @@ static delta_status check_members(delta_package *pkg)
     for (size_t i = 0; i < m->image_count; i++) {
         pkg->patch[i] = delta_zip_find(pkg->zip, m->images[i].patch_member);
         if (!pkg->patch[i])
-            return delta_fail(DELTA_ERR_MEMBERS, "member %s named by image %s is missing", m->images[i].patch_member,
+            return dlt_fail(DELTA_ERR_MEMBERS, "member %s named by image %s is missing", m->images[i].patch_member,
                               m->images[i].name);
     }
     if (delta_zip_count(pkg->zip) != expected) {
@@ -114,9 +114,9 @@ static delta_status check_members(delta_package *pkg)
             const char *name = delta_zip_member_at(pkg->zip, z)->name;
             int known = !strcmp(name, DELTA_MEMBER_MANIFEST) || !strcmp(name, DELTA_MEMBER_SIGNATURE);
             for (size_t i = 0; i < m->image_count && !known; i++) known = !strcmp(name, m->images[i].patch_member);
-            if (!known) return delta_fail(DELTA_ERR_MEMBERS, "member %s is not listed in the manifest", name);
+            if (!known) return dlt_fail(DELTA_ERR_MEMBERS, "member %s is not listed in the manifest", name);
         }
-        return delta_fail(DELTA_ERR_MEMBERS, "%zu members, the manifest accounts for %zu", delta_zip_count(pkg->zip),
+        return dlt_fail(DELTA_ERR_MEMBERS, "%zu members, the manifest accounts for %zu", delta_zip_count(pkg->zip),
                           expected);
     }
     return DELTA_OK;
@@ -124,7 +124,7 @@ static delta_status check_members(delta_package *pkg)
 
 #define SAME(field, a, b)                                                                                   \
     if ((uint64_t)(a) != (uint64_t)(b))                                                                     \
-        return delta_fail(DELTA_ERR_MANIFEST, "images[%zu].%s: the manifest says %llu, the patch %llu", i, field, \
+        return dlt_fail(DELTA_ERR_MANIFEST, "images[%zu].%s: the manifest says %llu, the patch %llu", i, field, \
                           (unsigned long long)(a), (unsigned long long)(b));
 
 /* The patch readers say DELTA_ERR_PACKAGE_READ (526) when the package cannot
@@ -142,13 +142,13 @@ static delta_status check_patch(delta_package *pkg, size_t i, int require_inplac
     const delta_manifest_image *im = &pkg->manifest->images[i];
     const delta_zip_member *zm = pkg->patch[i];
     if (zm->size != im->patch_size)
-        return delta_fail(DELTA_ERR_MEMBER_DATA, "%s: %llu bytes, the manifest says %llu", zm->name,
+        return dlt_fail(DELTA_ERR_MEMBER_DATA, "%s: %llu bytes, the manifest says %llu", zm->name,
                           (unsigned long long)zm->size, (unsigned long long)im->patch_size);
     uint8_t sha[DELTA_SHA256_LEN];
     delta_status st = delta_zip_hash_member(pkg->zip, zm, sha);
     if (st) return st;
     if (memcmp(sha, im->patch_sha256, DELTA_SHA256_LEN) != 0)
-        return delta_fail(DELTA_ERR_MEMBER_DATA, "%s: SHA-256 differs from the manifest", zm->name);
+        return dlt_fail(DELTA_ERR_MEMBER_DATA, "%s: SHA-256 differs from the manifest", zm->name);
     delta_source ps;
     delta_package_patch(pkg, i, &ps);
     return dlt_package_check_patch(pkg, i, &ps, require_inplace);
@@ -171,7 +171,7 @@ delta_status dlt_package_check_patch(delta_package *pkg, size_t i, const delta_s
                                                            : DELTA_COMPRESSION_NONE;
     SAME("patch.compression", comp, info->compression);
     if (require_inplace && !(info->flags & DELTA_PATCH_INPLACE))
-        return delta_fail(DELTA_ERR_PLAN, "image %s: the patch has no in-place plan (made with --no-inplace): it "
+        return dlt_fail(DELTA_ERR_PLAN, "image %s: the patch has no in-place plan (made with --no-inplace): it "
                           "applies only out of place", im->name);
     st = delta_patch_prove(ps, &pkg->report[i]);
     if (st) return unreadable(st);
@@ -183,13 +183,13 @@ static delta_status open_checked(delta_package *pkg, const delta_check_options *
 {
     /* 1. Size: 550. */
     if (opt->max_package != UINT64_MAX && pkg->file->size > opt->max_package)
-        return delta_fail(DELTA_ERR_TOO_LARGE, "package of %llu bytes exceeds the device's limit of %llu",
+        return dlt_fail(DELTA_ERR_TOO_LARGE, "package of %llu bytes exceeds the device's limit of %llu",
                           (unsigned long long)pkg->file->size, (unsigned long long)opt->max_package);
     /* 2. Structure, signature, manifest, members: 504. */
     delta_status st = delta_zip_open(pkg->file, &pkg->zip);
     if (st) return st;
     const delta_zip_member *mm = delta_zip_find(pkg->zip, DELTA_MEMBER_MANIFEST);
-    if (!mm) return delta_fail(DELTA_ERR_MEMBERS, "package has no %s", DELTA_MEMBER_MANIFEST);
+    if (!mm) return dlt_fail(DELTA_ERR_MEMBERS, "package has no %s", DELTA_MEMBER_MANIFEST);
     delta_buf *manifest = &pkg->manifest_bytes;
     st = read_member(pkg, mm, DELTA_MANIFEST_MAX_BYTES, DELTA_ERR_MANIFEST, manifest, pkg->id);
     if (!st) st = check_signature(pkg, opt, manifest);
@@ -203,21 +203,21 @@ static delta_status open_checked(delta_package *pkg, const delta_check_options *
     delta_update_layout_of(m, &layout);
     uint64_t need = layout.space_needed;
     if (m->space_needed != need)
-        return delta_fail(DELTA_ERR_MANIFEST, "space_needed: the manifest says %llu, the patches need %llu",
+        return dlt_fail(DELTA_ERR_MANIFEST, "space_needed: the manifest says %llu, the patches need %llu",
                           (unsigned long long)m->space_needed, (unsigned long long)need);
     /* 3. Project and version: 505. */
     if (opt->project && strcmp(opt->project, m->project) != 0)
-        return delta_fail(DELTA_ERR_PROJECT, "package is for project %s, the device is %s", m->project, opt->project);
+        return dlt_fail(DELTA_ERR_PROJECT, "package is for project %s, the device is %s", m->project, opt->project);
     if (opt->firmware_version && strcmp(opt->firmware_version, m->source_version) != 0)
-        return delta_fail(DELTA_ERR_VERSION, "package updates version %s, the device runs %s", m->source_version,
+        return dlt_fail(DELTA_ERR_VERSION, "package updates version %s, the device runs %s", m->source_version,
                           opt->firmware_version);
     /* 4. Space: 511. */
     if (opt->free_space != UINT64_MAX && m->space_needed > opt->free_space)
-        return delta_fail(DELTA_ERR_SPACE, "the update needs %llu bytes of state and scratch, the device has %llu",
+        return dlt_fail(DELTA_ERR_SPACE, "the update needs %llu bytes of state and scratch, the device has %llu",
                           (unsigned long long)m->space_needed, (unsigned long long)opt->free_space);
     for (size_t i = 0; i < m->image_count; i++)
         if (m->images[i].target_size > m->images[i].slot_size)
-            return delta_fail(DELTA_ERR_SLOT, "image %s: target of %llu bytes exceeds its %llu-byte slot",
+            return dlt_fail(DELTA_ERR_SLOT, "image %s: target of %llu bytes exceeds its %llu-byte slot",
                               m->images[i].name, (unsigned long long)m->images[i].target_size,
                               (unsigned long long)m->images[i].slot_size);
     return DELTA_OK;
@@ -227,7 +227,7 @@ DLT_DEFINE_INIT(delta_check_options, DELTA_CHECK_OPTIONS_INIT, DELTA_CHECK_OPTIO
 
 delta_status delta_package_open(const delta_source *file, const delta_check_options *opt_in, delta_package **out)
 {
-    if (!out) return delta_fail(DELTA_ERR_ARG, "delta_package_open: out is NULL");
+    if (!out) return dlt_fail(DELTA_ERR_ARG, "delta_package_open: out is NULL");
     *out = NULL;
     delta_check_options opt = DELTA_CHECK_OPTIONS_INIT;
     if (opt_in) opt = *opt_in;
@@ -235,7 +235,7 @@ delta_status delta_package_open(const delta_source *file, const delta_check_opti
     if (!st0) st0 = dlt_check_source(file, "delta_package_open: the package");
     if (st0) return st0;
     delta_package *pkg = calloc(1, sizeof *pkg);
-    if (!pkg) return delta_fail(DELTA_ERR_NOMEM, "out of memory");
+    if (!pkg) return dlt_fail(DELTA_ERR_NOMEM, "out of memory");
     pkg->file = file;
     delta_status st = open_checked(pkg, &opt);
     if (st) {
@@ -256,13 +256,13 @@ delta_status dlt_check_bytes(read_fn read, void *ctx, uint64_t size, uint64_t wa
                          delta_status fault, const char *name, const char *what)
 {
     if (size != want_size)
-        return delta_fail(fault, "image %s: %s has %llu bytes, the package says %llu", name, what,
+        return dlt_fail(fault, "image %s: %s has %llu bytes, the package says %llu", name, what,
                           (unsigned long long)size, (unsigned long long)want_size);
     uint8_t buf[16384], sha[DELTA_SHA256_LEN];
     delta_status st = dlt_hash_reader(read, ctx, size, buf, sizeof buf, sha, DELTA_ERR_INPUT);
     if (st) return st;
     if (memcmp(sha, want_sha, DELTA_SHA256_LEN) != 0)
-        return delta_fail(fault, "image %s: %s SHA-256 differs from the package's", name, what);
+        return dlt_fail(fault, "image %s: %s SHA-256 differs from the package's", name, what);
     return DELTA_OK;
 }
 
@@ -270,7 +270,7 @@ delta_status delta_package_check_slot(const delta_package *pkg, size_t i, uint64
 {
     const delta_manifest_image *im = &pkg->manifest->images[i];
     if (im->target_size > capacity)
-        return delta_fail(DELTA_ERR_SLOT, "image %s: target of %llu bytes does not fit the %llu-byte region", im->name,
+        return dlt_fail(DELTA_ERR_SLOT, "image %s: target of %llu bytes does not fit the %llu-byte region", im->name,
                           (unsigned long long)im->target_size, (unsigned long long)capacity);
     return DELTA_OK;
 }

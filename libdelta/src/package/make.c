@@ -11,7 +11,7 @@
 static delta_status stage(const delta_make_options *opt, delta_make_stage s, size_t image, size_t count)
 {
     if (opt->progress && opt->progress(opt->progress_ctx, s, image, count))
-        return delta_fail(DELTA_ERR_CANCELLED, "stopped by the progress callback");
+        return dlt_fail(DELTA_ERR_CANCELLED, "stopped by the progress callback");
     return DELTA_OK;
 }
 
@@ -19,9 +19,9 @@ static delta_status make_image(const delta_make_options *opt, const delta_make_i
                                size_t count, delta_manifest_image *im, delta_buf *patch, delta_patch_stats *stats)
 {
     if (!delta_manifest_image_name_ok(in->name))
-        return delta_fail(DELTA_ERR_ARG, "image name '%s' is not 1..64 of [A-Za-z0-9._-]", in->name);
+        return dlt_fail(DELTA_ERR_ARG, "image name '%s' is not 1..64 of [A-Za-z0-9._-]", in->name);
     if (in->source_len > DELTA_MAX_IMAGE_SIZE || in->target_len > DELTA_MAX_IMAGE_SIZE)
-        return delta_fail(DELTA_ERR_LIMIT, "image %s: images over 2 GiB are not supported", in->name);
+        return dlt_fail(DELTA_ERR_LIMIT, "image %s: images over 2 GiB are not supported", in->name);
     delta_op *ops = NULL;
     size_t nops = 0;
     delta_status st = stage(opt, DELTA_MAKE_DIFF, index, count);
@@ -42,7 +42,7 @@ static delta_status make_image(const delta_make_options *opt, const delta_make_i
     st = delta_patch_read_info(&ps, &info);
     if (!st) st = delta_patch_prove(&ps, &rep);
     if (st == DELTA_ERR_NOMEM) return st;
-    if (st) return delta_fail(DELTA_ERR_INTERNAL, "image %s: the new patch fails its own proof: %s", in->name,
+    if (st) return dlt_fail(DELTA_ERR_INTERNAL, "image %s: the new patch fails its own proof: %s", in->name,
                               delta_last_error());
 
     memset(im, 0, sizeof *im);
@@ -75,18 +75,18 @@ DLT_DEFINE_INIT(delta_make_options, DELTA_MAKE_OPTIONS_INIT, DELTA_MAKE_OPTIONS_
 delta_status delta_package_make(const delta_make_options *opt, const delta_make_image *images, size_t count,
                                 delta_buf *out, delta_make_report *report)
 {
-    if (!opt) return delta_fail(DELTA_ERR_ARG, "delta_package_make: no options");
+    if (!opt) return dlt_fail(DELTA_ERR_ARG, "delta_package_make: no options");
     delta_status st0 = dlt_check_version("delta_make_options", opt->version, DELTA_MAKE_OPTIONS_VERSION);
     if (!st0) st0 = dlt_check_version("delta_patch_options", opt->patch.version, DELTA_PATCH_OPTIONS_VERSION);
     if (!st0) st0 = dlt_check_version("delta_diff_options", opt->diff.version, DELTA_DIFF_OPTIONS_VERSION);
     if (st0) return st0;
     if (!images || count == 0 || count > DELTA_MANIFEST_MAX_IMAGES)
-        return delta_fail(DELTA_ERR_ARG, "a package holds 1..%d images", DELTA_MANIFEST_MAX_IMAGES);
+        return dlt_fail(DELTA_ERR_ARG, "a package holds 1..%d images", DELTA_MANIFEST_MAX_IMAGES);
     if (!opt->project || !delta_manifest_string_ok(opt->project))
-        return delta_fail(DELTA_ERR_ARG, "project ID must be 1..64 printable characters without spaces or quotes");
+        return dlt_fail(DELTA_ERR_ARG, "project ID must be 1..64 printable characters without spaces or quotes");
     if (!opt->source_version || !delta_manifest_string_ok(opt->source_version) || !opt->target_version ||
         !delta_manifest_string_ok(opt->target_version))
-        return delta_fail(DELTA_ERR_ARG, "versions must be 1..64 printable characters without spaces or quotes");
+        return dlt_fail(DELTA_ERR_ARG, "versions must be 1..64 printable characters without spaces or quotes");
 
     delta_manifest m;
     memset(&m, 0, sizeof m);
@@ -102,10 +102,10 @@ delta_status delta_package_make(const delta_make_options *opt, const delta_make_
     delta_make_report rep;
     memset(&rep, 0, sizeof rep);
     rep.image_count = count;
-    delta_status st = m.images ? DELTA_OK : delta_fail(DELTA_ERR_NOMEM, "out of memory");
+    delta_status st = m.images ? DELTA_OK : dlt_fail(DELTA_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < count && !st; i++) {
         for (size_t k = 0; k < i; k++)
-            if (strcmp(images[k].name, images[i].name) == 0) st = delta_fail(DELTA_ERR_ARG, "image %s given twice", images[i].name);
+            if (strcmp(images[k].name, images[i].name) == 0) st = dlt_fail(DELTA_ERR_ARG, "image %s given twice", images[i].name);
         if (!st) st = make_image(opt, &images[i], i, count, &m.images[i], &patches[i], &rep.stats[i]);
         if (st) break;
         rep.patch_bytes[i] = patches[i].len;
@@ -149,12 +149,12 @@ void delta_package_manifest_bytes(const delta_package *pkg, const uint8_t **data
 
 delta_status delta_package_add_signature(const delta_package *pkg, const void *sig, size_t sig_len, delta_buf *out)
 {
-    if (!pkg || !out || (!sig && sig_len)) return delta_fail(DELTA_ERR_ARG, "add_signature: null argument");
+    if (!pkg || !out || (!sig && sig_len)) return dlt_fail(DELTA_ERR_ARG, "add_signature: null argument");
     if (delta_zip_find(pkg->zip, DELTA_MEMBER_SIGNATURE))
-        return delta_fail(DELTA_ERR_ARG, "the package is signed already (it has a %s)", DELTA_MEMBER_SIGNATURE);
-    if (sig_len == 0) return delta_fail(DELTA_ERR_ARG, "the signature is empty");
+        return dlt_fail(DELTA_ERR_ARG, "the package is signed already (it has a %s)", DELTA_MEMBER_SIGNATURE);
+    if (sig_len == 0) return dlt_fail(DELTA_ERR_ARG, "the signature is empty");
     if (sig_len > DELTA_SIG_MAX_BYTES)
-        return delta_fail(DELTA_ERR_ARG, "a signature of %zu bytes exceeds the limit of %d", sig_len,
+        return dlt_fail(DELTA_ERR_ARG, "a signature of %zu bytes exceeds the limit of %d", sig_len,
                           DELTA_SIG_MAX_BYTES);
     const delta_manifest *m = pkg->manifest;
     delta_buf patch = DELTA_BUF_INIT;

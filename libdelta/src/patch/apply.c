@@ -18,10 +18,10 @@ static delta_status ws_setup(workspace *w, const delta_patch_info *info, void *m
 #if DELTA_HAVE_MALLOC
         mem = w->owned = malloc(need);
 #endif
-        if (!mem) return delta_fail(DELTA_ERR_NOMEM, "apply: cannot allocate %zu bytes of workspace", need);
+        if (!mem) return dlt_fail(DELTA_ERR_NOMEM, "apply: cannot allocate %zu bytes of workspace", need);
         size = need;
     } else if (size < need) {
-        return delta_fail(DELTA_ERR_ARG, "apply: workspace of %zu bytes, the patch needs %zu", size, need);
+        return dlt_fail(DELTA_ERR_ARG, "apply: workspace of %zu bytes, the patch needs %zu", size, need);
     }
     w->block = mem;
     w->old = w->block + info->block_size;
@@ -56,7 +56,7 @@ delta_status delta_apply_out_of_place(const delta_source *patch, const delta_sou
     st = delta_patch_read_info(patch, &info);
     if (st) return st;
     if (source->size != info.source_size)
-        return delta_fail(DELTA_ERR_SOURCE, "apply: source has %llu bytes, the patch expects %llu",
+        return dlt_fail(DELTA_ERR_SOURCE, "apply: source has %llu bytes, the patch expects %llu",
                           (unsigned long long)source->size, (unsigned long long)info.source_size);
     workspace w;
     st = ws_setup(&w, &info, mem, mem_size);
@@ -67,9 +67,9 @@ delta_status delta_apply_out_of_place(const delta_source *patch, const delta_sou
     uint64_t common = info.source_size < info.target_size ? info.source_size : info.target_size;
     for (uint64_t off = 0; off < common && !st; off += bs) {
         size_t n = common - off < bs ? (size_t)(common - off) : bs;
-        st = delta_read_source(source, off, w.block, n, DELTA_ERR_INPUT);
+        st = dlt_read_source(source, off, w.block, n, DELTA_ERR_INPUT);
         if (!st && out->write(out->ctx, off, w.block, n) != DELTA_IO_OK)
-            st = delta_fail(DELTA_ERR_OUTPUT, "apply: writing %zu bytes at %llu failed", n, (unsigned long long)off);
+            st = dlt_fail(DELTA_ERR_OUTPUT, "apply: writing %zu bytes at %llu failed", n, (unsigned long long)off);
     }
 
     pcursor c;
@@ -83,7 +83,7 @@ delta_status delta_apply_out_of_place(const delta_source *patch, const delta_sou
         int more;
         while (!(st = dlt_pcursor_piece(&c, &p, &more)) && more) {
             if (p.kind == PIECE_COPY) {
-                st = delta_read_source(source, p.src, w.block + pos, (size_t)p.len, DELTA_ERR_INPUT);
+                st = dlt_read_source(source, p.src, w.block + pos, (size_t)p.len, DELTA_ERR_INPUT);
                 if (!st) st = add_diff(&c, &p, w.block + pos, w.old);
             } else {
                 st = dlt_pcursor_data(&c, &p, w.block + pos, (size_t)p.len);
@@ -92,7 +92,7 @@ delta_status delta_apply_out_of_place(const delta_source *patch, const delta_sou
             pos += p.len;
         }
         if (!st && out->write(out->ctx, cmd.a * bs, w.block, (size_t)pos) != DELTA_IO_OK)
-            st = delta_fail(DELTA_ERR_OUTPUT, "apply: writing block %llu failed", (unsigned long long)cmd.a);
+            st = dlt_fail(DELTA_ERR_OUTPUT, "apply: writing block %llu failed", (unsigned long long)cmd.a);
     }
     if (!st && info.op_count) st = dlt_pcursor_close_segment(&c);
     dlt_pcursor_free(&c);
@@ -131,7 +131,7 @@ static delta_status journal_save(inplace *a)
     delta_status st = delta_journal_encode(a->j, buf, sizeof buf, &len);
     if (st) return st;
     if (a->p->store->journal_write(a->p->store->ctx, buf, len) != DELTA_IO_OK)
-        return delta_fail(DELTA_ERR_STATE_WRITE, "apply: writing the journal failed");
+        return dlt_fail(DELTA_ERR_STATE_WRITE, "apply: writing the journal failed");
     return DELTA_OK;
 }
 
@@ -140,16 +140,16 @@ static delta_status flash_write(inplace *a, uint64_t off, const uint8_t *buf, si
     delta_flash *f = a->p->flash;
     int r = f->write(f->ctx, off, buf, len);
     if (r == DELTA_IO_NOSPACE)
-        return delta_fail(DELTA_ERR_WRITE_NOSPACE, "apply: no space writing %zu bytes at %llu", len, (unsigned long long)off);
+        return dlt_fail(DELTA_ERR_WRITE_NOSPACE, "apply: no space writing %zu bytes at %llu", len, (unsigned long long)off);
     if (r != DELTA_IO_OK)
-        return delta_fail(DELTA_ERR_WRITE, "apply: writing %zu bytes at %llu failed", len, (unsigned long long)off);
+        return dlt_fail(DELTA_ERR_WRITE, "apply: writing %zu bytes at %llu failed", len, (unsigned long long)off);
     if (off + len > a->cur_size) a->cur_size = off + len;
     return DELTA_OK;
 }
 
 static delta_status flash_sync(inplace *a)
 {
-    if (a->p->flash->sync(a->p->flash->ctx) != DELTA_IO_OK) return delta_fail(DELTA_ERR_SYNC, "apply: syncing the image failed");
+    if (a->p->flash->sync(a->p->flash->ctx) != DELTA_IO_OK) return dlt_fail(DELTA_ERR_SYNC, "apply: syncing the image failed");
     return DELTA_OK;
 }
 
@@ -157,7 +157,7 @@ static delta_status flash_read(inplace *a, uint64_t off, uint8_t *buf, size_t le
 {
     delta_flash *f = a->p->flash;
     if (len && f->read(f->ctx, off, buf, len) != DELTA_IO_OK)
-        return delta_fail(DELTA_ERR_IMAGE_READ, "apply: reading %zu bytes of the image at %llu failed", len,
+        return dlt_fail(DELTA_ERR_IMAGE_READ, "apply: reading %zu bytes of the image at %llu failed", len,
                           (unsigned long long)off);
     return DELTA_OK;
 }
@@ -166,14 +166,14 @@ static delta_status scratch_write(inplace *a, uint64_t off, const uint8_t *buf, 
 {
     delta_store *s = a->p->store;
     if (s->scratch_write(s->ctx, off, buf, len) != DELTA_IO_OK)
-        return delta_fail(DELTA_ERR_STATE_WRITE, "apply: writing %zu bytes of scratch failed", len);
+        return dlt_fail(DELTA_ERR_STATE_WRITE, "apply: writing %zu bytes of scratch failed", len);
     return DELTA_OK;
 }
 
 static delta_status scratch_sync(inplace *a)
 {
     delta_store *s = a->p->store;
-    if (s->scratch_sync(s->ctx) != DELTA_IO_OK) return delta_fail(DELTA_ERR_STATE_WRITE, "apply: syncing scratch failed");
+    if (s->scratch_sync(s->ctx) != DELTA_IO_OK) return dlt_fail(DELTA_ERR_STATE_WRITE, "apply: syncing scratch failed");
     return DELTA_OK;
 }
 
@@ -181,7 +181,7 @@ static delta_status scratch_read(inplace *a, uint64_t off, uint8_t *buf, size_t 
 {
     delta_store *s = a->p->store;
     if (s->scratch_read(s->ctx, off, buf, len) != DELTA_IO_OK)
-        return delta_fail(DELTA_ERR_STATE_CORRUPT, "apply: reading %zu bytes of scratch failed", len);
+        return dlt_fail(DELTA_ERR_STATE_CORRUPT, "apply: reading %zu bytes of scratch failed", len);
     return DELTA_OK;
 }
 
@@ -199,7 +199,7 @@ static uint64_t pending_offset(const inplace *a, int area, uint64_t slot)
 /* Bytes of source block k (0 past the source). */
 static size_t source_block_len(const delta_patch_info *info, uint64_t k)
 {
-    uint64_t off = k << delta_log2(info->block_size);
+    uint64_t off = k << dlt_log2(info->block_size);
     if (off >= info->source_size) return 0;
     return info->source_size - off < info->block_size ? (size_t)(info->source_size - off) : info->block_size;
 }
@@ -240,7 +240,7 @@ static delta_status read_old(inplace *a, uint64_t src, uint8_t *dst, uint64_t le
 {
     uint32_t bs = a->info.block_size;
     while (len > 0) {
-        uint64_t j = src >> delta_log2(bs), in = src & (bs - 1);
+        uint64_t j = src >> dlt_log2(bs), in = src & (bs - 1);
         uint64_t n = bs - in < len ? bs - in : len;
         int slot = stash_slot_of(a->j, j);
         delta_status st = slot >= 0 ? scratch_read(a, stash_offset(a, (uint64_t)slot) + in, dst, (size_t)n)
@@ -303,7 +303,7 @@ static delta_status compute_block(inplace *a, uint64_t k, uint32_t n, uint64_t o
     }
     if (!*queued) return DELTA_OK;
     a->j->pending_block[n] = k;
-    a->j->pending_crc[n] = delta_crc32(0, a->w.block, (size_t)pos);
+    a->j->pending_crc[n] = dlt_crc32(0, a->w.block, (size_t)pos);
     return scratch_write(a, pending_offset(a, a->area, n), a->w.block, (size_t)pos);
 }
 
@@ -317,12 +317,12 @@ static delta_status write_pending(inplace *a, int settle)
     for (uint32_t i = 0; i < a->j->pending_count; i++) {
         uint64_t k = a->j->pending_block[i];
         if (k >= blocks)
-            return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: pending block %llu is past the target", (unsigned long long)k);
+            return dlt_fail(DELTA_ERR_STATE_CORRUPT, "journal: pending block %llu is past the target", (unsigned long long)k);
         size_t len = (size_t)dlt_patch_block_len(&a->info, k);
         delta_status st = scratch_read(a, pending_offset(a, area, i), a->w.block, len);
         if (st) return st;
-        if (delta_crc32(0, a->w.block, len) != a->j->pending_crc[i])
-            return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: pending block %llu does not match its CRC",
+        if (dlt_crc32(0, a->w.block, len) != a->j->pending_crc[i])
+            return dlt_fail(DELTA_ERR_STATE_CORRUPT, "journal: pending block %llu does not match its CRC",
                               (unsigned long long)k);
         st = flash_write(a, k * a->info.block_size, a->w.block, len);
         if (st) return st;
@@ -361,13 +361,13 @@ static delta_status run_batches(inplace *a)
                 j->stash[cmd.a] = 0;
             } else {
                 if (n == a->info.batch_blocks)
-                    return delta_fail(DELTA_ERR_PLAN, "apply: a batch holds more than %u blocks", a->info.batch_blocks);
+                    return dlt_fail(DELTA_ERR_PLAN, "apply: a batch holds more than %u blocks", a->info.batch_blocks);
                 int queued;
                 st = compute_block(a, cmd.a, n, ordinal++, &queued);
                 n += (uint32_t)queued;
                 dirty |= queued | backup;
                 if (!st && p->progress && p->progress(p->progress_ctx, op, a->info.op_count))
-                    return delta_fail(DELTA_ERR_CANCELLED, "apply: stopped by the progress callback");
+                    return dlt_fail(DELTA_ERR_CANCELLED, "apply: stopped by the progress callback");
             }
             if (st) return st;
         }
@@ -404,18 +404,18 @@ static delta_status run_batches(inplace *a)
 /* fault unless the image's first size bytes hash to sha. */
 static delta_status check_image(inplace *a, uint64_t size, const uint8_t *sha, delta_status fault, const char *what)
 {
-    delta_sha256_ctx h;
-    delta_status st = delta_sha256_begin(&h) ? delta_fail(DELTA_ERR_INTERNAL, "apply: SHA-256 failed") : DELTA_OK;
+    dlt_sha256_ctx h;
+    delta_status st = dlt_sha256_begin(&h) ? dlt_fail(DELTA_ERR_INTERNAL, "apply: SHA-256 failed") : DELTA_OK;
     uint32_t bs = a->info.block_size;
     for (uint64_t off = 0; off < size && !st; off += bs) {
         size_t n = size - off < bs ? (size_t)(size - off) : bs;
         st = flash_read(a, off, a->w.block, n);
-        if (!st && delta_sha256_step(&h, a->w.block, n)) st = delta_fail(DELTA_ERR_INTERNAL, "apply: SHA-256 failed");
+        if (!st && dlt_sha256_step(&h, a->w.block, n)) st = dlt_fail(DELTA_ERR_INTERNAL, "apply: SHA-256 failed");
     }
     uint8_t got[DELTA_SHA256_LEN];
-    if (delta_sha256_end(&h, got) && !st) st = delta_fail(DELTA_ERR_INTERNAL, "apply: SHA-256 failed");
+    if (dlt_sha256_end(&h, got) && !st) st = dlt_fail(DELTA_ERR_INTERNAL, "apply: SHA-256 failed");
     if (st) return st;
-    if (memcmp(got, sha, DELTA_SHA256_LEN) != 0) return delta_fail(fault, "%s", what);
+    if (memcmp(got, sha, DELTA_SHA256_LEN) != 0) return dlt_fail(fault, "%s", what);
     return DELTA_OK;
 }
 
@@ -449,10 +449,10 @@ static delta_status run_in_place(inplace *a)
     const delta_apply_params *p = a->p;
     delta_journal *j = a->j;
     if (!(a->info.flags & DELTA_PATCH_INPLACE))
-        return delta_fail(DELTA_ERR_PLAN, "apply: the patch has no in-place plan");
+        return dlt_fail(DELTA_ERR_PLAN, "apply: the patch has no in-place plan");
     if (!j->state) j->state = DELTA_JOURNAL_APPLYING;
     if (a->info.target_size > p->flash->capacity)
-        return delta_fail(DELTA_ERR_SLOT, "apply: target of %llu bytes does not fit the %llu-byte region",
+        return dlt_fail(DELTA_ERR_SLOT, "apply: target of %llu bytes does not fit the %llu-byte region",
                           (unsigned long long)a->info.target_size, (unsigned long long)p->flash->capacity);
     if (j->next_op == 0 && !(j->flags & DELTA_JOURNAL_PENDING)) {
         j->stash_count = a->info.stash_slots;
@@ -460,11 +460,11 @@ static delta_status run_in_place(inplace *a)
         memset(j->stash, 0, sizeof j->stash);
     } else if (j->stash_count != a->info.stash_slots || j->next_op > a->info.op_count ||
                j->pending_count > a->info.batch_blocks || j->next_block > j->next_op) {
-        return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: does not fit this patch");
+        return dlt_fail(DELTA_ERR_STATE_CORRUPT, "journal: does not fit this patch");
     } else {
         for (uint32_t s = 0; s < j->stash_count; s++)
             if (j->stash[s] > dlt_patch_block_count(a->info.source_size, a->info.block_size))
-                return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: stash slot %u names a block outside the source", s);
+                return dlt_fail(DELTA_ERR_STATE_CORRUPT, "journal: stash slot %u names a block outside the source", s);
     }
     delta_status st;
     if (p->backup_offset != DELTA_NO_BACKUP && !(j->flags & DELTA_JOURNAL_TAIL_SAVED)) {
@@ -484,7 +484,7 @@ static delta_status run_in_place(inplace *a)
     }
     if (a->cur_size != a->info.target_size && p->flash->resize) {
         if (p->flash->resize(p->flash->ctx, a->info.target_size) != DELTA_IO_OK)
-            return delta_fail(DELTA_ERR_WRITE, "apply: setting the image size to %llu failed",
+            return dlt_fail(DELTA_ERR_WRITE, "apply: setting the image size to %llu failed",
                               (unsigned long long)a->info.target_size);
         st = flash_sync(a);
         if (st) return st;
@@ -511,7 +511,7 @@ static delta_status inplace_open(inplace *a, const delta_apply_params *p)
     st = delta_patch_read_info(p->patch, &a->info);
     if (!st) st = dlt_check_erase(p->flash, a->info.block_size, "apply");
     if (!st && (a->info.stash_slots > DELTA_JOURNAL_STASH_CAP || a->info.batch_blocks > DELTA_JOURNAL_BATCH_CAP))
-        st = delta_fail(DELTA_ERR_SPACE, "apply: the patch needs %u stash slots and batches of %u, this build's journal holds %u and %u",
+        st = dlt_fail(DELTA_ERR_SPACE, "apply: the patch needs %u stash slots and batches of %u, this build's journal holds %u and %u",
                         a->info.stash_slots, a->info.batch_blocks, DELTA_JOURNAL_STASH_CAP, DELTA_JOURNAL_BATCH_CAP);
     if (!st) st = ws_setup(&a->w, &a->info, p->workspace, p->workspace_size);
     if (!st) dlt_pcursor_init(&a->c, p->patch, &a->info, a->w.arena, a->w.arena_size);
@@ -555,18 +555,18 @@ DLT_DEFINE_INIT(delta_restore_params, DELTA_RESTORE_PARAMS_INIT, DELTA_RESTORE_P
 
 delta_status delta_restore_in_place(const delta_restore_params *r)
 {
-    if (!r) return delta_fail(DELTA_ERR_ARG, "restore: missing parameter");
+    if (!r) return dlt_fail(DELTA_ERR_ARG, "restore: missing parameter");
     delta_status st0 = dlt_check_version("delta_restore_params", r->version, DELTA_RESTORE_PARAMS_VERSION);
     if (st0) return st0;
     if (!r->source_sha256 || r->backup_offset == DELTA_NO_BACKUP)
-        return delta_fail(DELTA_ERR_ARG, "restore: missing parameter");
+        return dlt_fail(DELTA_ERR_ARG, "restore: missing parameter");
     delta_journal unused;
     delta_apply_params p = {DELTA_APPLY_PARAMS_VERSION, r->patch, r->flash, r->store, &unused, NULL, r->workspace,
                             r->workspace_size, NULL, NULL, 0, r->backup_offset};
     inplace a;
     delta_status st = inplace_open(&a, &p);
     if (!st && r->limit_op > a.info.op_count)
-        st = delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: command %llu is past the patch",
+        st = dlt_fail(DELTA_ERR_STATE_CORRUPT, "journal: command %llu is past the patch",
                         (unsigned long long)r->limit_op);
     if (!st) st = restore_blocks(&a, r->limit_op);
     if (!st && r->tail_saved) {
@@ -575,7 +575,7 @@ delta_status delta_restore_in_place(const delta_restore_params *r)
             st = restore_slot(&a, t, (first + t) * a.info.block_size, source_block_len(&a.info, first + t));
     }
     if (!st && r->flash->resize && r->flash->resize(r->flash->ctx, a.info.source_size) != DELTA_IO_OK)
-        st = delta_fail(DELTA_ERR_WRITE, "restore: setting the image size to %llu failed",
+        st = dlt_fail(DELTA_ERR_WRITE, "restore: setting the image size to %llu failed",
                         (unsigned long long)a.info.source_size);
     if (!st) st = flash_sync(&a);
     if (!st) st = check_image(&a, a.info.source_size, r->source_sha256, DELTA_ERR_UNRECOVERABLE,
@@ -586,10 +586,10 @@ delta_status delta_restore_in_place(const delta_restore_params *r)
 
 delta_status delta_apply_in_place(const delta_apply_params *p)
 {
-    if (!p) return delta_fail(DELTA_ERR_ARG, "apply: missing parameter");
+    if (!p) return dlt_fail(DELTA_ERR_ARG, "apply: missing parameter");
     delta_status st0 = dlt_check_version("delta_apply_params", p->version, DELTA_APPLY_PARAMS_VERSION);
     if (st0) return st0;
-    if (!p->journal || !p->target_sha256) return delta_fail(DELTA_ERR_ARG, "apply: missing parameter");
+    if (!p->journal || !p->target_sha256) return dlt_fail(DELTA_ERR_ARG, "apply: missing parameter");
     inplace a;
     delta_status st = inplace_open(&a, p);
     if (!st) st = run_in_place(&a);

@@ -53,12 +53,12 @@ static void predict_thumb2(const arch_map *m, int abs32, uint64_t source_size, u
                            size_t len)
 {
     for (size_t i = (size_t)(src & 1); i + 4 <= len;) {
-        uint16_t h1 = delta_le16(b + i), h2 = delta_le16(b + i + 2);
+        uint16_t h1 = dlt_le16(b + i), h2 = dlt_le16(b + i + 2);
         int32_t imm;
         if (!dlt_arch_thumb2_decode(h1, h2, &imm)) {
             uint32_t nv;
-            if (abs32 && ((src + i) & 3) == 0 && dlt_arch_abs32_predict(m, source_size, delta_le32(b + i), &nv)) {
-                delta_put32(b + i, nv);
+            if (abs32 && ((src + i) & 3) == 0 && dlt_arch_abs32_predict(m, source_size, dlt_le32(b + i), &nv)) {
+                dlt_put32(b + i, nv);
                 i += 4;
             } else {
                 i += 2;
@@ -70,8 +70,8 @@ static void predict_thumb2(const arch_map *m, int abs32, uint64_t source_size, u
             int64_t nimm = t + shift - ((int64_t)(dst + i) + 4);
             if (!(nimm & 1) && nimm >= -(INT64_C(1) << 24) && nimm < (INT64_C(1) << 24)) {
                 dlt_arch_thumb2_encode(&h1, &h2, (int32_t)nimm);
-                delta_put16(b + i, h1);
-                delta_put16(b + i + 2, h2);
+                dlt_put16(b + i, h1);
+                dlt_put16(b + i + 2, h2);
             }
         }
         i += 4;
@@ -120,7 +120,7 @@ int dlt_arch_x86_ref(const uint8_t *b, size_t avail, uint64_t at, uint64_t sourc
         }
         if (n == 0) return 0;
     }
-    int64_t t = (int64_t)at + (int64_t)n + (int32_t)delta_le32(b + d);
+    int64_t t = (int64_t)at + (int64_t)n + (int32_t)dlt_le32(b + d);
     if (t < 0 || (uint64_t)t >= source_size) return 0;
     *target = t;
     *len = n;
@@ -141,7 +141,7 @@ static void predict_x86(const arch_map *m, uint64_t source_size, uint64_t dst, u
         }
         if (dlt_arch_map_find(m, t, &shift)) {
             int64_t rel = t + shift - ((int64_t)(dst + i + n));
-            if (rel >= INT32_MIN && rel <= INT32_MAX) delta_put32(b + i + d, (uint32_t)(int32_t)rel);
+            if (rel >= INT32_MIN && rel <= INT32_MAX) dlt_put32(b + i + d, (uint32_t)(int32_t)rel);
         }
         i += n;
     }
@@ -183,21 +183,21 @@ int dlt_arch_a64_ref(uint32_t w, uint32_t w2, int have2, uint64_t at, int64_t *t
 
 int dlt_arch_a64_aim(uint8_t *b, size_t len, uint64_t at, int64_t t)
 {
-    uint32_t w = delta_le32(b);
+    uint32_t w = dlt_le32(b);
     if (len == 4) {
         int64_t imm = t - (int64_t)at;
         if ((imm & 3) || imm < -(INT64_C(1) << 27) || imm >= (INT64_C(1) << 27)) return 0;
-        delta_put32(b, (w & 0xFC000000) | ((uint32_t)(imm >> 2) & 0x3FFFFFF));
+        dlt_put32(b, (w & 0xFC000000) | ((uint32_t)(imm >> 2) & 0x3FFFFFF));
         return 1;
     }
-    uint32_t w2 = delta_le32(b + 4);
+    uint32_t w2 = dlt_le32(b + 4);
     int64_t pages = (t >> 12) - ((int64_t)at >> 12), lo = t & 0xFFF;
     if (pages < -(INT64_C(1) << 20) || pages >= (INT64_C(1) << 20)) return 0;
     int scale = (w2 & 0xFFC00000) == 0x91000000 ? 0 : a64_ldst_scale(w2);
     if (lo & ((INT64_C(1) << scale) - 1)) return 0;
     uint32_t p = (uint32_t)pages & 0x1FFFFF;
-    delta_put32(b, (w & 0x9F00001F) | (p & 3) << 29 | (p >> 2) << 5);
-    delta_put32(b + 4, (w2 & ~(0xFFFu << 10)) | (uint32_t)(lo >> scale) << 10);
+    dlt_put32(b, (w & 0x9F00001F) | (p & 3) << 29 | (p >> 2) << 5);
+    dlt_put32(b + 4, (w2 & ~(0xFFFu << 10)) | (uint32_t)(lo >> scale) << 10);
     return 1;
 }
 
@@ -209,7 +209,7 @@ static void predict_a64(const arch_map *m, uint64_t dst, uint64_t src, uint8_t *
         int64_t t, shift;
         size_t n;
         int have2 = i + 8 <= len;
-        if (!dlt_arch_a64_ref(delta_le32(b + i), have2 ? delta_le32(b + i + 4) : 0, have2, src + i, &t, &n)) {
+        if (!dlt_arch_a64_ref(dlt_le32(b + i), have2 ? dlt_le32(b + i + 4) : 0, have2, src + i, &t, &n)) {
             i += 4;
             continue;
         }
@@ -245,7 +245,7 @@ static int32_t wrap25(int64_t x)
 static void literal_scan(uint64_t dst, uint8_t *b, size_t len, int to_abs)
 {
     for (size_t i = (size_t)(dst & 1); i + 4 <= len;) {
-        uint16_t h1 = delta_le16(b + i), h2 = delta_le16(b + i + 2);
+        uint16_t h1 = dlt_le16(b + i), h2 = dlt_le16(b + i + 2);
         int32_t v;
         if (!dlt_arch_thumb2_decode(h1, h2, &v)) {
             i += 2;
@@ -253,8 +253,8 @@ static void literal_scan(uint64_t dst, uint8_t *b, size_t len, int to_abs)
         }
         int64_t here = (int64_t)(dst + i) + 4;
         dlt_arch_thumb2_encode(&h1, &h2, wrap25(to_abs ? here + v : v - here));
-        delta_put16(b + i, h1);
-        delta_put16(b + i + 2, h2);
+        dlt_put16(b + i, h1);
+        dlt_put16(b + i + 2, h2);
         i += 4;
     }
 }

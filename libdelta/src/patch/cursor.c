@@ -41,21 +41,21 @@ static delta_status read_preamble(pcursor *c, uint32_t i)
     if (st) return st;
     if (arch == ARCH_NONE) return DELTA_OK;
     if (arch != ARCH_THUMB2 && arch != ARCH_THUMB2_ABS32 && arch != ARCH_X86_64 && arch != ARCH_AARCH64)
-        return delta_fail(DELTA_ERR_PATCH, "patch: segment %u: unknown transform %llu", i, (unsigned long long)arch);
+        return dlt_fail(DELTA_ERR_PATCH, "patch: segment %u: unknown transform %llu", i, (unsigned long long)arch);
     if (arch == ARCH_THUMB2_ABS32) {
         st = read_varint(c, &base);
         if (st) return st;
         if (base > UINT32_MAX)
-            return delta_fail(DELTA_ERR_PATCH, "patch: segment %u: base address %llu over 32 bits", i,
+            return dlt_fail(DELTA_ERR_PATCH, "patch: segment %u: base address %llu over 32 bits", i,
                               (unsigned long long)base);
     }
     st = read_varint(c, &count);
     if (st) return st;
     if (count > c->info->map_entries)
-        return delta_fail(DELTA_ERR_PATCH, "patch: segment %u: map of %llu entries (header: %u)", i,
+        return dlt_fail(DELTA_ERR_PATCH, "patch: segment %u: map of %llu entries (header: %u)", i,
                           (unsigned long long)count, c->info->map_entries);
     arch_entry *e = dlt_arena_take(&c->ar, (size_t)count * sizeof *e);
-    if (!e) return delta_fail(DELTA_ERR_NOMEM, "patch: workspace too small for the reference map");
+    if (!e) return dlt_fail(DELTA_ERR_NOMEM, "patch: workspace too small for the reference map");
     int64_t old = 0, shift = 0;
     for (uint64_t k = 0; k < count; k++) {
         uint64_t gap, z;
@@ -66,7 +66,7 @@ static delta_status read_preamble(pcursor *c, uint32_t i)
         int64_t d = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
         if ((k > 0 && gap == 0) || gap >= c->info->source_size - (uint64_t)old || d <= -(INT64_C(1) << 32) ||
             d >= (INT64_C(1) << 32) || shift + d <= -(INT64_C(1) << 31) || shift + d >= (INT64_C(1) << 31))
-            return delta_fail(DELTA_ERR_PATCH, "patch: segment %u: map entry %llu out of range", i,
+            return dlt_fail(DELTA_ERR_PATCH, "patch: segment %u: map entry %llu out of range", i,
                               (unsigned long long)k);
         old += (int64_t)gap;
         shift += d;
@@ -93,18 +93,18 @@ static delta_status open_segment(pcursor *c, uint32_t i)
     /* CRC of the stored bytes, read through the first stream buffer. */
     size_t cap = dlt_patch_inbuf(c->info);
     uint8_t *tmp = dlt_arena_take(&c->ar, cap);
-    if (!tmp) return delta_fail(DELTA_ERR_NOMEM, "patch: workspace too small");
+    if (!tmp) return dlt_fail(DELTA_ERR_NOMEM, "patch: workspace too small");
     uint64_t total = (uint64_t)c->seg.size[0] + c->seg.size[1] + c->seg.size[2], done = 0;
     uint32_t crc = 0;
     while (done < total) {
         size_t n = total - done < cap ? (size_t)(total - done) : cap;
-        st = delta_read_source(c->patch, c->seg.data_offset + done, tmp, n, DELTA_ERR_PACKAGE_READ);
+        st = dlt_read_source(c->patch, c->seg.data_offset + done, tmp, n, DELTA_ERR_PACKAGE_READ);
         if (st) return st;
-        crc = delta_crc32(crc, tmp, n);
+        crc = dlt_crc32(crc, tmp, n);
         done += n;
     }
     c->ar.used = 0;
-    if (crc != c->seg.crc) return delta_fail(DELTA_ERR_PATCH, "patch: segment %u CRC mismatch", i);
+    if (crc != c->seg.crc) return dlt_fail(DELTA_ERR_PATCH, "patch: segment %u CRC mismatch", i);
     uint64_t off = c->seg.data_offset;
     for (int s = 0; s < 3; s++) {
         st = dlt_pstream_open(&c->st[s], c->patch, c->info, off, c->seg.size[s], c->seg.raw[s], &c->ar);
@@ -142,14 +142,14 @@ static delta_status read_varint(pcursor *c, uint64_t *v)
             return DELTA_OK;
         }
     }
-    return delta_fail(DELTA_ERR_PATCH, "patch: command %llu: varint too long", (unsigned long long)c->op);
+    return dlt_fail(DELTA_ERR_PATCH, "patch: command %llu: varint too long", (unsigned long long)c->op);
 }
 
 delta_status dlt_pcursor_next(pcursor *c, pcmd *cmd)
 {
     if (c->block_done != c->block_len)
-        return delta_fail(DELTA_ERR_INTERNAL, "patch: next command before the block's pieces");
-    if (c->op >= c->info->op_count) return delta_fail(DELTA_ERR_INTERNAL, "patch: read past the last command");
+        return dlt_fail(DELTA_ERR_INTERNAL, "patch: next command before the block's pieces");
+    if (c->op >= c->info->op_count) return dlt_fail(DELTA_ERR_INTERNAL, "patch: read past the last command");
     if (!c->open || c->op >= c->seg.end_op) {
         uint32_t next = c->open ? c->seg_index + 1 : 0;
         if (c->open) {
@@ -169,7 +169,7 @@ delta_status dlt_pcursor_next(pcursor *c, pcmd *cmd)
         st = read_varint(c, &cmd->a);
         if (st) return st;
         if (cmd->a >= dlt_patch_block_count(c->info->target_size, c->info->block_size))
-            return delta_fail(DELTA_ERR_PATCH, "patch: command %llu: block %llu is past the target",
+            return dlt_fail(DELTA_ERR_PATCH, "patch: command %llu: block %llu is past the target",
                               (unsigned long long)c->op, (unsigned long long)cmd->a);
         c->block = cmd->a;
         c->block_len = dlt_patch_block_len(c->info, cmd->a);
@@ -180,23 +180,23 @@ delta_status dlt_pcursor_next(pcursor *c, pcmd *cmd)
         if (!st) st = read_varint(c, &cmd->b);
         if (st) return st;
         if (cmd->a >= dlt_patch_block_count(c->info->source_size, c->info->block_size))
-            return delta_fail(DELTA_ERR_PATCH, "patch: command %llu: stash of block %llu outside the source",
+            return dlt_fail(DELTA_ERR_PATCH, "patch: command %llu: stash of block %llu outside the source",
                               (unsigned long long)c->op, (unsigned long long)cmd->a);
         if (cmd->b >= c->info->stash_slots)
-            return delta_fail(DELTA_ERR_PATCH, "patch: command %llu: stash slot %llu of %u",
+            return dlt_fail(DELTA_ERR_PATCH, "patch: command %llu: stash slot %llu of %u",
                               (unsigned long long)c->op, (unsigned long long)cmd->b, c->info->stash_slots);
         break;
     case CMD_FREE:
         st = read_varint(c, &cmd->a);
         if (st) return st;
         if (cmd->a >= c->info->stash_slots)
-            return delta_fail(DELTA_ERR_PATCH, "patch: command %llu: free of slot %llu of %u",
+            return dlt_fail(DELTA_ERR_PATCH, "patch: command %llu: free of slot %llu of %u",
                               (unsigned long long)c->op, (unsigned long long)cmd->a, c->info->stash_slots);
         break;
     case CMD_COMMIT:
         break;
     default:
-        return delta_fail(DELTA_ERR_PATCH, "patch: command %llu: unknown command byte 0x%02x",
+        return dlt_fail(DELTA_ERR_PATCH, "patch: command %llu: unknown command byte 0x%02x",
                           (unsigned long long)c->op, type);
     }
     c->op++;
@@ -217,7 +217,7 @@ delta_status dlt_pcursor_piece(pcursor *c, piece *p, int *more)
     p->src = 0;
     p->dst = c->block * c->info->block_size + c->block_done;
     if (p->len == 0 || p->len > c->block_len - c->block_done)
-        return delta_fail(DELTA_ERR_PATCH, "patch: block %llu: piece of %llu bytes does not fit",
+        return dlt_fail(DELTA_ERR_PATCH, "patch: block %llu: piece of %llu bytes does not fit",
                           (unsigned long long)c->block, (unsigned long long)p->len);
     if (p->kind == PIECE_COPY) {
         uint64_t z;
@@ -227,8 +227,8 @@ delta_status dlt_pcursor_piece(pcursor *c, piece *p, int *more)
         int64_t d = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
         int64_t dst = (int64_t)(c->block * c->info->block_size + c->block_done);
         int64_t src = dst + c->shift + d;
-        if (src < 0 || !delta_range_ok((uint64_t)src, p->len, c->info->source_size))
-            return delta_fail(DELTA_ERR_PATCH, "patch: block %llu: copy from outside the source",
+        if (src < 0 || !dlt_range_ok((uint64_t)src, p->len, c->info->source_size))
+            return dlt_fail(DELTA_ERR_PATCH, "patch: block %llu: copy from outside the source",
                               (unsigned long long)c->block);
         p->src = (uint64_t)src;
         c->shift = src - dst;
@@ -240,7 +240,7 @@ delta_status dlt_pcursor_piece(pcursor *c, piece *p, int *more)
 
 delta_status dlt_pcursor_data(pcursor *c, const piece *p, void *buf, size_t len)
 {
-    if (len != p->len) return delta_fail(DELTA_ERR_INTERNAL, "patch: a piece's data is read whole");
+    if (len != p->len) return dlt_fail(DELTA_ERR_INTERNAL, "patch: a piece's data is read whole");
     delta_status st = dlt_pstream_read(&c->st[p->kind == PIECE_COPY ? 1 : 2], buf, len);
     /* Under THUMB2 a literal's branches are stored with absolute targets. */
     if (!st && p->kind == PIECE_LITERAL) dlt_arch_literal_load(c->arch, p->dst, buf, len);
@@ -258,7 +258,7 @@ delta_status dlt_pcursor_copy(pcursor *c, const piece *p, uint8_t *buf, uint8_t 
 
 delta_status dlt_pcursor_seek(pcursor *c, uint64_t op)
 {
-    if (op > c->info->op_count) return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: command %llu is past the patch",
+    if (op > c->info->op_count) return dlt_fail(DELTA_ERR_STATE_CORRUPT, "journal: command %llu is past the patch",
                                                   (unsigned long long)op);
     if (op == c->info->op_count) { /* at the end: nothing more to read */
         close_streams(c);

@@ -28,47 +28,47 @@ delta_status delta_device_header_check(const uint8_t *hdr, size_t len, const cha
                                        uint8_t *buf, size_t buf_len, delta_device_header *out)
 {
     if (!hdr || !project || !version || !verify || !buf || buf_len < 64)
-        return delta_fail(DELTA_ERR_ARG, "device header: missing parameter");
+        return dlt_fail(DELTA_ERR_ARG, "device header: missing parameter");
     delta_status st0 = dlt_check_source(patch, "device header: the patch");
     if (st0) return st0;
     if (len < DELTA_DEVHDR_SIGNED + 2 || memcmp(hdr, DELTA_DEVHDR_MAGIC, 8) != 0)
-        return delta_fail(DELTA_ERR_MANIFEST, "device header: not a libdelta device header");
-    size_t sig_len = delta_le16(hdr + DELTA_DEVHDR_SIGNED);
+        return dlt_fail(DELTA_ERR_MANIFEST, "device header: not a libdelta device header");
+    size_t sig_len = dlt_le16(hdr + DELTA_DEVHDR_SIGNED);
     if (sig_len == 0 || sig_len > DELTA_DEVHDR_MAX_SIG || len != DELTA_DEVHDR_SIGNED + 2 + sig_len ||
         !field_ok(hdr + H_PROJECT) || !field_ok(hdr + H_FROM) || !field_ok(hdr + H_TO))
-        return delta_fail(DELTA_ERR_MANIFEST, "device header: malformed");
+        return dlt_fail(DELTA_ERR_MANIFEST, "device header: malformed");
     uint8_t digest[DELTA_SHA256_LEN];
     delta_sha256(hdr, DELTA_DEVHDR_SIGNED, digest);
     if (verify(verify_ctx, hdr, DELTA_DEVHDR_SIGNED, digest, hdr + DELTA_DEVHDR_SIGNED + 2, sig_len) != 0)
-        return delta_fail(DELTA_ERR_SIGNATURE, "device header: the signature does not verify");
+        return dlt_fail(DELTA_ERR_SIGNATURE, "device header: the signature does not verify");
     if (!field_is(hdr + H_PROJECT, project))
-        return delta_fail(DELTA_ERR_PROJECT, "device header: the package is for another project");
+        return dlt_fail(DELTA_ERR_PROJECT, "device header: the package is for another project");
     if (!field_is(hdr + H_FROM, version))
-        return delta_fail(DELTA_ERR_VERSION, "device header: the package is for another source version");
-    uint64_t size = delta_le64(hdr + H_PATCH_SIZE);
+        return dlt_fail(DELTA_ERR_VERSION, "device header: the package is for another source version");
+    uint64_t size = dlt_le64(hdr + H_PATCH_SIZE);
     if (size != patch->size)
-        return delta_fail(DELTA_ERR_MEMBER_DATA, "device header: the patch has %llu bytes, the header says %llu",
+        return dlt_fail(DELTA_ERR_MEMBER_DATA, "device header: the patch has %llu bytes, the header says %llu",
                           (unsigned long long)patch->size, (unsigned long long)size);
-    delta_sha256_ctx h;
-    if (delta_sha256_begin(&h)) return delta_fail(DELTA_ERR_INTERNAL, "device header: SHA-256 failed");
+    dlt_sha256_ctx h;
+    if (dlt_sha256_begin(&h)) return dlt_fail(DELTA_ERR_INTERNAL, "device header: SHA-256 failed");
     delta_status st = DELTA_OK;
     for (uint64_t off = 0; off < size && !st; off += buf_len) {
         size_t n = size - off < buf_len ? (size_t)(size - off) : buf_len;
-        st = delta_read_source(patch, off, buf, n, DELTA_ERR_PACKAGE_READ);
-        if (!st && delta_sha256_step(&h, buf, n)) st = delta_fail(DELTA_ERR_INTERNAL, "device header: SHA-256 failed");
+        st = dlt_read_source(patch, off, buf, n, DELTA_ERR_PACKAGE_READ);
+        if (!st && dlt_sha256_step(&h, buf, n)) st = dlt_fail(DELTA_ERR_INTERNAL, "device header: SHA-256 failed");
     }
     uint8_t got[DELTA_SHA256_LEN];
-    if (delta_sha256_end(&h, got) && !st) st = delta_fail(DELTA_ERR_INTERNAL, "device header: SHA-256 failed");
+    if (dlt_sha256_end(&h, got) && !st) st = dlt_fail(DELTA_ERR_INTERNAL, "device header: SHA-256 failed");
     if (st) return st;
     if (memcmp(got, hdr + H_PATCH_SHA, DELTA_SHA256_LEN) != 0)
-        return delta_fail(DELTA_ERR_MEMBER_DATA, "device header: the patch does not match its SHA-256");
+        return dlt_fail(DELTA_ERR_MEMBER_DATA, "device header: the patch does not match its SHA-256");
     if (out) {
         memset(out, 0, sizeof *out);
         memcpy(out->project, hdr + H_PROJECT, DELTA_DEVHDR_FIELD);
         memcpy(out->from, hdr + H_FROM, DELTA_DEVHDR_FIELD);
         memcpy(out->to, hdr + H_TO, DELTA_DEVHDR_FIELD);
         out->patch_size = size;
-        out->target_size = delta_le64(hdr + H_TARGET_SIZE);
+        out->target_size = dlt_le64(hdr + H_TARGET_SIZE);
         memcpy(out->patch_sha256, hdr + H_PATCH_SHA, DELTA_SHA256_LEN);
         memcpy(out->source_sha256, hdr + H_SOURCE_SHA, DELTA_SHA256_LEN);
         memcpy(out->target_sha256, hdr + H_TARGET_SHA, DELTA_SHA256_LEN);

@@ -85,8 +85,8 @@ delta_status dlt_lzrc_dec_init(lzrc_dec *d, uint8_t *win, uint32_t window, uint8
     d->code = 0;
     uint8_t first = in_byte(ctx);
     for (int i = 0; i < 4; i++) d->code = d->code << 8 | in_byte(ctx);
-    if (*in_err) return delta_fail(DELTA_ERR_PATCH, "patch: LZRC stream is truncated");
-    if (first != 0 || d->code == 0xFFFFFFFFu) return delta_fail(DELTA_ERR_PATCH, "patch: LZRC stream does not start with 0");
+    if (*in_err) return dlt_fail(DELTA_ERR_PATCH, "patch: LZRC stream is truncated");
+    if (first != 0 || d->code == 0xFFFFFFFFu) return dlt_fail(DELTA_ERR_PATCH, "patch: LZRC stream does not start with 0");
     return DELTA_OK;
 }
 
@@ -114,14 +114,14 @@ delta_status dlt_lzrc_dec_read(lzrc_dec *d, uint8_t *out, size_t len)
                 if (slot == 0) {
                     dist = 1;
                 } else if (slot > 16) {
-                    return delta_fail(DELTA_ERR_PATCH, "patch: LZRC distance slot %u", (unsigned)slot);
+                    return dlt_fail(DELTA_ERR_PATCH, "patch: LZRC distance slot %u", (unsigned)slot);
                 } else {
                     dist = ((1u << (slot - 1)) | direct(d, slot - 1)) + 1;
                 }
                 d->rep0 = dist;
             }
             if (d->rep0 > d->filled || d->rep0 > d->win_mask + 1)
-                return delta_fail(DELTA_ERR_PATCH, "patch: LZRC distance %u outside the window", (unsigned)d->rep0);
+                return dlt_fail(DELTA_ERR_PATCH, "patch: LZRC distance %u outside the window", (unsigned)d->rep0);
             d->match_left = read_len(d);
             d->hist = ((d->hist << 1) | 1) & 3;
         }
@@ -131,7 +131,7 @@ delta_status dlt_lzrc_dec_read(lzrc_dec *d, uint8_t *out, size_t len)
         out[i] = d->win[d->pos];
         d->pos = (d->pos + 1) & d->win_mask;
         if (d->filled <= d->win_mask) d->filled++;
-        if (*d->in_err) return delta_fail(DELTA_ERR_PATCH, "patch: LZRC stream is truncated");
+        if (*d->in_err) return dlt_fail(DELTA_ERR_PATCH, "patch: LZRC stream is truncated");
     }
     return DELTA_OK;
 }

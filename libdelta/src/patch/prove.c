@@ -35,14 +35,14 @@ static void commit(prover *p)
  * an earlier batch are gone (unless stashed). */
 static delta_status check_read(prover *p, uint64_t k, uint64_t src, uint64_t len, int *self)
 {
-    unsigned b = delta_log2(p->info->block_size);
+    unsigned b = dlt_log2(p->info->block_size);
     for (uint64_t j = src >> b; j <= (src + len - 1) >> b; j++) {
         if (j == k) {
             if (!bit_get(p->stashed, j)) *self = 1;
             continue;
         }
         if (j < p->tgt_blocks && bit_get(p->written, j) && !bit_get(p->stashed, j))
-            return delta_fail(DELTA_ERR_PLAN,
+            return dlt_fail(DELTA_ERR_PLAN,
                               "plan: block %llu reads source block %llu after it was overwritten",
                               (unsigned long long)k, (unsigned long long)j);
     }
@@ -63,15 +63,15 @@ static delta_status replay(pcursor *c, prover *p, uint8_t *tmp, size_t tmp_len)
         }
         if (cmd.type == CMD_STASH) {
             if (inplace && p->freed_in[cmd.b] == p->batch_no + 1)
-                return delta_fail(DELTA_ERR_PLAN, "plan: command %llu: slot %llu is refilled in the batch that freed it",
+                return dlt_fail(DELTA_ERR_PLAN, "plan: command %llu: slot %llu is refilled in the batch that freed it",
                                   (unsigned long long)op, (unsigned long long)cmd.b);
-            if (p->slots[cmd.b]) return delta_fail(DELTA_ERR_PLAN, "plan: command %llu: stash into slot %llu, which is in use",
+            if (p->slots[cmd.b]) return dlt_fail(DELTA_ERR_PLAN, "plan: command %llu: stash into slot %llu, which is in use",
                                                    (unsigned long long)op, (unsigned long long)cmd.b);
             if (bit_get(p->stashed, cmd.a))
-                return delta_fail(DELTA_ERR_PLAN, "plan: command %llu: block %llu is stashed twice",
+                return dlt_fail(DELTA_ERR_PLAN, "plan: command %llu: block %llu is stashed twice",
                                   (unsigned long long)op, (unsigned long long)cmd.a);
             if (cmd.a < p->tgt_blocks && bit_get(p->written, cmd.a))
-                return delta_fail(DELTA_ERR_PLAN, "plan: command %llu: stash of block %llu after it was overwritten",
+                return dlt_fail(DELTA_ERR_PLAN, "plan: command %llu: stash of block %llu after it was overwritten",
                                   (unsigned long long)op, (unsigned long long)cmd.a);
             p->slots[cmd.b] = cmd.a + 1;
             bit_set(p->stashed, cmd.a);
@@ -80,7 +80,7 @@ static delta_status replay(pcursor *c, prover *p, uint8_t *tmp, size_t tmp_len)
             continue;
         }
         if (cmd.type == CMD_FREE) {
-            if (!p->slots[cmd.a]) return delta_fail(DELTA_ERR_PLAN, "plan: command %llu: free of unused slot %llu",
+            if (!p->slots[cmd.a]) return dlt_fail(DELTA_ERR_PLAN, "plan: command %llu: free of unused slot %llu",
                                                     (unsigned long long)op, (unsigned long long)cmd.a);
             bit_clear(p->stashed, p->slots[cmd.a] - 1);
             p->slots[cmd.a] = 0;
@@ -90,10 +90,10 @@ static delta_status replay(pcursor *c, prover *p, uint8_t *tmp, size_t tmp_len)
         }
         uint64_t k = cmd.a;
         if (bit_get(p->produced, k))
-            return delta_fail(DELTA_ERR_PLAN, "plan: command %llu: block %llu is produced twice",
+            return dlt_fail(DELTA_ERR_PLAN, "plan: command %llu: block %llu is produced twice",
                               (unsigned long long)op, (unsigned long long)k);
         if (inplace && p->in_batch == p->info->batch_blocks)
-            return delta_fail(DELTA_ERR_PLAN, "plan: command %llu: more than %u blocks in one batch",
+            return dlt_fail(DELTA_ERR_PLAN, "plan: command %llu: more than %u blocks in one batch",
                               (unsigned long long)op, p->info->batch_blocks);
         int self = 0, more;
         piece pc;
@@ -124,7 +124,7 @@ static delta_status replay(pcursor *c, prover *p, uint8_t *tmp, size_t tmp_len)
         if (bit_get(p->produced, k)) continue;
         uint64_t end = k * p->info->block_size + dlt_patch_block_len(p->info, k);
         if (end > p->info->source_size)
-            return delta_fail(DELTA_ERR_PLAN, "plan: target block %llu is never produced and is not in the source",
+            return dlt_fail(DELTA_ERR_PLAN, "plan: target block %llu is never produced and is not in the source",
                               (unsigned long long)k);
     }
     return DELTA_OK;
@@ -153,7 +153,7 @@ delta_status delta_patch_prove_static(const delta_source *patch, delta_plan_repo
     if (st) return st;
     size_t need = delta_prove_workspace_size(&info);
     if (!workspace || workspace_size < need)
-        return delta_fail(DELTA_ERR_ARG, "plan: workspace of %zu bytes, the proof needs %zu", workspace_size, need);
+        return dlt_fail(DELTA_ERR_ARG, "plan: workspace of %zu bytes, the proof needs %zu", workspace_size, need);
     prover p;
     memset(&p, 0, sizeof p);
     p.info = &info;
@@ -191,7 +191,7 @@ delta_status delta_patch_prove(const delta_source *patch, delta_plan_report *rep
     if (st) return st;
     size_t need = delta_prove_workspace_size(&info);
     void *ws = malloc(need);
-    if (!ws) return delta_fail(DELTA_ERR_NOMEM, "plan: out of memory");
+    if (!ws) return dlt_fail(DELTA_ERR_NOMEM, "plan: out of memory");
     st = delta_patch_prove_static(patch, report, ws, need);
     free(ws);
     return st;

@@ -43,7 +43,7 @@ static uint8_t lzrc_in_byte(void *ctx)
     if (s->in_pos == s->in_len) {
         uint64_t left = s->end - s->off;
         size_t n = left < s->in_cap ? (size_t)left : s->in_cap;
-        delta_status st = n ? delta_read_source(s->patch, s->off, s->in, n, DELTA_ERR_PACKAGE_READ) : DELTA_ERR_PATCH;
+        delta_status st = n ? dlt_read_source(s->patch, s->off, s->in, n, DELTA_ERR_PACKAGE_READ) : DELTA_ERR_PATCH;
         if (st) {
             if (!s->in_err) s->in_status = st;
             s->in_err = 1;
@@ -61,10 +61,10 @@ static delta_status lzrc_open(pstream *s, const delta_patch_info *info, uint32_t
     uint32_t w = dlt_lzrc_window(info->dict_size, raw);
     s->lz = dlt_arena_take(ar, LZRC_DECODER_STATE);
     uint8_t *win = dlt_arena_take(ar, w);
-    if (!s->lz || !win) return delta_fail(DELTA_ERR_NOMEM, "patch: workspace too small for the decoder");
+    if (!s->lz || !win) return dlt_fail(DELTA_ERR_NOMEM, "patch: workspace too small for the decoder");
     if (raw == 0) { /* an empty stream stores nothing */
         s->lz = NULL;
-        return s->end == s->off ? DELTA_OK : delta_fail(DELTA_ERR_PATCH, "patch: an empty LZRC stream stores bytes");
+        return s->end == s->off ? DELTA_OK : dlt_fail(DELTA_ERR_PATCH, "patch: an empty LZRC stream stores bytes");
     }
     delta_status st = dlt_lzrc_dec_init(s->lz, win, w, lzrc_in_byte, s, &s->in_err);
     return st && s->in_status ? s->in_status : st;
@@ -85,11 +85,11 @@ delta_status dlt_pstream_open(pstream *s, const delta_source *patch, const delta
     s->raw_left = raw;
     s->in_cap = dlt_patch_inbuf(info);
     s->in = dlt_arena_take(ar, s->in_cap);
-    if (!s->in) return delta_fail(DELTA_ERR_NOMEM, "patch: workspace too small for stream buffers");
+    if (!s->in) return dlt_fail(DELTA_ERR_NOMEM, "patch: workspace too small for stream buffers");
     if (info->compression == DELTA_COMPRESSION_LZRC) return lzrc_open(s, info, raw, ar);
     if (info->compression != DELTA_COMPRESSION_LZMA2) return DELTA_OK;
 #if !DELTA_HAVE_LZMA
-    return delta_fail(DELTA_ERR_PATCH, "patch: LZMA2 is not built in");
+    return dlt_fail(DELTA_ERR_PATCH, "patch: LZMA2 is not built in");
 #else
 
     lzma_options_lzma opt;
@@ -102,8 +102,8 @@ delta_status dlt_pstream_open(pstream *s, const delta_source *patch, const delta
     s->strm = init;
     s->strm.allocator = &ar->alloc;
     lzma_ret r = lzma_raw_decoder(&s->strm, f);
-    if (r == LZMA_MEM_ERROR) return delta_fail(DELTA_ERR_NOMEM, "patch: workspace too small for the decoder");
-    if (r != LZMA_OK) return delta_fail(DELTA_ERR_PATCH, "patch: cannot start the LZMA2 decoder (%d)", (int)r);
+    if (r == LZMA_MEM_ERROR) return dlt_fail(DELTA_ERR_NOMEM, "patch: workspace too small for the decoder");
+    if (r != LZMA_OK) return dlt_fail(DELTA_ERR_PATCH, "patch: cannot start the LZMA2 decoder (%d)", (int)r);
     s->lzma = 1;
     return DELTA_OK;
 #endif
@@ -114,7 +114,7 @@ static delta_status refill(pstream *s)
 {
     uint64_t left = s->end - s->off;
     size_t n = left < STREAM_INBUF ? (size_t)left : STREAM_INBUF;
-    delta_status st = delta_read_source(s->patch, s->off, s->in, n, DELTA_ERR_PACKAGE_READ);
+    delta_status st = dlt_read_source(s->patch, s->off, s->in, n, DELTA_ERR_PACKAGE_READ);
     if (st) return st;
     s->off += n;
     s->strm.next_in = s->in;
@@ -126,12 +126,12 @@ static delta_status refill(pstream *s)
 delta_status dlt_pstream_read(pstream *s, void *buf, size_t len)
 {
     if (len > s->raw_left)
-        return delta_fail(DELTA_ERR_PATCH, "patch: a command needs %zu bytes but its stream has %llu left",
+        return dlt_fail(DELTA_ERR_PATCH, "patch: a command needs %zu bytes but its stream has %llu left",
                           len, (unsigned long long)s->raw_left);
     s->raw_left -= len;
     if (s->lz) return lzrc_status(s, dlt_lzrc_dec_read(s->lz, buf, len));
     if (!s->lzma) {
-        delta_status st = delta_read_source(s->patch, s->off, buf, len, DELTA_ERR_PACKAGE_READ);
+        delta_status st = dlt_read_source(s->patch, s->off, buf, len, DELTA_ERR_PACKAGE_READ);
         if (st) return st;
         s->off += len;
         return DELTA_OK;
@@ -141,15 +141,15 @@ delta_status dlt_pstream_read(pstream *s, void *buf, size_t len)
     s->strm.avail_out = len;
     while (s->strm.avail_out > 0) {
         if (s->strm.avail_in == 0) {
-            if (s->off == s->end) return delta_fail(DELTA_ERR_PATCH, "patch: compressed stream is truncated");
+            if (s->off == s->end) return dlt_fail(DELTA_ERR_PATCH, "patch: compressed stream is truncated");
             delta_status st = refill(s);
             if (st) return st;
         }
         lzma_ret r = lzma_code(&s->strm, LZMA_RUN);
         if (r == LZMA_STREAM_END && s->strm.avail_out > 0)
-            return delta_fail(DELTA_ERR_PATCH, "patch: compressed stream ends early");
+            return dlt_fail(DELTA_ERR_PATCH, "patch: compressed stream ends early");
         if (r != LZMA_OK && r != LZMA_STREAM_END)
-            return delta_fail(DELTA_ERR_PATCH, "patch: compressed stream is corrupt (lzma %d)", (int)r);
+            return dlt_fail(DELTA_ERR_PATCH, "patch: compressed stream is corrupt (lzma %d)", (int)r);
     }
 #endif
     return DELTA_OK;
@@ -169,11 +169,11 @@ delta_status dlt_pstream_skip(pstream *s, uint64_t len, uint8_t *tmp, size_t tmp
 delta_status dlt_pstream_finish(pstream *s)
 {
     if (s->raw_left != 0)
-        return delta_fail(DELTA_ERR_PATCH, "patch: %llu stream bytes are never used",
+        return dlt_fail(DELTA_ERR_PATCH, "patch: %llu stream bytes are never used",
                           (unsigned long long)s->raw_left);
     if (s->lz) {
         if (!dlt_lzrc_dec_done(s->lz) || s->in_err || s->in_pos != s->in_len || s->off != s->end)
-            return delta_fail(DELTA_ERR_PATCH, "patch: LZRC stream does not end where declared");
+            return dlt_fail(DELTA_ERR_PATCH, "patch: LZRC stream does not end where declared");
         return DELTA_OK;
     }
     if (!s->lzma) return DELTA_OK;
@@ -190,12 +190,12 @@ delta_status dlt_pstream_finish(pstream *s)
         lzma_ret r = lzma_code(&s->strm, LZMA_RUN);
         if (r == LZMA_STREAM_END) break;
         if (r != LZMA_OK || s->strm.avail_out == 0)
-            return delta_fail(DELTA_ERR_PATCH, "patch: compressed stream holds more than declared");
+            return dlt_fail(DELTA_ERR_PATCH, "patch: compressed stream holds more than declared");
         if (s->strm.avail_in == 0 && s->off == s->end)
-            return delta_fail(DELTA_ERR_PATCH, "patch: compressed stream has no end marker");
+            return dlt_fail(DELTA_ERR_PATCH, "patch: compressed stream has no end marker");
     }
     if (s->strm.avail_in != 0 || s->off != s->end)
-        return delta_fail(DELTA_ERR_PATCH, "patch: bytes after the end of a compressed stream");
+        return dlt_fail(DELTA_ERR_PATCH, "patch: bytes after the end of a compressed stream");
 #endif
     return DELTA_OK;
 }

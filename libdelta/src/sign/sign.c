@@ -36,18 +36,18 @@ static void mbed_text(int ret, char *buf, size_t len)
 static delta_status pem_copy(const char *pem, size_t pem_len, const char *what, unsigned char **out)
 {
     *out = NULL;
-    if (!pem || pem_len == 0) return delta_fail(DELTA_ERR_KEY, "%s: empty key", what);
+    if (!pem || pem_len == 0) return dlt_fail(DELTA_ERR_KEY, "%s: empty key", what);
     if (pem_len > PEM_MAX_BYTES)
-        return delta_fail(DELTA_ERR_KEY, "%s: key of %zu bytes exceeds the limit of %d", what, pem_len,
+        return dlt_fail(DELTA_ERR_KEY, "%s: key of %zu bytes exceeds the limit of %d", what, pem_len,
                           PEM_MAX_BYTES);
     unsigned char *buf = malloc(pem_len + 1);
-    if (!buf) return delta_fail(DELTA_ERR_NOMEM, "%s: out of memory", what);
+    if (!buf) return dlt_fail(DELTA_ERR_NOMEM, "%s: out of memory", what);
     memcpy(buf, pem, pem_len);
     buf[pem_len] = '\0';
     if (!strstr((const char *)buf, "-----BEGIN ")) {
         mbedtls_platform_zeroize(buf, pem_len + 1);
         free(buf);
-        return delta_fail(DELTA_ERR_KEY, "%s: not a PEM key (no \"-----BEGIN\" line)", what);
+        return dlt_fail(DELTA_ERR_KEY, "%s: not a PEM key (no \"-----BEGIN\" line)", what);
     }
     *out = buf;
     return DELTA_OK;
@@ -68,7 +68,7 @@ static delta_status key_allowed(mbedtls_pk_context *pk, const char *what)
         mbedtls_ecp_group_id id = mbedtls_pk_ec(*pk)->grp.id;
         if (id != MBEDTLS_ECP_DP_SECP256R1) {
             const mbedtls_ecp_curve_info *ci = mbedtls_ecp_curve_info_from_grp_id(id);
-            return delta_fail(DELTA_ERR_KEY, "%s: EC key on curve %s; only P-256 (prime256v1) is allowed",
+            return dlt_fail(DELTA_ERR_KEY, "%s: EC key on curve %s; only P-256 (prime256v1) is allowed",
                               what, ci ? ci->name : "unknown");
         }
         return DELTA_OK;
@@ -76,13 +76,13 @@ static delta_status key_allowed(mbedtls_pk_context *pk, const char *what)
     if (type == MBEDTLS_PK_RSA) {
         size_t bits = mbedtls_pk_get_bitlen(pk);
         if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS)
-            return delta_fail(DELTA_ERR_KEY, "%s: RSA key of %zu bits; %d..%d bits are allowed", what, bits,
+            return dlt_fail(DELTA_ERR_KEY, "%s: RSA key of %zu bits; %d..%d bits are allowed", what, bits,
                               RSA_MIN_BITS, RSA_MAX_BITS);
         /* PKCS#1 v1.5 is the default padding of a parsed key; make it explicit. */
         mbedtls_rsa_set_padding(mbedtls_pk_rsa(*pk), MBEDTLS_RSA_PKCS_V15, MBEDTLS_MD_NONE);
         return DELTA_OK;
     }
-    return delta_fail(DELTA_ERR_KEY, "%s: %s key; only EC P-256 and RSA keys are allowed", what,
+    return dlt_fail(DELTA_ERR_KEY, "%s: %s key; only EC P-256 and RSA keys are allowed", what,
                       mbedtls_pk_get_name(pk));
 }
 
@@ -98,7 +98,7 @@ static delta_status key_allowed(mbedtls_pk_context *pk, const char *what)
 #define DER_INTEGER 0x02
 
 /* A refusal; the first argument must be a string literal. */
-#define DER_BAD(...) delta_fail(DELTA_ERR_SIGNATURE, "verify: ECDSA signature is not strict DER: " __VA_ARGS__)
+#define DER_BAD(...) dlt_fail(DELTA_ERR_SIGNATURE, "verify: ECDSA signature is not strict DER: " __VA_ARGS__)
 
 /* Reads the length octets of `what` at *p: the minimal form only (short
  * below 128, else long with no leading zero octet), within [*p, end). */
@@ -176,7 +176,7 @@ static delta_status ecdsa_der_check(const uint8_t *sig, size_t sig_len, size_t o
 
 delta_status delta_sign(const char *pem, size_t pem_len, const void *msg, size_t msg_len, delta_buf *sig)
 {
-    if (!sig || (!msg && msg_len)) return delta_fail(DELTA_ERR_ARG, "sign: null argument");
+    if (!sig || (!msg && msg_len)) return dlt_fail(DELTA_ERR_ARG, "sign: null argument");
     unsigned char *key;
     delta_status st = pem_copy(pem, pem_len, "sign", &key);
     if (st) return st;
@@ -196,7 +196,7 @@ delta_status delta_sign(const char *pem, size_t pem_len, const void *msg, size_t
     pem_drop(key, pem_len);
     if (ret != 0) {
         mbed_text(ret, text, sizeof text);
-        st = delta_fail(DELTA_ERR_KEY, "sign: cannot parse the private key: %s", text);
+        st = dlt_fail(DELTA_ERR_KEY, "sign: cannot parse the private key: %s", text);
         goto done;
     }
     if ((st = key_allowed(&pk, "sign"))) goto done;
@@ -206,20 +206,20 @@ delta_status delta_sign(const char *pem, size_t pem_len, const void *msg, size_t
                                 sizeof pers - 1);
     if (ret != 0) {
         mbed_text(ret, text, sizeof text);
-        st = delta_fail(DELTA_ERR_INTERNAL, "sign: cannot seed the random generator: %s", text);
+        st = dlt_fail(DELTA_ERR_INTERNAL, "sign: cannot seed the random generator: %s", text);
         goto done;
     }
-    ret = delta_sha256_once(msg, msg_len, hash);
+    ret = dlt_sha256_once(msg, msg_len, hash);
     if (ret == 0)
         ret = mbedtls_pk_sign(&pk, MBEDTLS_MD_SHA256, hash, sizeof hash, out, &out_len,
                               mbedtls_ctr_drbg_random, &drbg);
     if (ret != 0) {
         mbed_text(ret, text, sizeof text);
-        st = delta_fail(DELTA_ERR_INTERNAL, "sign: signing failed: %s", text);
+        st = dlt_fail(DELTA_ERR_INTERNAL, "sign: signing failed: %s", text);
         goto done;
     }
     if (out_len == 0 || out_len > DELTA_SIG_MAX_BYTES) {
-        st = delta_fail(DELTA_ERR_INTERNAL, "sign: signature of %zu bytes", out_len);
+        st = dlt_fail(DELTA_ERR_INTERNAL, "sign: signature of %zu bytes", out_len);
         goto done;
     }
     st = delta_buf_append(sig, out, out_len);
@@ -235,7 +235,7 @@ done:
 delta_status delta_verify(const char *pem, size_t pem_len, const void *msg, size_t msg_len, const void *sig,
                           size_t sig_len)
 {
-    if ((!msg && msg_len) || (!sig && sig_len)) return delta_fail(DELTA_ERR_ARG, "verify: null argument");
+    if ((!msg && msg_len) || (!sig && sig_len)) return dlt_fail(DELTA_ERR_ARG, "verify: null argument");
     unsigned char *key;
     delta_status st = pem_copy(pem, pem_len, "verify", &key);
     if (st) return st;
@@ -246,7 +246,7 @@ delta_status delta_verify(const char *pem, size_t pem_len, const void *msg, size
     unsigned char hash[32];
 
     if (strstr((const char *)key, "PRIVATE KEY-----")) {
-        st = delta_fail(DELTA_ERR_KEY, "verify: a private key was given; verification takes the public key "
+        st = dlt_fail(DELTA_ERR_KEY, "verify: a private key was given; verification takes the public key "
                                        "(openssl ec -pubout / openssl rsa -pubout)");
         pem_drop(key, pem_len);
         goto done;
@@ -255,17 +255,17 @@ delta_status delta_verify(const char *pem, size_t pem_len, const void *msg, size
     pem_drop(key, pem_len);
     if (ret != 0) {
         mbed_text(ret, text, sizeof text);
-        st = delta_fail(DELTA_ERR_KEY, "verify: cannot parse the public key: %s", text);
+        st = dlt_fail(DELTA_ERR_KEY, "verify: cannot parse the public key: %s", text);
         goto done;
     }
     if ((st = key_allowed(&pk, "verify"))) goto done;
 
     if (sig_len == 0) {
-        st = delta_fail(DELTA_ERR_SIGNATURE, "verify: the signature is empty");
+        st = dlt_fail(DELTA_ERR_SIGNATURE, "verify: the signature is empty");
         goto done;
     }
     if (sig_len > DELTA_SIG_MAX_BYTES) {
-        st = delta_fail(DELTA_ERR_SIGNATURE, "verify: signature of %zu bytes exceeds the limit of %d", sig_len,
+        st = dlt_fail(DELTA_ERR_SIGNATURE, "verify: signature of %zu bytes exceeds the limit of %d", sig_len,
                         DELTA_SIG_MAX_BYTES);
         goto done;
     }
@@ -273,7 +273,7 @@ delta_status delta_verify(const char *pem, size_t pem_len, const void *msg, size
     if (mbedtls_pk_get_type(&pk) == MBEDTLS_PK_RSA) {
         size_t want = mbedtls_pk_get_len(&pk);
         if (sig_len != want) {
-            st = delta_fail(DELTA_ERR_SIGNATURE, "verify: RSA signature of %zu bytes; a %zu-bit key takes exactly "
+            st = dlt_fail(DELTA_ERR_SIGNATURE, "verify: RSA signature of %zu bytes; a %zu-bit key takes exactly "
                                                  "%zu", sig_len, mbedtls_pk_get_bitlen(&pk), want);
             goto done;
         }
@@ -281,15 +281,15 @@ delta_status delta_verify(const char *pem, size_t pem_len, const void *msg, size
         size_t order_len = (mbedtls_pk_ec(pk)->grp.nbits + 7) / 8;
         if ((st = ecdsa_der_check(sig, sig_len, order_len))) goto done;
     }
-    ret = delta_sha256_once(msg, msg_len, hash);
+    ret = dlt_sha256_once(msg, msg_len, hash);
     if (ret != 0) {
-        st = delta_fail(DELTA_ERR_INTERNAL, "verify: sha-256 failed");
+        st = dlt_fail(DELTA_ERR_INTERNAL, "verify: sha-256 failed");
         goto done;
     }
     ret = mbedtls_pk_verify(&pk, MBEDTLS_MD_SHA256, hash, sizeof hash, sig, sig_len);
     if (ret != 0) {
         mbed_text(ret, text, sizeof text);
-        st = delta_fail(DELTA_ERR_SIGNATURE, "verify: signature does not verify with the given key (%s)", text);
+        st = dlt_fail(DELTA_ERR_SIGNATURE, "verify: signature does not verify with the given key (%s)", text);
         goto done;
     }
     st = DELTA_OK;
@@ -304,23 +304,23 @@ delta_status delta_device_header_make(const delta_device_header *h, const char *
 {
     if (strnlen(h->project, DELTA_DEVHDR_FIELD) >= DELTA_DEVHDR_FIELD || strnlen(h->from, DELTA_DEVHDR_FIELD) >= DELTA_DEVHDR_FIELD ||
         strnlen(h->to, DELTA_DEVHDR_FIELD) >= DELTA_DEVHDR_FIELD)
-        return delta_fail(DELTA_ERR_ARG, "device header: project and versions hold at most %d bytes", DELTA_DEVHDR_FIELD - 1);
+        return dlt_fail(DELTA_ERR_ARG, "device header: project and versions hold at most %d bytes", DELTA_DEVHDR_FIELD - 1);
     uint8_t r[DELTA_DEVHDR_SIGNED];
     memset(r, 0, sizeof r);
     memcpy(r, DELTA_DEVHDR_MAGIC, 8);
     memcpy(r + 8, h->project, strlen(h->project));
     memcpy(r + 40, h->from, strlen(h->from));
     memcpy(r + 72, h->to, strlen(h->to));
-    delta_put64(r + 104, h->patch_size);
+    dlt_put64(r + 104, h->patch_size);
     memcpy(r + 112, h->patch_sha256, DELTA_SHA256_LEN);
     memcpy(r + 144, h->source_sha256, DELTA_SHA256_LEN);
-    delta_put64(r + 176, h->target_size);
+    dlt_put64(r + 176, h->target_size);
     memcpy(r + 184, h->target_sha256, DELTA_SHA256_LEN);
     delta_buf sig = DELTA_BUF_INIT;
     delta_status st = delta_sign(pem, pem_len, r, sizeof r, &sig);
-    if (!st && (sig.len == 0 || sig.len > DELTA_DEVHDR_MAX_SIG)) st = delta_fail(DELTA_ERR_KEY, "device header: signature too large");
+    if (!st && (sig.len == 0 || sig.len > DELTA_DEVHDR_MAX_SIG)) st = dlt_fail(DELTA_ERR_KEY, "device header: signature too large");
     uint8_t n[2];
-    delta_put16(n, (uint16_t)sig.len);
+    dlt_put16(n, (uint16_t)sig.len);
     if (!st) st = delta_buf_append(out, r, sizeof r);
     if (!st) st = delta_buf_append(out, n, 2);
     if (!st) st = delta_buf_append(out, sig.data, sig.len);

@@ -128,14 +128,14 @@ static delta_status save(session *s)
     delta_status st = delta_journal_encode(&s->j, buf, sizeof buf, &len);
     if (st) return st;
     if (s->store.journal_write(s->store.ctx, buf, len) != DELTA_IO_OK)
-        return delta_fail(DELTA_ERR_STATE_WRITE, "writing the journal failed");
+        return dlt_fail(DELTA_ERR_STATE_WRITE, "writing the journal failed");
     return DELTA_OK;
 }
 
 static delta_status remove_state(session *s, const char *when)
 {
     if (s->inner->journal_remove(s->inner->ctx) != DELTA_IO_OK)
-        return delta_fail(DELTA_ERR_STATE_WRITE, "%s, but the update state could not be removed; run again", when);
+        return dlt_fail(DELTA_ERR_STATE_WRITE, "%s, but the update state could not be removed; run again", when);
     s->res->after = DELTA_UPDATE_NONE;
     return DELTA_OK;
 }
@@ -167,17 +167,17 @@ static delta_status map_regions(session *s)
                 s->flash[i] = p->regions[r].flash;
         }
         if (!s->flash[i])
-            return delta_fail(DELTA_ERR_PROJECT, "the package updates image %s, which this device does not have", name);
+            return dlt_fail(DELTA_ERR_PROJECT, "the package updates image %s, which this device does not have", name);
         for (size_t k = 0; k < i; k++)
             if (s->flash[k] == s->flash[i])
-                return delta_fail(DELTA_ERR_ARG, "images %s and %s are given the same region", s->m->images[k].name,
+                return dlt_fail(DELTA_ERR_ARG, "images %s and %s are given the same region", s->m->images[k].name,
                                   name);
     }
     for (size_t r = 0; r < p->region_count && p->all_regions; r++) {
         size_t i = 0;
         while (i < s->m->image_count && s->flash[i] != p->regions[r].flash) i++;
         if (i == s->m->image_count)
-            return delta_fail(DELTA_ERR_ARG, "the package has no image %s (it has %zu)",
+            return dlt_fail(DELTA_ERR_ARG, "the package has no image %s (it has %zu)",
                               p->regions[r].name ? p->regions[r].name : "(unnamed)", s->m->image_count);
     }
     return DELTA_OK;
@@ -221,29 +221,29 @@ static delta_status count_failure(session *s, delta_status failure)
     char why[512];
     snprintf(why, sizeof why, "%s", delta_last_error()[0] ? delta_last_error() : delta_strerror(failure));
     if (!s->committed_len || delta_journal_decode(s->committed, s->committed_len, &s->j) != DELTA_OK)
-        return delta_fail(failure, "%s", why);
+        return dlt_fail(failure, "%s", why);
     s->j.tries++;
     s->res->tries = s->j.tries;
     if (s->j.tries < DELTA_MAX_TRIES) {
-        if (save(s) != DELTA_OK) return delta_fail(failure, "%s (and the try could not be recorded)", why);
-        return delta_fail(failure, "%s (try %u of %u; run again to resume)", why, s->j.tries, DELTA_MAX_TRIES);
+        if (save(s) != DELTA_OK) return dlt_fail(failure, "%s (and the try could not be recorded)", why);
+        return dlt_fail(failure, "%s (try %u of %u; run again to resume)", why, s->j.tries, DELTA_MAX_TRIES);
     }
     if (!(s->j.flags & DELTA_JOURNAL_WRITTEN) && images_are_source(s)) {
         delta_status st = remove_state(s, "abandoned after five failed tries");
         if (st) return st;
-        return delta_fail(DELTA_ERR_ABANDONED, "%s: abandoned after %u failed tries; no image byte was written, the "
+        return dlt_fail(DELTA_ERR_ABANDONED, "%s: abandoned after %u failed tries; no image byte was written, the "
                           "images are the source version", why, DELTA_MAX_TRIES);
     }
     s->j.state = DELTA_JOURNAL_ROLLBACK;
     s->j.flags &= ~(uint32_t)(DELTA_JOURNAL_PENDING | DELTA_JOURNAL_PENDING_B);
     s->j.pending_count = 0;
     if (save(s) != DELTA_OK)
-        return delta_fail(DELTA_ERR_UNRECOVERABLE, "%s: five tries failed and the rollback could not be recorded; run "
+        return dlt_fail(DELTA_ERR_UNRECOVERABLE, "%s: five tries failed and the rollback could not be recorded; run "
                           "again", why);
     s->res->after = DELTA_UPDATE_ROLLBACK;
     delta_status st = rollback(s);
     if (st == DELTA_ERR_ABANDONED)
-        return delta_fail(st, "%s: abandoned after %u failed tries; the source version was written back and checked",
+        return dlt_fail(st, "%s: abandoned after %u failed tries; the source version was written back and checked",
                           why, DELTA_MAX_TRIES);
     return st;
 }
@@ -267,7 +267,7 @@ static delta_status rollback(session *s)
                                    im->source_sha256, NULL, 0};
         delta_status st = delta_restore_in_place(&rp);
         if (st)
-            return delta_fail(DELTA_ERR_UNRECOVERABLE, "writing the source back to image %s failed: %s; run again to "
+            return dlt_fail(DELTA_ERR_UNRECOVERABLE, "writing the source back to image %s failed: %s; run again to "
                               "retry", im->name, delta_last_error());
         if (i == 0) break;
         s->j.image_index = i - 1;
@@ -275,13 +275,13 @@ static delta_status rollback(session *s)
         s->j.next_block = m->images[i - 1].blocks_written;
         s->j.flags = DELTA_JOURNAL_WRITTEN | DELTA_JOURNAL_IMAGE_DONE | DELTA_JOURNAL_TAIL_SAVED;
         if (save(s) != DELTA_OK)
-            return delta_fail(DELTA_ERR_UNRECOVERABLE, "recording the rollback failed; run again to retry");
+            return dlt_fail(DELTA_ERR_UNRECOVERABLE, "recording the rollback failed; run again to retry");
     }
     if (s->inner->journal_remove(s->inner->ctx) != DELTA_IO_OK)
-        return delta_fail(DELTA_ERR_UNRECOVERABLE, "the source was written back but the update state could not be "
+        return dlt_fail(DELTA_ERR_UNRECOVERABLE, "the source was written back but the update state could not be "
                           "removed; run again");
     s->res->after = DELTA_UPDATE_NONE;
-    return delta_fail(DELTA_ERR_ABANDONED, "abandoned after %u failed tries; the source version was written back",
+    return dlt_fail(DELTA_ERR_ABANDONED, "abandoned after %u failed tries; the source version was written back",
                       DELTA_MAX_TRIES);
 }
 
@@ -299,7 +299,7 @@ static int on_progress(void *ctx, uint64_t done, uint64_t total)
 static delta_status check_targets(session *s)
 {
     uint8_t *buf = malloc(COPY_CHUNK);
-    if (!buf) return delta_fail(DELTA_ERR_NOMEM, "out of memory");
+    if (!buf) return dlt_fail(DELTA_ERR_NOMEM, "out of memory");
     delta_status st = DELTA_OK;
     for (size_t i = 0; i < s->m->image_count && !st; i++) {
         if (s->verified[i]) continue;
@@ -309,7 +309,7 @@ static delta_status check_targets(session *s)
         uint8_t sha[DELTA_SHA256_LEN];
         st = hash_source(&src, im->target_size, buf, sha, DELTA_ERR_IMAGE_READ);
         if (!st && memcmp(sha, im->target_sha256, DELTA_SHA256_LEN) != 0)
-            st = delta_fail(DELTA_ERR_TARGET, "image %s does not hold the target the journal says it does", im->name);
+            st = dlt_fail(DELTA_ERR_TARGET, "image %s does not hold the target the journal says it does", im->name);
     }
     free(buf);
     return st;
@@ -357,39 +357,39 @@ static delta_status copy_package(session *s)
     delta_package *pkg = s->pkg;
     const delta_buf *mb = &pkg->manifest_bytes;
     if (s->store.scratch_write(s->store.ctx, s->layout.manifest_offset, mb->data, mb->len) != DELTA_IO_OK)
-        return delta_fail(DELTA_ERR_STATE_WRITE, "writing the package copy to the update state failed");
+        return dlt_fail(DELTA_ERR_STATE_WRITE, "writing the package copy to the update state failed");
     uint8_t *buf = malloc(COPY_CHUNK);
-    if (!buf) return delta_fail(DELTA_ERR_NOMEM, "out of memory");
+    if (!buf) return dlt_fail(DELTA_ERR_NOMEM, "out of memory");
     delta_status st = DELTA_OK;
     for (size_t i = 0; i < s->m->image_count && !st; i++) {
         const delta_manifest_image *im = &s->m->images[i];
         delta_source from;
         delta_package_patch(pkg, i, &from);
-        delta_sha256_ctx h;
-        int bad = delta_sha256_begin(&h);
+        dlt_sha256_ctx h;
+        int bad = dlt_sha256_begin(&h);
         for (uint64_t off = 0; off < im->patch_size && !st; off += COPY_CHUNK) {
             size_t n = im->patch_size - off < COPY_CHUNK ? (size_t)(im->patch_size - off) : COPY_CHUNK;
             if (from.read(from.ctx, off, buf, n) != DELTA_IO_OK)
-                st = delta_fail(DELTA_ERR_INPUT, "%s: reading the patch to copy it failed", im->patch_member);
+                st = dlt_fail(DELTA_ERR_INPUT, "%s: reading the patch to copy it failed", im->patch_member);
             else if (s->store.scratch_write(s->store.ctx, s->layout.patch_offset[i] + off, buf, n) != DELTA_IO_OK)
-                st = delta_fail(DELTA_ERR_STATE_WRITE, "writing the package copy to the update state failed");
+                st = dlt_fail(DELTA_ERR_STATE_WRITE, "writing the package copy to the update state failed");
             else
-                bad |= delta_sha256_step(&h, buf, n);
+                bad |= dlt_sha256_step(&h, buf, n);
         }
         uint8_t sha[DELTA_SHA256_LEN];
-        bad |= delta_sha256_end(&h, sha);
-        if (!st && bad) st = delta_fail(DELTA_ERR_INTERNAL, "SHA-256 failed");
+        bad |= dlt_sha256_end(&h, sha);
+        if (!st && bad) st = dlt_fail(DELTA_ERR_INTERNAL, "SHA-256 failed");
         if (!st && memcmp(sha, im->patch_sha256, DELTA_SHA256_LEN) != 0)
-            st = delta_fail(DELTA_ERR_MEMBER_DATA, "%s: the package file changed while it was being checked",
+            st = dlt_fail(DELTA_ERR_MEMBER_DATA, "%s: the package file changed while it was being checked",
                             im->patch_member);
     }
     free(buf);
     if (!st && s->store.scratch_sync(s->store.ctx) != DELTA_IO_OK)
-        st = delta_fail(DELTA_ERR_STATE_WRITE, "syncing the package copy failed");
+        st = dlt_fail(DELTA_ERR_STATE_WRITE, "syncing the package copy failed");
     for (size_t i = 0; i < s->m->image_count && !st; i++) {
         st = dlt_package_check_patch(pkg, i, &s->patch[i], 1);
         if (st == DELTA_ERR_INPUT)
-            st = delta_fail(DELTA_ERR_STATE_WRITE, "reading back the package copy failed: %s", delta_last_error());
+            st = dlt_fail(DELTA_ERR_STATE_WRITE, "reading back the package copy failed: %s", delta_last_error());
     }
     return st;
 }
@@ -403,7 +403,7 @@ static delta_status check_images(session *s)
         flash_source(s->flash[i], &src);
         first = delta_package_check_source(s->pkg, i, &src);
         if (first == DELTA_ERR_INPUT)
-            first = delta_fail(DELTA_ERR_IMAGE_READ, "image %s: %s", s->m->images[i].name, delta_last_error());
+            first = dlt_fail(DELTA_ERR_IMAGE_READ, "image %s: %s", s->m->images[i].name, delta_last_error());
     }
     if (first != DELTA_ERR_SOURCE) return first;
     char why[512];
@@ -411,7 +411,7 @@ static delta_status check_images(session *s)
     for (size_t i = 0; i < s->m->image_count; i++) {
         delta_source src;
         flash_source(s->flash[i], &src);
-        if (delta_package_check_target(s->pkg, i, &src) != DELTA_OK) return delta_fail(first, "%s", why);
+        if (delta_package_check_target(s->pkg, i, &src) != DELTA_OK) return dlt_fail(first, "%s", why);
     }
     delta_clear_error();
     s->res->already = 1;
@@ -421,7 +421,7 @@ static delta_status check_images(session *s)
 static delta_status fresh(session *s)
 {
     const delta_update_params *p = s->p;
-    if (!p->package) return delta_fail(DELTA_ERR_ARG, "no update is in progress and no package was given");
+    if (!p->package) return dlt_fail(DELTA_ERR_ARG, "no update is in progress and no package was given");
     delta_check_options opt = p->check;
     opt.free_space = s->inner->free_bytes;
     opt.require_inplace = 1;
@@ -444,7 +444,7 @@ static delta_status fresh(session *s)
 
     /* Every check passed: now, and only now, the state area is written. */
     if (s->inner->journal_remove(s->inner->ctx) != DELTA_IO_OK)
-        return delta_fail(DELTA_ERR_STATE_WRITE, "clearing the update state left by an earlier update failed");
+        return dlt_fail(DELTA_ERR_STATE_WRITE, "clearing the update state left by an earlier update failed");
     st = copy_package(s);
     if (!st) {
         memset(&s->j, 0, sizeof s->j);
@@ -457,7 +457,7 @@ static delta_status fresh(session *s)
         char why[512];
         snprintf(why, sizeof why, "%s", delta_last_error());
         s->inner->journal_remove(s->inner->ctx);
-        return delta_fail(st, "%s", why);
+        return dlt_fail(st, "%s", why);
     }
     return apply(s);
 }
@@ -466,33 +466,33 @@ static delta_status fresh(session *s)
 static delta_status load_copy(session *s)
 {
     if (s->j.manifest_len == 0 || s->j.manifest_len > DELTA_MANIFEST_MAX_BYTES)
-        return delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: a manifest of %u bytes", s->j.manifest_len);
+        return dlt_fail(DELTA_ERR_STATE_CORRUPT, "journal: a manifest of %u bytes", s->j.manifest_len);
     uint8_t *buf = malloc(COPY_CHUNK > s->j.manifest_len ? COPY_CHUNK : s->j.manifest_len);
-    if (!buf) return delta_fail(DELTA_ERR_NOMEM, "out of memory");
+    if (!buf) return dlt_fail(DELTA_ERR_NOMEM, "out of memory");
     uint8_t sha[DELTA_SHA256_LEN];
     delta_status st = DELTA_OK;
     if (s->inner->scratch_read(s->inner->ctx, 0, buf, s->j.manifest_len) != DELTA_IO_OK)
-        st = delta_fail(DELTA_ERR_STATE_CORRUPT, "the update state's copy of the manifest cannot be read");
+        st = dlt_fail(DELTA_ERR_STATE_CORRUPT, "the update state's copy of the manifest cannot be read");
     if (!st) {
         delta_sha256(buf, s->j.manifest_len, sha);
         if (memcmp(sha, s->j.package_id, DELTA_SHA256_LEN) != 0)
-            st = delta_fail(DELTA_ERR_STATE_CORRUPT, "the update state's copy of the manifest is not the journal's");
+            st = dlt_fail(DELTA_ERR_STATE_CORRUPT, "the update state's copy of the manifest is not the journal's");
     }
     if (!st && delta_manifest_parse(buf, s->j.manifest_len, &s->own_manifest) != DELTA_OK)
-        st = delta_fail(DELTA_ERR_STATE_CORRUPT, "the update state's copy of the manifest: %s", delta_last_error());
+        st = dlt_fail(DELTA_ERR_STATE_CORRUPT, "the update state's copy of the manifest: %s", delta_last_error());
     if (!st) {
         s->m = s->own_manifest;
         delta_update_layout_of(s->m, &s->layout);
         bind_patches(s);
         if (s->j.image_index > s->m->image_count ||
             (s->j.image_index < s->m->image_count && s->j.next_op > s->m->images[s->j.image_index].operations))
-            st = delta_fail(DELTA_ERR_STATE_CORRUPT, "journal: image %u, command %llu is past the package",
+            st = dlt_fail(DELTA_ERR_STATE_CORRUPT, "journal: image %u, command %llu is past the package",
                             s->j.image_index, (unsigned long long)s->j.next_op);
     }
     for (size_t i = 0; !st && i < s->m->image_count; i++) {
         st = hash_source(&s->patch[i], s->m->images[i].patch_size, buf, sha, DELTA_ERR_STATE_CORRUPT);
         if (!st && memcmp(sha, s->m->images[i].patch_sha256, DELTA_SHA256_LEN) != 0)
-            st = delta_fail(DELTA_ERR_STATE_CORRUPT, "the update state's copy of %s is damaged",
+            st = dlt_fail(DELTA_ERR_STATE_CORRUPT, "the update state's copy of %s is damaged",
                             s->m->images[i].patch_member);
     }
     free(buf);
@@ -516,7 +516,7 @@ static delta_status resume(session *s)
         opt.require_inplace = 1;
         st = delta_package_open(s->p->package, &opt, &s->pkg);
         if (!st && memcmp(s->pkg->id, s->j.package_id, DELTA_SHA256_LEN) != 0)
-            return delta_fail(DELTA_ERR_OTHER_UPDATE, "an update with another package (to %s) is in progress; it "
+            return dlt_fail(DELTA_ERR_OTHER_UPDATE, "an update with another package (to %s) is in progress; it "
                               "resumes with its own package", s->m->target_version);
         if (st && s->j.state == DELTA_JOURNAL_APPLYING && !s->p->check_only) return count_failure(s, st);
         if (st) return st;
@@ -532,7 +532,7 @@ delta_status delta_update_run(const delta_update_params *p, delta_update_result 
     delta_update_result dummy;
     if (!res) res = &dummy;
     memset(res, 0, sizeof *res);
-    if (!p || (!p->regions && p->region_count)) return delta_fail(DELTA_ERR_ARG, "update: missing parameter");
+    if (!p || (!p->regions && p->region_count)) return dlt_fail(DELTA_ERR_ARG, "update: missing parameter");
     delta_status st0 = dlt_check_version("delta_update_params", p->version, DELTA_UPDATE_PARAMS_VERSION);
     if (!st0) st0 = dlt_check_version("delta_check_options", p->check.version, DELTA_CHECK_OPTIONS_VERSION);
     if (!st0) st0 = dlt_check_store(p->store, "update: the state store");
@@ -540,7 +540,7 @@ delta_status delta_update_run(const delta_update_params *p, delta_update_result 
     for (size_t r = 0; r < p->region_count && !st0; r++) st0 = dlt_check_flash(p->regions[r].flash, "update: a region");
     if (st0) return st0;
     session *s = calloc(1, sizeof *s);
-    if (!s) return delta_fail(DELTA_ERR_NOMEM, "out of memory");
+    if (!s) return dlt_fail(DELTA_ERR_NOMEM, "out of memory");
     s->p = p;
     s->res = res;
     s->inner = p->store;
@@ -549,7 +549,7 @@ delta_status delta_update_run(const delta_update_params *p, delta_update_result 
     delta_status st;
     size_t len = 0;
     if (s->inner->journal_read(s->inner->ctx, s->committed, sizeof s->committed, &len) != DELTA_IO_OK) {
-        st = delta_fail(DELTA_ERR_STATE_CORRUPT, "the update state cannot be read");
+        st = dlt_fail(DELTA_ERR_STATE_CORRUPT, "the update state cannot be read");
         res->before = res->after = DELTA_UPDATE_APPLYING;
     } else if (len == 0) {
         st = fresh(s);
