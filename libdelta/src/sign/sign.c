@@ -13,6 +13,9 @@
 #include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
+#include <mbedtls/asn1.h>
+#include <mbedtls/bignum.h>
+#include <mbedtls/pem.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
@@ -22,6 +25,26 @@
 #include "libdelta/devheader.h"
 #include "libdelta/sign.h"
 
+/* mbedTLS 2.28 (Debian 12) and 3.x (Debian 13: 3.6): 3.0 gave the key
+ * parser an RNG (for blinding), gave pk_sign the signature buffer's size and
+ * made the key pair's fields private. scripts/test-mbedtls3 builds and tests
+ * against 3.x. */
+#if MBEDTLS_VERSION_MAJOR >= 3
+#define PK_PARSE_KEY(pk, key, len, rng, rng_ctx) mbedtls_pk_parse_key(pk, key, len, NULL, 0, rng, rng_ctx)
+#define PK_SIGN(pk, hash, hash_len, sig, sig_size, sig_len, rng, rng_ctx) \
+    mbedtls_pk_sign(pk, MBEDTLS_MD_SHA256, hash, hash_len, sig, sig_size, sig_len, rng, rng_ctx)
+#if MBEDTLS_VERSION_NUMBER >= 0x03060000
+#define PK_EC_GROUP_ID(pk) mbedtls_ecp_keypair_get_group_id(mbedtls_pk_ec(*(pk)))
+#else
+#define PK_EC_GROUP_ID(pk) (mbedtls_pk_ec(*(pk))->MBEDTLS_PRIVATE(grp).id)
+#endif
+#else
+#define PK_PARSE_KEY(pk, key, len, rng, rng_ctx) mbedtls_pk_parse_key(pk, key, len, NULL, 0)
+#define PK_SIGN(pk, hash, hash_len, sig, sig_size, sig_len, rng, rng_ctx) \
+    mbedtls_pk_sign(pk, MBEDTLS_MD_SHA256, hash, hash_len, sig, sig_len, rng, rng_ctx)
+#define PK_EC_GROUP_ID(pk) (mbedtls_pk_ec(*(pk))->grp.id)
+#endif
+
 #define PEM_MAX_BYTES (64 * 1024)
 #define RSA_MIN_BITS 2048
 #define RSA_MAX_BITS 4096
@@ -29,6 +52,19 @@
 static void mbed_text(int ret, char *buf, size_t len)
 {
     mbedtls_strerror(ret, buf, len);
+}
+
+/* The status of an mbedTLS failure: DELTA_ERR_NOMEM when mbedTLS ran out of
+ * memory (an error code is a high-level part plus a low-level part; either
+ * may say so), else what the caller says it means. */
+static delta_status mbed_status(int ret, delta_status otherwise)
+{
+    int high = -((-ret) & 0xFF80), low = -((-ret) & 0x007F);
+    if (high == MBEDTLS_ERR_PEM_ALLOC_FAILED || high == MBEDTLS_ERR_PK_ALLOC_FAILED ||
+        high == MBEDTLS_ERR_ECP_ALLOC_FAILED || low == MBEDTLS_ERR_MPI_ALLOC_FAILED ||
+        low == MBEDTLS_ERR_ASN1_ALLOC_FAILED)
+        return DELTA_ERR_NOMEM;
+    return otherwise;
 }
 
 /* A NUL-terminated private copy of the caller's PEM (mbedTLS wants the NUL
@@ -65,7 +101,7 @@ static delta_status key_allowed(mbedtls_pk_context *pk, const char *what)
 {
     mbedtls_pk_type_t type = mbedtls_pk_get_type(pk);
     if (type == MBEDTLS_PK_ECKEY || type == MBEDTLS_PK_ECDSA) {
-        mbedtls_ecp_group_id id = mbedtls_pk_ec(*pk)->grp.id;
+        mbedtls_ecp_group_id id = PK_EC_GROUP_ID(pk);
         if (id != MBEDTLS_ECP_DP_SECP256R1) {
             const mbedtls_ecp_curve_info *ci = mbedtls_ecp_curve_info_from_grp_id(id);
             return dlt_fail(DELTA_ERR_KEY, "%s: EC key on curve %s; only P-256 (prime256v1) is allowed",
@@ -192,30 +228,29 @@ delta_status delta_sign(const char *pem, size_t pem_len, const void *msg, size_t
     size_t out_len = 0;
     char text[128];
 
-    int ret = mbedtls_pk_parse_key(&pk, key, pem_len + 1, NULL, 0);
+    static const char pers[] = "libdelta sign";
+    int ret = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, (const unsigned char *)pers,
+                                    sizeof pers - 1);
+    if (ret != 0) {
+        pem_drop(key, pem_len);
+        mbed_text(ret, text, sizeof text);
+        st = dlt_fail(mbed_status(ret, DELTA_ERR_INTERNAL), "sign: cannot seed the random generator: %s", text);
+        goto done;
+    }
+    ret = PK_PARSE_KEY(&pk, key, pem_len + 1, mbedtls_ctr_drbg_random, &drbg);
     pem_drop(key, pem_len);
     if (ret != 0) {
         mbed_text(ret, text, sizeof text);
-        st = dlt_fail(DELTA_ERR_KEY, "sign: cannot parse the private key: %s", text);
+        st = dlt_fail(mbed_status(ret, DELTA_ERR_KEY), "sign: cannot parse the private key: %s", text);
         goto done;
     }
     if ((st = key_allowed(&pk, "sign"))) goto done;
 
-    static const char pers[] = "libdelta sign";
-    ret = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, (const unsigned char *)pers,
-                                sizeof pers - 1);
-    if (ret != 0) {
-        mbed_text(ret, text, sizeof text);
-        st = dlt_fail(DELTA_ERR_INTERNAL, "sign: cannot seed the random generator: %s", text);
-        goto done;
-    }
     ret = dlt_sha256_once(msg, msg_len, hash);
-    if (ret == 0)
-        ret = mbedtls_pk_sign(&pk, MBEDTLS_MD_SHA256, hash, sizeof hash, out, &out_len,
-                              mbedtls_ctr_drbg_random, &drbg);
+    if (ret == 0) ret = PK_SIGN(&pk, hash, sizeof hash, out, sizeof out, &out_len, mbedtls_ctr_drbg_random, &drbg);
     if (ret != 0) {
         mbed_text(ret, text, sizeof text);
-        st = dlt_fail(DELTA_ERR_INTERNAL, "sign: signing failed: %s", text);
+        st = dlt_fail(mbed_status(ret, DELTA_ERR_INTERNAL), "sign: signing failed: %s", text);
         goto done;
     }
     if (out_len == 0 || out_len > DELTA_SIG_MAX_BYTES) {
@@ -255,7 +290,7 @@ delta_status delta_verify(const char *pem, size_t pem_len, const void *msg, size
     pem_drop(key, pem_len);
     if (ret != 0) {
         mbed_text(ret, text, sizeof text);
-        st = dlt_fail(DELTA_ERR_KEY, "verify: cannot parse the public key: %s", text);
+        st = dlt_fail(mbed_status(ret, DELTA_ERR_KEY), "verify: cannot parse the public key: %s", text);
         goto done;
     }
     if ((st = key_allowed(&pk, "verify"))) goto done;
@@ -278,7 +313,8 @@ delta_status delta_verify(const char *pem, size_t pem_len, const void *msg, size
             goto done;
         }
     } else {
-        size_t order_len = (mbedtls_pk_ec(pk)->grp.nbits + 7) / 8;
+        /* key_allowed admits P-256 only, whose order and field have the same 256 bits. */
+        size_t order_len = (mbedtls_pk_get_bitlen(&pk) + 7) / 8;
         if ((st = ecdsa_der_check(sig, sig_len, order_len))) goto done;
     }
     ret = dlt_sha256_once(msg, msg_len, hash);
@@ -289,7 +325,7 @@ delta_status delta_verify(const char *pem, size_t pem_len, const void *msg, size
     ret = mbedtls_pk_verify(&pk, MBEDTLS_MD_SHA256, hash, sizeof hash, sig, sig_len);
     if (ret != 0) {
         mbed_text(ret, text, sizeof text);
-        st = dlt_fail(DELTA_ERR_SIGNATURE, "verify: signature does not verify with the given key (%s)", text);
+        st = dlt_fail(mbed_status(ret, DELTA_ERR_SIGNATURE), "verify: signature does not verify with the given key (%s)", text);
         goto done;
     }
     st = DELTA_OK;
