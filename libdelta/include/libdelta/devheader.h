@@ -18,7 +18,8 @@
  *
  * Thread safety. No state: calls may run at once on distinct buffers. The
  * verify callback and the patch's read are called on the caller's thread,
- * verify exactly once, before the patch is read.
+ * verify at most once (when the record is well formed), before the patch is
+ * read.
  *
  * Strings. project and version are NUL-terminated and compared exactly with
  * the header's NUL-padded fields (at most 31 bytes: a longer string never
