@@ -4,7 +4,8 @@
 # find_package(libdelta) and with pkg-config, on the shared and the static
 # libraries; each runs and its output is compared. Also: the shared objects
 # export exactly the DELTA_API functions, the umbrella header includes every
-# public header, and every header compiles on its own.
+# public header, every header compiles on its own, and every header documents
+# ownership and thread safety, and every function what it returns (issue 12).
 #
 # Env (ctest sets them): BUILD (the build dir, installed from), SRC (repo root),
 # DATA (tests/data), CMAKE, CC, SHARED (DELTA_BUILD_SHARED: ON/OFF), SANITIZE
@@ -107,6 +108,60 @@ if command -v c++ >/dev/null; then
     check "delta.h compiles as C++" c++ -Wall -Werror -fsyntax-only -I"$P/include" -x c++ - \
         <<<"#include <libdelta/delta.h>"
 fi
+# The documentation each header owes (issue 12): a module header (not version.h and the two
+# umbrellas) has an "Ownership" and a "Thread safety" section; every DELTA_API declaration has a
+# comment right above it, or above the run of declarations (and #defines) it belongs to, and that
+# comment says what the function "Returns" when it returns a delta_status.
+check "headers document ownership, thread safety and each function's statuses" python3 - "$inc"/*.h <<'EOF'
+import re, sys
+bad = 0
+for path in sys.argv[1:]:
+    name = path.rsplit('/', 1)[-1]
+    text = open(path).read()
+    if name not in ('version.h', 'core.h', 'delta.h'):
+        for word in ('Ownership', 'Thread safety'):
+            if word not in text:
+                print(f'libdelta/{name}: no "{word}" section')
+                bad += 1
+    # Items: comments, declarations, #defines; any other line (a blank one too) ends a run.
+    lines, items, i = text.split('\n'), [], 0
+    while i < len(lines):
+        line, j = lines[i].strip(), i
+        if line.startswith('/*'):
+            while '*/' not in lines[j]:
+                j += 1
+            items.append(('comment', '\n'.join(lines[i:j + 1])))
+        elif 'DELTA_API' in line and not line.startswith('#'):
+            while not lines[j].rstrip().endswith(';'):
+                j += 1
+            items.append(('decl', ' '.join(lines[i:j + 1])))
+        elif line.startswith('#define'):
+            while lines[j].rstrip().endswith('\\'):
+                j += 1
+            items.append(('define', ''))
+        else:
+            items.append(('other', ''))
+        i = j + 1
+    for k, (kind, decl) in enumerate(items):
+        if kind != 'decl':
+            continue
+        m = re.search(r'DELTA_API\s+(.*?)\b(delta_[a-z0-9_]+)\s*\(', decl)
+        if not m:
+            print(f'libdelta/{name}: cannot read the declaration {decl}')
+            bad += 1
+            continue
+        ret, fn = m.group(1), m.group(2)
+        up = k - 1
+        while up >= 0 and items[up][0] in ('decl', 'define'):
+            up -= 1
+        if up < 0 or items[up][0] != 'comment':
+            print(f'libdelta/{name}: {fn}: no comment above it (or above its group)')
+            bad += 1
+        elif 'delta_status' in ret and 'Returns' not in items[up][1]:
+            print(f'libdelta/{name}: {fn}: its comment does not say what it Returns')
+            bad += 1
+sys.exit(1 if bad else 0)
+EOF
 
 # --- Exports: exactly the DELTA_API functions, nothing else (no zip_scan, plan_build, pcursor_*).
 api_of() { grep -h 'DELTA_API' "$@" | grep -v '#define' | sed -E 's/^.*[ *]([a-z_0-9]+)\(.*$/\1/' | sort -u; }

@@ -5,7 +5,7 @@
  *
  * and link libdelta_core (pkg-config libdelta-core, or libdelta::core with
  * CMake). These headers declare exactly what libdelta_core defines, and
- * include no host header (tests/sdk/test_headers.sh checks both): status
+ * include no host header (tests/sdk/test_sdk.sh checks both): status
  * codes and buffers, the I/O callback tables, reading, proving and applying
  * patches with their journal, and the device header check. It builds for a
  * bare-metal target (README "Porting to a device"). The host half (zip,

@@ -10,6 +10,20 @@
  * engine, micro-ecc, mbedTLS; on the host delta_verify, tests/test_devheader.c).
  * The device half (libdelta_core); delta_device_header_make, which signs a
  * header on the host, is in libdelta/sign.h.
+ *
+ * Ownership: nothing is allocated (no malloc at all). hdr, buf and *out are
+ * the caller's.
+ *
+ * Lifetimes. Every argument is used only during the call; nothing is kept.
+ *
+ * Thread safety. No state: calls may run at once on distinct buffers. The
+ * verify callback and the patch's read are called on the caller's thread,
+ * verify at most once (when the record is well formed), before the patch is
+ * read.
+ *
+ * Strings. project and version are NUL-terminated and compared exactly with
+ * the header's NUL-padded fields (at most 31 bytes: a longer string never
+ * matches).
  */
 #ifndef LIBDELTA_DEVHEADER_H
 #define LIBDELTA_DEVHEADER_H
@@ -45,7 +59,14 @@ typedef int (*delta_verify_fn)(void *ctx, const uint8_t *msg, size_t msg_len,
  * source version (DELTA_ERR_VERSION), then the patch's size and SHA-256
  * (DELTA_ERR_MEMBER_DATA), read through the patch source in the caller's
  * buf (any size >= 64). On success *out holds the header (the source and
- * target SHA-256 to check against). No malloc; about 200 bytes of stack.
+ * target SHA-256 to check against); out may be NULL. No malloc; about 200
+ * bytes of stack.
+ * Returns: DELTA_OK; DELTA_ERR_ARG for a NULL hdr, project, version, verify
+ * or buf, buf_len below 64, or an unusable patch table; DELTA_ERR_MANIFEST,
+ * DELTA_ERR_SIGNATURE, DELTA_ERR_PROJECT, DELTA_ERR_VERSION and
+ * DELTA_ERR_MEMBER_DATA as above; DELTA_ERR_PACKAGE_READ when the patch's
+ * read fails; DELTA_ERR_INTERNAL when the SHA-256 backend fails (a hardware
+ * engine may).
  */
 DELTA_API delta_status delta_device_header_check(const uint8_t *hdr, size_t len, const char *project,
                                                  const char *version, const delta_source *patch,

@@ -6,6 +6,22 @@
  * batches), reference prediction per segment, and the compressed streams.
  * The device half that reads and applies what this writes is
  * libdelta/patch.h.
+ *
+ * Ownership. The patch is appended to the caller's out. On failure out may
+ * hold part of a patch appended (only when an append fails: DELTA_ERR_NOMEM);
+ * otherwise it is as it was. *stats is written on success only.
+ *
+ * Lifetimes. The images, ops and options are read only during the call;
+ * nothing is kept.
+ *
+ * Thread safety. No shared state: calls may run at once in distinct threads.
+ * delta_patch_make starts its own compression threads (opt->threads; 0: one
+ * per online CPU, at most 16, never more than the streams to compress) and
+ * joins them before it returns, on success and on failure. They read only
+ * the streams built from the images and call no callback. A failure inside
+ * one of them (out of memory, the compressor) returns its status, but its
+ * message is recorded on that thread: delta_last_error() of the caller may
+ * then not describe it.
  */
 #ifndef LIBDELTA_ENCODE_H
 #define LIBDELTA_ENCODE_H
@@ -36,6 +52,8 @@ typedef struct delta_patch_options {
  * but let more cores compress at once. */
 #define DELTA_PATCH_OPTIONS_INIT {DELTA_PATCH_OPTIONS_VERSION, 4096, 8u << 20, DELTA_COMPRESSION_LZMA2, 1u << 20, 256, 128, 1, 0, DELTA_ARCH_AUTO}
 
+/* *opt = DELTA_PATCH_OPTIONS_INIT with this version.
+ * Returns: DELTA_OK; DELTA_ERR_ARG for a NULL opt, or version 0 or newer than DELTA_PATCH_OPTIONS_VERSION. */
 DELTA_API delta_status delta_patch_options_init(delta_patch_options *opt, unsigned int version);
 
 /* Statistics of a made patch. */
@@ -47,7 +65,12 @@ typedef struct delta_patch_stats {
     uint64_t predicted_segments, map_entries; /* segments with reference prediction; their map entries */
 } delta_patch_stats;
 
-/* Builds an ldpatch1 patch from diff ops; appends it to out. */
+/* Builds an ldpatch1 patch from diff ops; appends it to out. opt may be NULL (the _INIT defaults);
+ * stats may be NULL.
+ * Returns: DELTA_OK; DELTA_ERR_ARG for an opt of version 0 or newer, an option out of its range
+ * (block size, segment size, compression, dictionary or window, batch, stash slots, arch), or ops
+ * that do not tile the target; DELTA_ERR_LIMIT for an image over 2 GiB or a compressed stream over
+ * 4 GiB; DELTA_ERR_NOMEM; DELTA_ERR_INTERNAL when the compressor fails. */
 DELTA_API delta_status delta_patch_make(const uint8_t *source, size_t source_len,
                                         const uint8_t *target, size_t target_len,
                                         const delta_op *ops, size_t op_count,

@@ -17,12 +17,22 @@
  * caller filled. A table with version 0 or one newer than the library's is
  * refused with DELTA_ERR_ARG before any callback is called.
  *
- * Lifetimes and threads. The library keeps a table's pointer only for the
- * call it is given to (a delta_zip or delta_package keeps its source for its
- * own lifetime: the caller keeps the source and its ctx alive until the
- * matching _free). Callbacks are called from the caller's thread, one at a
- * time, never concurrently; they need no locking unless the caller shares
- * their ctx with other threads.
+ * Ownership. The caller owns every table and its ctx; the library never
+ * frees or copies a ctx. Nothing in this header allocates.
+ *
+ * Lifetimes. The library keeps a table's pointer only for the call it is
+ * given to, except that a delta_zip or delta_package keeps the pointer to
+ * its source (the delta_source struct itself, not a copy) for its own
+ * lifetime: the caller keeps that struct, at the same address, and its ctx
+ * alive until the matching _free. A callback's buf is valid only during
+ * that callback.
+ *
+ * Thread safety. Within one call, callbacks are called from the caller's
+ * thread, one at a time, never concurrently (not from the threads that
+ * delta_diff and delta_patch_make start; those call no callback). They need
+ * no locking unless the caller shares their ctx with other threads, or
+ * shares an object that keeps a source (a delta_package, libdelta/package.h)
+ * between threads: then that source's read may run in two threads at once.
  */
 #ifndef LIBDELTA_IO_H
 #define LIBDELTA_IO_H
@@ -101,8 +111,9 @@ typedef struct delta_store {
 
 /* Tables with only their version set (every callback NULL, every size 0):
  * fill the rest. The macros are for a static or automatic table, the
- * functions for one a caller gets from elsewhere (DELTA_ERR_ARG for a
- * version this library does not know). */
+ * functions for one a caller gets from elsewhere.
+ * Returns: DELTA_OK; DELTA_ERR_ARG for a NULL table, or version 0 or newer
+ * than the table's DELTA_*_VERSION (the table is then left as it was). */
 #define DELTA_SOURCE_INIT {DELTA_SOURCE_VERSION, NULL, 0, NULL}
 #define DELTA_SINK_INIT {DELTA_SINK_VERSION, NULL, NULL}
 #define DELTA_FLASH_INIT {DELTA_FLASH_VERSION, NULL, 0, 0, 0, NULL, NULL, NULL, NULL}
@@ -113,7 +124,7 @@ DELTA_API delta_status delta_flash_init(delta_flash *flash, unsigned int version
 DELTA_API delta_status delta_store_init(delta_store *store, unsigned int version);
 
 /* A source over a caller's memory (no copy): data must outlive every use of
- * *src. Never fails. */
+ * *src. Its read is safe from several threads at once. Never fails. */
 DELTA_API void delta_source_from_memory(delta_source *src, const void *data, size_t len);
 
 #ifdef __cplusplus

@@ -7,6 +7,25 @@
  * no unknown keys, integers only where integers belong, every size and
  * string length capped) and refuses with DELTA_ERR_MANIFEST or
  * DELTA_ERR_FORMAT_VERSION.
+ *
+ * Ownership. delta_manifest_parse allocates *out and its images, freed
+ * together with delta_manifest_free (NULL is fine); on failure *out is NULL.
+ * delta_manifest_free is for parsed manifests only: a manifest the caller
+ * builds for delta_manifest_write is the caller's to free. The JSON that
+ * delta_manifest_write appends to out is the caller's; on failure out->len
+ * is unchanged (its capacity may have grown).
+ *
+ * Lifetimes. A parsed manifest copies everything it needs: the JSON bytes
+ * may go as soon as delta_manifest_parse returns.
+ *
+ * Thread safety. Each call builds and drops its own jansson objects; there
+ * is no shared state, so parses and writes may run at once in distinct
+ * threads, and one manifest may be written from several threads at once (it
+ * is only read).
+ *
+ * Strings. The struct's strings are NUL-terminated char arrays. The JSON
+ * given to delta_manifest_parse need not be NUL-terminated (len bytes are
+ * read) and holds at most DELTA_MANIFEST_MAX_BYTES.
  */
 #ifndef LIBDELTA_MANIFEST_H
 #define LIBDELTA_MANIFEST_H
@@ -35,7 +54,7 @@ typedef struct delta_manifest_image {
     uint64_t patch_size;
     uint8_t patch_sha256[DELTA_SHA256_LEN];
     char patch_format[16];              /* "ldpatch1" */
-    char compression[16];               /* "lzma2" or "none" */
+    char compression[16];               /* "lzma2", "lzrc" or "none" */
     /* What applying needs (copied from the patch header, checked against it). */
     uint32_t block_size;
     uint64_t scratch_bytes;
@@ -47,7 +66,7 @@ typedef struct delta_manifest_image {
 
 typedef struct delta_manifest {
     uint32_t format_version;
-    char project[DELTA_MAX_STRING + 1];        /* printable ASCII, no quotes/backslash */
+    char project[DELTA_MAX_STRING + 1];        /* printable ASCII, no space, quotes or backslash */
     char source_version[DELTA_MAX_STRING + 1];
     char target_version[DELTA_MAX_STRING + 1];
     char created_by[DELTA_MAX_STRING + 1];
@@ -56,15 +75,24 @@ typedef struct delta_manifest {
     delta_manifest_image *images;
 } delta_manifest;
 
-/* Canonical JSON bytes of m, appended to out. Validates m first (DELTA_ERR_ARG). */
+/* Canonical JSON bytes of m and a newline, appended to out. Validates m first by the reader's
+ * rules (format_version must be DELTA_MANIFEST_VERSION).
+ * Returns: DELTA_OK; DELTA_ERR_ARG for a NULL m or out, or a value the reader would refuse;
+ * DELTA_ERR_NOMEM; DELTA_ERR_INTERNAL (jansson serialised two sizes). */
 DELTA_API delta_status delta_manifest_write(const delta_manifest *m, delta_buf *out);
-/* Strict parse; *out is freed with delta_manifest_free. */
+/* Strict parse; *out is freed with delta_manifest_free.
+ * Returns: DELTA_OK; DELTA_ERR_ARG for a NULL out, or a NULL json with a nonzero len;
+ * DELTA_ERR_MANIFEST for an empty or too large document, invalid JSON, a duplicate, unknown or
+ * missing key, a wrong type or a value out of its range; DELTA_ERR_FORMAT_VERSION for another
+ * format_version; DELTA_ERR_NOMEM. */
 DELTA_API delta_status delta_manifest_parse(const void *json, size_t len, delta_manifest **out);
+/* Frees a parsed manifest and its images (NULL is fine). */
 DELTA_API void delta_manifest_free(delta_manifest *m);
 
-/* 1 when s is a valid project / version string (1..64 printable ASCII, no '"' or '\\'). */
+/* 1 when s is a valid project / version string (1..64 printable ASCII, no space, '"' or '\\'), else 0
+ * (also for NULL). */
 DELTA_API int delta_manifest_string_ok(const char *s);
-/* 1 when s is a valid image name (1..64 of [A-Za-z0-9._-], not "." or ".."). */
+/* 1 when s is a valid image name (1..64 of [A-Za-z0-9._-], not "." or ".."), else 0 (also for NULL). */
 DELTA_API int delta_manifest_image_name_ok(const char *s);
 
 #ifdef __cplusplus
