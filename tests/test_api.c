@@ -4,6 +4,7 @@
  * callback's own error message, a flash's erase size, a progress stop.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -309,4 +310,98 @@ Test(api, a_progress_stop_is_cancelled_not_a_failed_try)
     cr_assert_eq(res.tries, 0);
     cr_assert_eq(memcmp(r.s.flash.live, TGT, TGT_LEN), 0);
     sim_free(&r.s);
+}
+
+/* ---- image indexes, names and the dry run's state directory ---- */
+
+Test(api, an_image_index_past_the_package_is_refused)
+{
+    delta_source file;
+    delta_source_from_memory(&file, PKG.data, PKG.len);
+    delta_package *pkg = NULL;
+    cr_assert_eq(delta_package_open(&file, NULL, &pkg), DELTA_OK, "%s", delta_last_error());
+    delta_source src;
+    delta_source_from_memory(&src, SRC, SRC_LEN);
+    cr_assert_null(delta_package_report(pkg, 1));
+    cr_assert_not_null(delta_package_report(pkg, 0));
+    delta_source ps;
+    delta_package_patch(pkg, 1, &ps);
+    uint8_t byte;
+    cr_assert_eq(ps.size, 0);
+    cr_assert_neq(ps.read(ps.ctx, 0, &byte, 1), DELTA_IO_OK);
+    cr_assert_eq(delta_package_check_slot(pkg, 1, UINT64_MAX), DELTA_ERR_ARG);
+    cr_assert_eq(delta_package_check_source(pkg, 1, &src), DELTA_ERR_ARG);
+    cr_assert(strstr(delta_last_error(), "image 1 of a package of 1"), "%s", delta_last_error());
+    cr_assert_eq(delta_package_check_target(pkg, 7, &src), DELTA_ERR_ARG);
+    tu_memsink m = {NULL, 0, 0};
+    delta_sink sink = DELTA_SINK_INIT;
+    sink.ctx = &m;
+    sink.write = tu_memsink_write;
+    cr_assert_eq(delta_package_apply_out_of_place(pkg, 1, &src, &sink), DELTA_ERR_ARG);
+    delta_package_free(pkg);
+}
+
+Test(api, an_image_without_a_name_is_refused)
+{
+    delta_make_options mo = DELTA_MAKE_OPTIONS_INIT;
+    mo.project = "P";
+    mo.source_version = "1";
+    mo.target_version = "2";
+    delta_make_image im[2] = {{"a", SRC, SRC_LEN, TGT, TGT_LEN, 0}, {NULL, SRC, SRC_LEN, TGT, TGT_LEN, 0}};
+    delta_buf out = DELTA_BUF_INIT;
+    cr_assert_eq(delta_package_make(&mo, im, 2, &out, NULL), DELTA_ERR_ARG);
+    cr_assert(strstr(delta_last_error(), "image 1 has no name"), "%s", delta_last_error());
+    cr_assert_eq(out.len, 0);
+}
+
+Test(api, a_dry_run_refuses_the_state_directory_of_an_update_in_progress)
+{
+    char *dir = tu_tempdir();
+    char pkg_path[512], img_path[512], copy_path[512], state[512], journal[600];
+    snprintf(pkg_path, sizeof pkg_path, "%s/update.zip", dir);
+    snprintf(img_path, sizeof img_path, "%s/image.bin", dir);
+    snprintf(copy_path, sizeof copy_path, "%s/copy.bin", dir);
+    snprintf(state, sizeof state, "%s/state", dir);
+    tu_write_file(pkg_path, PKG.data, PKG.len);
+    tu_write_file(img_path, SRC, SRC_LEN);
+    tu_write_file(copy_path, SRC, SRC_LEN);
+    /* A real update, stopped after its first batch: a journal in state/. */
+    delta_file_image im = {NULL, img_path, UINT64_MAX};
+    delta_file_update_params p = DELTA_FILE_UPDATE_PARAMS_INIT;
+    p.package = pkg_path;
+    p.images = &im;
+    p.image_count = 1;
+    p.state_dir = state;
+    p.progress = stop_at_once;
+    cr_assert_eq(delta_file_update(&p, NULL), DELTA_ERR_CANCELLED, "%s", delta_last_error());
+    snprintf(journal, sizeof journal, "%s/journal", state);
+    size_t jlen;
+    uint8_t *before = tu_read_file(journal, &jlen);
+    /* A dry run on a copy, pointed at that directory: refused, the journal untouched. */
+    delta_file_image copy = {NULL, copy_path, UINT64_MAX};
+    delta_file_update_params d = DELTA_FILE_UPDATE_PARAMS_INIT;
+    d.package = pkg_path;
+    d.images = &copy;
+    d.image_count = 1;
+    d.state_dir = state;
+    d.dry_run = 1;
+    cr_assert_eq(delta_file_update(&d, NULL), DELTA_ERR_ARG);
+    cr_assert(strstr(delta_last_error(), "holds an update in progress"), "%s", delta_last_error());
+    size_t jlen2;
+    uint8_t *after = tu_read_file(journal, &jlen2);
+    cr_assert(jlen == jlen2 && memcmp(before, after, jlen) == 0);
+    size_t clen;
+    uint8_t *c = tu_read_file(copy_path, &clen);
+    cr_assert(clen == SRC_LEN && memcmp(c, SRC, SRC_LEN) == 0);
+    /* The real update then finishes. */
+    p.progress = NULL;
+    cr_assert_eq(delta_file_update(&p, NULL), DELTA_OK, "%s", delta_last_error());
+    size_t ilen;
+    uint8_t *img = tu_read_file(img_path, &ilen);
+    cr_assert(ilen == TGT_LEN && memcmp(img, TGT, TGT_LEN) == 0);
+    free(before);
+    free(after);
+    free(c);
+    free(img);
+    free(dir);
 }

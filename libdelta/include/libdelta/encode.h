@@ -19,9 +19,8 @@
  * per online CPU, at most 16, never more than the streams to compress) and
  * joins them before it returns, on success and on failure. They read only
  * the streams built from the images and call no callback. A failure inside
- * one of them (out of memory, the compressor) returns its status, but its
- * message is recorded on that thread: delta_last_error() of the caller may
- * then not describe it.
+ * one of them (out of memory, the compressor) is recorded with its message
+ * and raised again on the caller's thread: delta_last_error() describes it.
  */
 #ifndef LIBDELTA_ENCODE_H
 #define LIBDELTA_ENCODE_H

@@ -114,7 +114,8 @@ typedef struct delta_file_update_params {
     int all_regions;        /* 1: an image the package does not update is refused (DELTA_ERR_ARG) */
     int check_only;         /* 1: run the checks only; nothing is written */
     int dry_run;            /* 1: nothing is synced and the journal stays in memory (a rehearsal on
-                             * temporary copies: a power cut loses it; verifydelta --dry-run) */
+                             * temporary copies: a power cut loses it; verifydelta --dry-run). A
+                             * state_dir holding an update in progress is refused (DELTA_ERR_ARG) */
     const char *state_dir;  /* NULL: "<first image's path>.fota" */
     uint64_t free_space;    /* UINT64_MAX: the state directory's file system's free space */
     delta_check_options check;

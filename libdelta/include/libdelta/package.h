@@ -42,8 +42,9 @@
  * delta_patch_make (libdelta/diff.h, encode.h), joined before it returns;
  * its progress callback is called on the caller's thread, never on those.
  *
- * Images. Functions that take an image index need one below the manifest's
- * image_count: it is not checked.
+ * Images. Functions that take an image index refuse one that is not below
+ * the manifest's image_count: those that return a status with DELTA_ERR_ARG,
+ * delta_package_report with NULL, delta_package_patch with an empty source.
  *
  * Strings and keys. pubkey_pem is (pubkey_pem, pubkey_len) as for
  * delta_verify (libdelta/sign.h): it need not be NUL-terminated. project and
@@ -127,19 +128,20 @@ typedef enum delta_signature_state {
 /* With a key (delta_check_options.pubkey_pem) an open package is always
  * VERIFIED: an unsigned or badly signed one does not open (DELTA_ERR_SIGNATURE). Cannot fail. */
 DELTA_API delta_signature_state delta_package_signature_state(const delta_package *pkg);
-/* The in-place proof's findings for image i (valid until delta_package_free). */
+/* The in-place proof's findings for image i (valid until delta_package_free); NULL for no such image. */
 DELTA_API const delta_plan_report *delta_package_report(const delta_package *pkg, size_t image);
-/* The patch of image i, as a source that reads the package file (valid until delta_package_free). */
+/* The patch of image i, as a source that reads the package file (valid until delta_package_free);
+ * for no such image, an empty source whose every read of a byte fails. */
 DELTA_API void delta_package_patch(const delta_package *pkg, size_t image, delta_source *out);
 /* Index of the image called name (not NULL; compared exactly), or -1. */
 DELTA_API int delta_package_find_image(const delta_package *pkg, const char *name);
 
 /* 511 unless image i's target fits a region of capacity bytes.
- * Returns: DELTA_OK or DELTA_ERR_SLOT. */
+ * Returns: DELTA_OK; DELTA_ERR_ARG for no such image; DELTA_ERR_SLOT. */
 DELTA_API delta_status delta_package_check_slot(const delta_package *pkg, size_t image, uint64_t capacity);
 
 /* 510 unless src has image i's source size and SHA-256 (src is read whole).
- * Returns: DELTA_OK; DELTA_ERR_ARG for an unusable src table; DELTA_ERR_SOURCE when the size or
+ * Returns: DELTA_OK; DELTA_ERR_ARG for no such image or an unusable src table; DELTA_ERR_SOURCE when the size or
  * SHA-256 differs; DELTA_ERR_INPUT when src's read fails; DELTA_ERR_INTERNAL when SHA-256 fails. */
 DELTA_API delta_status delta_package_check_source(const delta_package *pkg, size_t image,
                                                   const delta_source *src);
@@ -155,7 +157,7 @@ DELTA_API delta_status delta_package_apply_out_of_place(const delta_package *pkg
                                                         const delta_sink *out);
 
 /* DELTA_ERR_TARGET unless written has image i's target size and SHA-256.
- * Returns: DELTA_OK; DELTA_ERR_ARG for an unusable written table; DELTA_ERR_TARGET;
+ * Returns: DELTA_OK; DELTA_ERR_ARG for no such image or an unusable written table; DELTA_ERR_TARGET;
  * DELTA_ERR_INPUT when written's read fails; DELTA_ERR_INTERNAL when SHA-256 fails. */
 DELTA_API delta_status delta_package_check_target(const delta_package *pkg, size_t image,
                                                   const delta_source *written);

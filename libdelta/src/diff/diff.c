@@ -583,7 +583,11 @@ delta_status delta_diff(const uint8_t *source, size_t source_len, const uint8_t 
 {
     if (opt) {
         delta_status st0 = dlt_check_version("delta_diff_options", opt->version, DELTA_DIFF_OPTIONS_VERSION);
-        if (st0) return st0;
+        if (st0) {
+            if (ops) *ops = NULL;
+            if (count) *count = 0;
+            return st0;
+        }
     }
     delta_status st = diff_once(source, source_len, target, target_len, opt, ops, count);
     uint32_t arch = opt ? opt->arch : DELTA_ARCH_NONE;

@@ -1,5 +1,6 @@
 /* The ldpatch1 writer: plan -> segments of control / diff / extra streams. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -90,6 +91,7 @@ typedef struct job {
     delta_buf out;
     uint32_t stored;
     delta_status status;
+    char message[256]; /* the failure's words: recorded on the worker's thread, raised on the caller's */
 } job;
 
 typedef struct job_set {
@@ -110,6 +112,7 @@ static void *worker(void *arg)
         if (j == js->count) return NULL;
         job *jb = &js->jobs[j];
         jb->status = compress_stream(js->opt, jb->which, js->diff_lc, jb->raw, &jb->out, &jb->stored);
+        if (jb->status) snprintf(jb->message, sizeof jb->message, "%s", delta_last_error());
     }
 }
 
@@ -158,8 +161,10 @@ static delta_status run_jobs(job_set *js, int threads)
         if (pthread_create(&tid[started], NULL, worker, js) != 0) break;
     worker(js); /* this thread works too */
     for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+    /* delta_last_error is per thread: a worker's message is raised again here. */
     for (size_t j = 0; j < js->count; j++)
-        if (js->jobs[j].status) return js->jobs[j].status;
+        if (js->jobs[j].status)
+            return dlt_fail(js->jobs[j].status, "%s", js->jobs[j].message[0] ? js->jobs[j].message : "encode failed");
     return DELTA_OK;
 }
 

@@ -97,6 +97,14 @@ delta_status delta_file_update(const delta_file_update_params *p, delta_update_r
         if (state_dir) snprintf(state_dir, n, "%s.fota", p->images[0].path);
     }
     if (!state_dir) return dlt_fail(DELTA_ERR_NOMEM, "out of memory");
+    /* A rehearsal keeps its journal in memory but clears the directory it is
+     * given: never one that holds a real update in progress. */
+    if (p->dry_run && delta_dir_store_has_journal(state_dir)) {
+        st = dlt_fail(DELTA_ERR_ARG, "%s holds an update in progress: a dry run needs a state directory of its own",
+                      state_dir);
+        free(state_dir);
+        return st;
+    }
 
     delta_file *pf = NULL, *ff[DELTA_MANIFEST_MAX_IMAGES] = {0};
     delta_flash flash[DELTA_MANIFEST_MAX_IMAGES];

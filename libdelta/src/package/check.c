@@ -39,11 +39,25 @@ void delta_package_free(delta_package *pkg)
 const delta_manifest *delta_package_manifest(const delta_package *pkg) { return pkg->manifest; }
 const uint8_t *delta_package_id(const delta_package *pkg) { return pkg->id; }
 delta_signature_state delta_package_signature_state(const delta_package *pkg) { return pkg->signature_state; }
-const delta_plan_report *delta_package_report(const delta_package *pkg, size_t i) { return &pkg->report[i]; }
+/* DELTA_ERR_ARG unless i names one of pkg's images. */
+static delta_status image_ok(const delta_package *pkg, size_t i, const char *what)
+{
+    if (!pkg) return dlt_fail(DELTA_ERR_ARG, "%s: no package", what);
+    if (i >= pkg->manifest->image_count)
+        return dlt_fail(DELTA_ERR_ARG, "%s: image %zu of a package of %zu", what, i, pkg->manifest->image_count);
+    return DELTA_OK;
+}
+
+const delta_plan_report *delta_package_report(const delta_package *pkg, size_t i)
+{
+    return image_ok(pkg, i, "delta_package_report") ? NULL : &pkg->report[i];
+}
 
 void delta_package_patch(const delta_package *pkg, size_t i, delta_source *out)
 {
-    delta_zip_member_source(pkg->zip, pkg->patch[i], out);
+    /* Out of range: an empty source (every read of a byte fails), as for a missing member. */
+    int bad = image_ok(pkg, i, "delta_package_patch") != DELTA_OK;
+    delta_zip_member_source(bad ? NULL : pkg->zip, bad ? NULL : pkg->patch[i], out);
 }
 
 int delta_package_find_image(const delta_package *pkg, const char *name)
@@ -268,6 +282,8 @@ delta_status dlt_check_bytes(read_fn read, void *ctx, uint64_t size, uint64_t wa
 
 delta_status delta_package_check_slot(const delta_package *pkg, size_t i, uint64_t capacity)
 {
+    delta_status st = image_ok(pkg, i, "delta_package_check_slot");
+    if (st) return st;
     const delta_manifest_image *im = &pkg->manifest->images[i];
     if (im->target_size > capacity)
         return dlt_fail(DELTA_ERR_SLOT, "image %s: target of %llu bytes does not fit the %llu-byte region", im->name,
@@ -277,7 +293,8 @@ delta_status delta_package_check_slot(const delta_package *pkg, size_t i, uint64
 
 delta_status delta_package_check_source(const delta_package *pkg, size_t i, const delta_source *src)
 {
-    delta_status st = dlt_check_source(src, "the source image");
+    delta_status st = image_ok(pkg, i, "delta_package_check_source");
+    if (!st) st = dlt_check_source(src, "the source image");
     if (st) return st;
     const delta_manifest_image *im = &pkg->manifest->images[i];
     return dlt_check_bytes(src_read, (void *)src, src->size, im->source_size, im->source_sha256, DELTA_ERR_SOURCE,
@@ -286,7 +303,8 @@ delta_status delta_package_check_source(const delta_package *pkg, size_t i, cons
 
 delta_status delta_package_check_target(const delta_package *pkg, size_t i, const delta_source *written)
 {
-    delta_status st = dlt_check_source(written, "the written image");
+    delta_status st = image_ok(pkg, i, "delta_package_check_target");
+    if (!st) st = dlt_check_source(written, "the written image");
     if (st) return st;
     const delta_manifest_image *im = &pkg->manifest->images[i];
     return dlt_check_bytes(src_read, (void *)written, written->size, im->target_size, im->target_sha256,

@@ -104,7 +104,8 @@ delta_status delta_package_make(const delta_make_options *opt, const delta_make_
     rep.image_count = count;
     delta_status st = m.images ? DELTA_OK : dlt_fail(DELTA_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < count && !st; i++) {
-        for (size_t k = 0; k < i; k++)
+        if (!images[i].name) st = dlt_fail(DELTA_ERR_ARG, "image %zu has no name", i);
+        for (size_t k = 0; k < i && !st; k++)
             if (strcmp(images[k].name, images[i].name) == 0) st = dlt_fail(DELTA_ERR_ARG, "image %s given twice", images[i].name);
         if (!st) st = make_image(opt, &images[i], i, count, &m.images[i], &patches[i], &rep.stats[i]);
         if (st) break;
