@@ -213,7 +213,7 @@ Test(api, a_callback_message_ends_the_library_message_once)
     delta_sink sink = DELTA_SINK_INIT;
     sink.ctx = &f;
     sink.write = failing_write;
-    cr_assert_eq(delta_package_apply_out_of_place(pkg, 0, &src, &sink), DELTA_ERR_OUTPUT);
+    cr_assert_eq(delta_package_apply_out_of_place(pkg, 0, &src, &sink), DELTA_ERR_WRITE);
     const char *msg = delta_last_error();
     size_t n = strlen(msg), tail = strlen(": bank 2 is write-protected");
     cr_assert(n > tail && strcmp(msg + n - tail, ": bank 2 is write-protected") == 0, "message: %s", msg);

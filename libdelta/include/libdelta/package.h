@@ -150,8 +150,8 @@ DELTA_API delta_status delta_package_check_source(const delta_package *pkg, size
  * out (random access). What was written is not checked here: call delta_package_check_target.
  * Returns: DELTA_OK; DELTA_ERR_ARG for an unusable sink table; every status of
  * delta_package_check_source; every status of delta_apply_out_of_place (libdelta/patch.h), among
- * them DELTA_ERR_PACKAGE_READ when the package file's read fails now and DELTA_ERR_OUTPUT when
- * out->write fails. */
+ * them DELTA_ERR_PACKAGE_READ when the package file's read fails now and DELTA_ERR_WRITE /
+ * DELTA_ERR_WRITE_NOSPACE when out->write fails. */
 DELTA_API delta_status delta_package_apply_out_of_place(const delta_package *pkg, size_t image,
                                                         const delta_source *src,
                                                         const delta_sink *out);

@@ -152,7 +152,9 @@ typedef int (*delta_progress_fn)(void *ctx, uint64_t done, uint64_t total);
  * DELTA_ERR_PACKAGE_READ as for delta_patch_read_info, and for a malformed
  * stream or command; DELTA_ERR_SOURCE when source->size is not the patch's
  * source size; DELTA_ERR_INPUT when the source's read fails;
- * DELTA_ERR_OUTPUT when out->write fails; DELTA_ERR_NOMEM;
+ * DELTA_ERR_WRITE_NOSPACE (521) when out->write says DELTA_IO_NOSPACE and
+ * DELTA_ERR_WRITE (520) when it fails otherwise, as for an in-place image
+ * and a BSDIFF40 target; DELTA_ERR_NOMEM;
  * DELTA_ERR_INTERNAL.
  */
 DELTA_API delta_status delta_apply_out_of_place(const delta_source *patch,

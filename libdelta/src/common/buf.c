@@ -194,6 +194,15 @@ delta_status dlt_check_store(const delta_store *t, const char *what)
     return DELTA_OK;
 }
 
+delta_status dlt_write_status(int io, const char *what, uint64_t off, size_t len)
+{
+    if (io == DELTA_IO_OK) return DELTA_OK;
+    if (io == DELTA_IO_NOSPACE)
+        return dlt_fail(DELTA_ERR_WRITE_NOSPACE, "%s: no space writing %zu bytes at %llu", what, len,
+                        (unsigned long long)off);
+    return dlt_fail(DELTA_ERR_WRITE, "%s: writing %zu bytes at %llu failed", what, len, (unsigned long long)off);
+}
+
 delta_status dlt_check_erase(const delta_flash *t, uint32_t block_size, const char *what)
 {
     if (!t->erase_size || block_size % t->erase_size == 0) return DELTA_OK;

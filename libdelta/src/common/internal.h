@@ -81,6 +81,10 @@ delta_status dlt_check_source(const struct delta_source *t, const char *what);
 delta_status dlt_check_sink(const struct delta_sink *t, const char *what);
 delta_status dlt_check_flash(const struct delta_flash *t, const char *what);
 delta_status dlt_check_store(const struct delta_store *t, const char *what);
+/* The status of an image write that returned io (a delta_io_result): DELTA_OK,
+ * DELTA_ERR_WRITE_NOSPACE (521) for DELTA_IO_NOSPACE, else DELTA_ERR_WRITE
+ * (520); what names the writer in the message. The one rule for every applier. */
+delta_status dlt_write_status(int io, const char *what, uint64_t off, size_t len);
 /* DELTA_ERR_SLOT (511) unless blocks of block_size bytes erase alone on the
  * flash: a multiple of its erase_size (when it states one). */
 delta_status dlt_check_erase(const struct delta_flash *t, uint32_t block_size, const char *what);

@@ -334,10 +334,7 @@ static delta_status bzr_finish(bz_reader *r)
 
 static delta_status sink_write(const delta_sink *out, uint64_t off, const void *buf, size_t len)
 {
-    int rc = out->write(out->ctx, off, buf, len);
-    if (rc == DELTA_IO_OK) return DELTA_OK;
-    return dlt_fail(rc == DELTA_IO_NOSPACE ? DELTA_ERR_WRITE_NOSPACE : DELTA_ERR_WRITE,
-                      "writing %zu bytes of the target at %llu failed", len, (unsigned long long)off);
+    return dlt_write_status(out->write(out->ctx, off, buf, len), "bsdiff40: the target", off, len);
 }
 
 typedef struct apply_state {

@@ -68,8 +68,7 @@ delta_status delta_apply_out_of_place(const delta_source *patch, const delta_sou
     for (uint64_t off = 0; off < common && !st; off += bs) {
         size_t n = common - off < bs ? (size_t)(common - off) : bs;
         st = dlt_read_source(source, off, w.block, n, DELTA_ERR_INPUT);
-        if (!st && out->write(out->ctx, off, w.block, n) != DELTA_IO_OK)
-            st = dlt_fail(DELTA_ERR_OUTPUT, "apply: writing %zu bytes at %llu failed", n, (unsigned long long)off);
+        if (!st) st = dlt_write_status(out->write(out->ctx, off, w.block, n), "apply", off, n);
     }
 
     pcursor c;
@@ -91,8 +90,8 @@ delta_status delta_apply_out_of_place(const delta_source *patch, const delta_sou
             if (st) break;
             pos += p.len;
         }
-        if (!st && out->write(out->ctx, cmd.a * bs, w.block, (size_t)pos) != DELTA_IO_OK)
-            st = dlt_fail(DELTA_ERR_OUTPUT, "apply: writing block %llu failed", (unsigned long long)cmd.a);
+        if (!st) st = dlt_write_status(out->write(out->ctx, cmd.a * bs, w.block, (size_t)pos), "apply", cmd.a * bs,
+                                       (size_t)pos);
     }
     if (!st && info.op_count) st = dlt_pcursor_close_segment(&c);
     dlt_pcursor_free(&c);
@@ -138,11 +137,8 @@ static delta_status journal_save(inplace *a)
 static delta_status flash_write(inplace *a, uint64_t off, const uint8_t *buf, size_t len)
 {
     delta_flash *f = a->p->flash;
-    int r = f->write(f->ctx, off, buf, len);
-    if (r == DELTA_IO_NOSPACE)
-        return dlt_fail(DELTA_ERR_WRITE_NOSPACE, "apply: no space writing %zu bytes at %llu", len, (unsigned long long)off);
-    if (r != DELTA_IO_OK)
-        return dlt_fail(DELTA_ERR_WRITE, "apply: writing %zu bytes at %llu failed", len, (unsigned long long)off);
+    delta_status st = dlt_write_status(f->write(f->ctx, off, buf, len), "apply", off, len);
+    if (st) return st;
     if (off + len > a->cur_size) a->cur_size = off + len;
     return DELTA_OK;
 }
