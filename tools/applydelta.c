@@ -97,21 +97,25 @@ static int handle(void *ctx, int id, const char *value)
 
 /* ---- the JSON report (--json) ------------------------------------------------ */
 
-/* The report being built (NULL without --json) and the run's final status. */
-static json_t *report;
-static delta_status final_status;
+/* What the run found out for the report (libdelta/report.h), gathered as it
+ * goes; the library writes it with --json. */
+static delta_applydelta_report report = DELTA_APPLYDELTA_REPORT_INIT;
+static delta_file_image report_files[DELTA_MANIFEST_MAX_IMAGES];
+static delta_update_result report_result;
 
 /* Records the run's status; returns its exit status. */
 static int finish(delta_status st)
 {
-    final_status = st;
+    report.status = st;
     return cli_exit_status(st);
 }
 
-/* {"name": NAME or null, "file": FILE} */
-static json_t *json_file(const char *name, const char *file)
+/* The files the run writes, for the report. */
+static void report_files_are(const delta_file_image *files, size_t n)
 {
-    return json_pack("{s:o, s:s}", "name", name ? json_string(name) : json_null(), "file", file);
+    for (size_t i = 0; i < n; i++) report_files[i] = files[i];
+    report.files = report_files;
+    report.file_count = n;
 }
 
 /* ---- URCs ------------------------------------------------------------------ */
@@ -188,16 +192,9 @@ static int apply_in_place(cli *c, const args *a, const char *package, delta_chec
     delta_status st = cli_update(c, &up, rep, &res);
     cli_urc_end(rep, st);
     if (st) cli_fail(c, st, "update failed");
-    if (report) {
-        json_t *files = json_array();
-        for (size_t i = 0; i < n; i++) json_array_append_new(files, json_file(images[i].name, images[i].path));
-        json_object_set_new(report, "images", files);
-        if (res.source_version[0]) json_object_set_new(report, "source_version", json_string(res.source_version));
-        if (res.target_version[0]) json_object_set_new(report, "target_version", json_string(res.target_version));
-        json_object_set_new(report, "resumed", json_boolean(res.before != DELTA_UPDATE_NONE));
-        json_object_set_new(report, "already_current", json_boolean(!st && res.already));
-        json_object_set_new(report, "tries", json_integer((json_int_t)res.tries));
-    }
+    report_files_are(images, n);
+    report_result = res;
+    report.result = &report_result;
     return finish(st);
 }
 
@@ -253,11 +250,10 @@ static int apply_out_of_place(cli *c, const args *a, cli_package *p, cli_urc *re
     int rc = resolve(c, m, &a->sources, "source", sources);
     if (!rc) rc = resolve(c, m, &a->outputs, "output", outputs);
     if (rc) return rc;
-    if (report) {
-        cli_json_package(report, p->pkg);
-        json_t *images = json_object_get(report, "images");
-        for (size_t i = 0; i < n; i++) json_object_set_new(json_array_get(images, i), "file", json_string(outputs[i]));
-    }
+    delta_file_image files[DELTA_MANIFEST_MAX_IMAGES];
+    for (size_t i = 0; i < n; i++) files[i] = (delta_file_image){m->images[i].name, outputs[i], UINT64_MAX};
+    report_files_are(files, n);
+    report.package = p->pkg;
 
     const char *names[DELTA_MANIFEST_MAX_IMAGES];
     for (size_t i = 0; i < n; i++) names[i] = m->images[i].name;
@@ -295,12 +291,7 @@ static int apply_bsdiff40(cli *c, const args *a, const char *patch_path)
         a->outputs.items[0].name || a->images.count)
         return cli_usage_error(c, "--format bsdiff40 takes --source OLD --output NEW PATCH");
     const char *out = a->outputs.items[0].value;
-    if (report) {
-        json_object_set_new(report, "patch", json_string(patch_path));
-        json_t *files = json_array();
-        json_array_append_new(files, json_file(NULL, out));
-        json_object_set_new(report, "images", files);
-    }
+    report_files_are(&(delta_file_image){NULL, out, UINT64_MAX}, 1);
     if (cli_may_overwrite(c, out, a->force)) return finish(DELTA_ERR_OUTPUT);
     delta_source src, patch;
     delta_sink sink;
@@ -346,8 +337,7 @@ static int apply_bsdiff40(cli *c, const args *a, const char *patch_path)
     free(tmp);
     if (st && what) cli_fail(c, st, what);
     if (!st) cli_info(c, "%s: %llu bytes written", out, (unsigned long long)len);
-    if (!st && report) json_object_set_new(json_array_get(json_object_get(report, "images"), 0), "target_size",
-                                           json_integer((json_int_t)len));
+    if (!st) report.target_size = len;
     return finish(st);
 }
 
@@ -382,12 +372,10 @@ int main(int argc, char **argv)
     }
     int bsdiff = strcmp(a.format, "bsdiff40") == 0;
     int inplace = a.images.count > 0;
-    if (c.json) {
-        report = cli_json_new(&c);
-        json_object_set_new(report, "mode", json_string(bsdiff ? "bsdiff40" : inplace ? "in_place" : "out_of_place"));
-        if (!bsdiff) json_object_set_new(report, "package", json_string(c.pos[0]));
-    }
-    final_status = DELTA_ERR_ARG;
+    report.mode = bsdiff ? DELTA_REPORT_MODE_BSDIFF40 : inplace ? DELTA_REPORT_MODE_IN_PLACE
+                                                                : DELTA_REPORT_MODE_OUT_OF_PLACE;
+    report.path = c.pos[0];
+    report.status = DELTA_ERR_ARG;
     if (bsdiff) {
         rc = apply_bsdiff40(&c, &a, c.pos[0]);
         goto done;
@@ -417,7 +405,7 @@ int main(int argc, char **argv)
         if (st) {
             cli_urc_end(&rep, st);
             rc = cli_fail(&c, st, "cannot read the public key");
-            final_status = st;
+            report.status = st;
         } else if (a.pubkey && (st = cli_key_kind(&c, "pubkey", a.pubkey, &key, 0)) != DELTA_OK) {
             cli_urc_end(&rep, st);
             rc = finish(st);
@@ -441,18 +429,16 @@ int main(int argc, char **argv)
     delta_buf_free(&key);
     if (st) {
         cli_urc_end(&rep, st);
-        final_status = st;
+        report.status = st;
         goto done;
     }
     rc = apply_out_of_place(&c, &a, &p, &rep);
 done:
-    if (report && rc != CLI_EXIT_USAGE) {
-        cli_json_status(report, final_status);
-        if (cli_json_print(report) && !rc) rc = CLI_EXIT_FAILURE;
-    } else {
-        json_decref(report);
+    if (c.json && rc != CLI_EXIT_USAGE) {
+        report.message = cli_last_message();
+        delta_buf json = DELTA_BUF_INIT;
+        if (cli_report_print(&c, delta_applydelta_report_write(&report, &json), &json) && !rc) rc = CLI_EXIT_FAILURE;
     }
-    report = NULL;
     cli_package_close(&p);
     cli_named_free(&a.sources);
     cli_named_free(&a.outputs);

@@ -73,13 +73,7 @@ void cli_info(const cli *c, const char *fmt, ...)
 
 /* ---- exit statuses ------------------------------------------------------- */
 
-int cli_exit_status(delta_status status)
-{
-    if (status == DELTA_OK) return CLI_EXIT_OK;
-    int code = delta_dfota_code(status);
-    if (code > 500 && code <= 599) return code - 500;
-    return CLI_EXIT_FAILURE;
-}
+int cli_exit_status(delta_status status) { return delta_exit_status(status); }
 
 /* What to do about a refusal, when the tools know better than the message:
  * each tool names only its own options (fotamodem has no --space). */
@@ -116,26 +110,7 @@ int cli_fail(const cli *c, delta_status status, const char *what)
 
 /* ---- JSON ---------------------------------------------------------------- */
 
-json_t *cli_json_new(const cli *c)
-{
-    char schema[64];
-    snprintf(schema, sizeof schema, "libdelta-%s/%d", c->tool, CLI_JSON_SCHEMA_VERSION);
-    return json_pack("{s:s}", "schema", schema);
-}
-
-void cli_json_status(json_t *obj, delta_status status)
-{
-    int code = delta_dfota_code(status);
-    json_object_set_new(obj, "code", json_integer(code));
-    json_object_set_new(obj, "exit", json_integer(cli_exit_status(status)));
-    if (status == DELTA_OK) {
-        json_object_set_new(obj, "status", json_string("ok"));
-        return;
-    }
-    json_object_set_new(obj, "status", json_string(delta_strerror(status)));
-    const char *why = last_message[0] ? last_message : delta_last_error();
-    json_object_set_new(obj, "message", json_string(why[0] ? why : delta_strerror(status)));
-}
+const char *cli_last_message(void) { return last_message; }
 
 const char *cli_signature_word(int state)
 {
@@ -146,57 +121,16 @@ const char *cli_signature_word(int state)
     }
 }
 
-json_t *cli_json_image(const delta_package *pkg, size_t i)
+int cli_report_print(const cli *c, delta_status written, delta_buf *json)
 {
-    const delta_manifest_image *im = &delta_package_manifest(pkg)->images[i];
-    const delta_plan_report *r = delta_package_report(pkg, i);
-    delta_source ps;
-    delta_patch_info info;
-    delta_package_patch(pkg, i, &ps);
-    int inplace = delta_patch_read_info(&ps, &info) == DELTA_OK && (info.flags & DELTA_PATCH_INPLACE);
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:I}", "name", im->name,
-                     "source_size", (json_int_t)im->source_size, "target_size", (json_int_t)im->target_size,
-                     "slot_size", (json_int_t)im->slot_size, "patch_bytes", (json_int_t)im->patch_size,
-                     "compression", im->compression, "block_size", (json_int_t)im->block_size, "inplace",
-                     inplace, "blocks_written", (json_int_t)r->blocks_written, "stashes",
-                     (json_int_t)r->stashes, "max_stash_live", (json_int_t)r->max_stash_live, "scratch_bytes",
-                     (json_int_t)r->scratch_bytes, "ram_bytes", (json_int_t)r->ram_bytes);
-}
-
-void cli_json_package(json_t *obj, const delta_package *pkg)
-{
-    const delta_manifest *m = delta_package_manifest(pkg);
-    json_object_set_new(obj, "project", json_string(m->project));
-    json_object_set_new(obj, "source_version", json_string(m->source_version));
-    json_object_set_new(obj, "target_version", json_string(m->target_version));
-    json_object_set_new(obj, "created_by", json_string(m->created_by));
-    json_object_set_new(obj, "signature", json_string(cli_signature_word(delta_package_signature_state(pkg))));
-    json_object_set_new(obj, "space_needed", json_integer((json_int_t)m->space_needed));
-    json_t *arr = json_array();
-    for (size_t i = 0; i < m->image_count; i++) json_array_append_new(arr, cli_json_image(pkg, i));
-    json_object_set_new(obj, "images", arr);
-}
-
-json_t *cli_json_state_area(const delta_manifest *m)
-{
-    delta_update_layout l;
-    delta_update_layout_of(m, &l);
-    uint64_t manifest = l.work_offset - l.manifest_offset;
-    uint64_t work = l.patch_offset[0] - l.work_offset;
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "manifest_copy_bytes", (json_int_t)manifest,
-                     "work_bytes", (json_int_t)work, "patch_copy_bytes", (json_int_t)l.patch_bytes,
-                     "rollback_backup_bytes", (json_int_t)l.backup_bytes, "scratch_bytes",
-                     (json_int_t)l.scratch_bytes, "journal_bytes", (json_int_t)l.state_bytes,
-                     "total_bytes", (json_int_t)l.space_needed);
-}
-
-int cli_json_print(json_t *obj)
-{
-    char *text = obj ? json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(obj);
-    if (!text) return -1;
-    int r = fputs(text, stdout) < 0 || fputc('\n', stdout) == EOF ? -1 : 0;
-    free(text);
+    int r = 0;
+    if (written) {
+        cli_error(c, "cannot write the JSON report: %s", delta_last_error());
+        r = -1;
+    } else if (fwrite(json->data, 1, json->len, stdout) != json->len) {
+        r = -1;
+    }
+    delta_buf_free(json);
     return r;
 }
 
@@ -826,53 +760,6 @@ const char *cli_signature_text(int state)
     case 1: return "signed, not verified";
     default: return "unsigned";
     }
-}
-
-char *cli_copy_to_temp(const cli *c, const char *src)
-{
-    const char *dir = getenv("TMPDIR");
-    if (!dir || !*dir) dir = "/tmp";
-    size_t n = strlen(dir) + 32;
-    char *tmp = malloc(n);
-    if (!tmp) {
-        cli_error(c, "out of memory");
-        return NULL;
-    }
-    snprintf(tmp, n, "%s/%s.XXXXXX", dir, c->tool);
-    int out = mkstemp(tmp);
-    if (out < 0) {
-        cli_error(c, "%s: cannot create a temporary file: %s", tmp, strerror(errno));
-        free(tmp);
-        return NULL;
-    }
-    int in = open(src, O_RDONLY);
-    int err = in < 0 ? errno : 0;
-    char buf[65536];
-    while (!err) {
-        ssize_t r = read(in, buf, sizeof buf);
-        if (r < 0) {
-            if (errno != EINTR) err = errno;
-            continue;
-        }
-        if (r == 0) break;
-        for (ssize_t done = 0; done < r && !err;) {
-            ssize_t w = write(out, buf + done, (size_t)(r - done));
-            if (w < 0) {
-                if (errno != EINTR) err = errno;
-                continue;
-            }
-            done += w;
-        }
-    }
-    if (in >= 0) close(in);
-    if (close(out) < 0 && !err && errno != EINTR) err = errno;
-    if (err) {
-        cli_error(c, "%s: cannot copy to %s: %s", src, tmp, strerror(err));
-        unlink(tmp);
-        free(tmp);
-        return NULL;
-    }
-    return tmp;
 }
 
 /* ---- in place and URCs ------------------------------------------------------ */

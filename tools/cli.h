@@ -1,8 +1,8 @@
 /*
  * The tools' shared helper: one option table that drives both parsing and
- * --help, the messages every tool prints the same way, the exit status map,
- * JSON output (jansson) and the progress bar. Only the tools print; the
- * library never does.
+ * --help, the messages every tool prints the same way, printing the
+ * library's JSON reports (libdelta/report.h) and the progress bar. Only the
+ * tools print; the library never does.
  */
 #ifndef DELTA_TOOLS_CLI_H
 #define DELTA_TOOLS_CLI_H
@@ -10,10 +10,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include <jansson.h>
-
 #include "libdelta/fileio.h"
 #include "libdelta/package.h"
+#include "libdelta/report.h"
 
 /* Exit statuses outside the DFOTA map (DFOTA codes exit with code - 500). */
 #define CLI_EXIT_OK 0
@@ -73,7 +72,8 @@ void cli_note(const cli *c, const char *fmt, ...) __attribute__((format(printf, 
 /* "tool: message" on stderr with -v only. */
 void cli_info(const cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* The exit status of a library status: 0, code - 500 for a DFOTA code, else 1. */
+/* The exit status of a library status: 0, code - 500 for a DFOTA code, else 1
+ * (the library's rule, delta_exit_status). */
 int cli_exit_status(delta_status status);
 
 /*
@@ -83,34 +83,22 @@ int cli_exit_status(delta_status status);
  */
 int cli_fail(const cli *c, delta_status status, const char *what);
 
-/* ---- JSON reports (formats/schema/) -------------------------------------- */
+/* ---- JSON reports (libdelta/report.h) ------------------------------------ */
 
-/* The major version of every tool's JSON schema: "libdelta-<tool>/1". */
-#define CLI_JSON_SCHEMA_VERSION 1
-
-/* A new report object: {"schema": "libdelta-<tool>/1"}. */
-json_t *cli_json_new(const cli *c);
-/*
- * Adds "code", "exit", "status" and, on failure, "message" for status. The
- * message is the last one cli_error reported when there was one since the
- * last cli_message_clear, else the library's (delta_last_error).
- */
-void cli_json_status(json_t *obj, delta_status status);
-/* The signature state as the reports name it: "unsigned", "signed" (not
- * checked: no key given) or "verified". */
-const char *cli_signature_word(int state);
-/* The package's fields shared by every report: project, versions,
- * created_by, signature, space_needed, images (cli_json_image each). */
-void cli_json_package(json_t *obj, const delta_package *pkg);
-/* One image of a package: name, sizes, patch_bytes, compression,
- * block_size, inplace and the proof's figures. */
-json_t *cli_json_image(const delta_package *pkg, size_t i);
-/* The update state area of the package on a device (delta_update_layout_of). */
-json_t *cli_json_state_area(const delta_manifest *m);
+/* The message a JSON report gives for a failure: the last one cli_error
+ * reported since the last cli_message_clear ("" when none: the library then
+ * takes delta_last_error). */
+const char *cli_last_message(void);
 /* Forgets the message cli_error recorded. */
 void cli_message_clear(void);
-/* Prints obj on stdout (indented, one trailing newline) and releases it; 0 or -1. */
-int cli_json_print(json_t *obj);
+/* The signature state in the reports' words, for the text output: "unsigned",
+ * "signed" (not checked: no key given) or "verified". */
+const char *cli_signature_word(int state);
+/*
+ * Prints on stdout the report the library wrote into json (written: the
+ * status of its _write call; a failure is reported) and frees json. 0 or -1.
+ */
+int cli_report_print(const cli *c, delta_status written, delta_buf *json);
 
 /* Parses BYTES: a decimal integer with an optional K, M or G suffix (powers of 1024). */
 int cli_parse_size(const char *s, uint64_t *out);
@@ -226,9 +214,6 @@ void cli_package_close(cli_package *p);
 
 /* "verified", "signed, not verified" or "unsigned". */
 const char *cli_signature_text(int state);
-
-/* Copies the file src to a new temporary file in $TMPDIR (or /tmp); returns its path. */
-char *cli_copy_to_temp(const cli *c, const char *src);
 
 /* ---- in place and URCs (applydelta, fotamodem) ---------------------------- */
 

@@ -243,7 +243,7 @@ typedef struct input {
 static const char *input_path(const char *path) { return strcmp(path, "-") == 0 ? "/dev/stdin" : path; }
 
 /* --device-header: the record of the package's one image, signed with --key. */
-static int write_device_header(const args *a, const input *in, const delta_buf *pkg, const delta_buf *key)
+static delta_status write_device_header(const args *a, const input *in, const delta_buf *pkg, const delta_buf *key)
 {
     delta_device_header h;
     memset(&h, 0, sizeof h);
@@ -278,19 +278,21 @@ static int write_device_header(const args *a, const input *in, const delta_buf *
     delta_buf_free(&patch);
     if (st) {
         delta_buf_free(&out);
-        return cli_fail(a->c, st, "cannot make the device header");
+        cli_fail(a->c, st, "cannot make the device header");
+        return st;
     }
-    int rc = cli_write_file_atomic(a->c, a->device_header, out.data, out.len) ? CLI_EXIT_FAILURE : 0;
+    st = cli_write_file_atomic(a->c, a->device_header, out.data, out.len) ? DELTA_ERR_OUTPUT : DELTA_OK;
     delta_buf_free(&out);
-    return rc;
+    return st;
 }
 
-static int map_input(cli *c, input *in)
+/* Maps one image's inputs; a failure is reported. */
+static delta_status map_input(cli *c, input *in)
 {
     delta_status st = delta_file_map(input_path(in->old_path), &in->old_data, &in->old_len, &in->old_file);
     if (!st) st = delta_file_map(input_path(in->new_path), &in->new_data, &in->new_len, &in->new_file);
-    if (st) return cli_fail(c, st, "cannot read an image");
-    return 0;
+    if (st) cli_fail(c, st, "cannot read an image");
+    return st;
 }
 
 /* Writes the finished bytes to -o: a file atomically, or stdout for "-". */
@@ -300,17 +302,24 @@ static int write_output(cli *c, const args *a, const delta_buf *out)
     return cli_write_file_new(c, a->output, out->data, out->len, a->force) ? CLI_EXIT_FAILURE : 0;
 }
 
-/* --json on a failure: the schema, the output and the status. */
+/* --json: prints the report of r, the run's facts, with -o and --format; 0 or 1. */
+static int json_print(cli *c, const args *a, delta_mkdelta_report *r)
+{
+    r->output = a->output;
+    r->format = strcmp(a->format, "bsdiff40") == 0 ? DELTA_REPORT_FORMAT_BSDIFF40 : DELTA_REPORT_FORMAT_PACKAGE;
+    if (r->status) r->message = cli_last_message();
+    delta_buf json = DELTA_BUF_INIT;
+    return cli_report_print(c, delta_mkdelta_report_write(r, &json), &json) ? CLI_EXIT_FAILURE : 0;
+}
+
+/* --json on a failure: the output, the format and the status st; returns
+ * rc, the exit status of st. */
 static int json_failure(cli *c, const args *a, delta_status st, int rc)
 {
     if (!c->json) return rc;
-    json_t *o = cli_json_new(c);
-    json_object_set_new(o, "output", json_string(a->output ? a->output : ""));
-    json_object_set_new(o, "format", json_string(a->format));
-    cli_json_status(o, st);
-    /* The exit of a usage or local error is the tool's, not the status's. */
-    json_object_set_new(o, "exit", json_integer(rc));
-    cli_json_print(o);
+    delta_mkdelta_report r = DELTA_MKDELTA_REPORT_INIT;
+    r.status = st;
+    json_print(c, a, &r);
     return rc;
 }
 
@@ -340,14 +349,11 @@ static int make_bsdiff40(cli *c, const args *a, input *in, cli_progress *bar)
         return json_failure(c, a, DELTA_ERR_OUTPUT, rc);
     }
     if (c->json) {
-        json_t *o = cli_json_new(c);
-        json_object_set_new(o, "output", json_string(a->output));
-        json_object_set_new(o, "format", json_string("bsdiff40"));
-        json_object_set_new(o, "source_size", json_integer((json_int_t)in->old_len));
-        json_object_set_new(o, "target_size", json_integer((json_int_t)in->new_len));
-        json_object_set_new(o, "patch_bytes", json_integer((json_int_t)out.len));
-        cli_json_status(o, DELTA_OK);
-        if (cli_json_print(o)) rc = CLI_EXIT_FAILURE;
+        delta_mkdelta_report r = DELTA_MKDELTA_REPORT_INIT;
+        r.source_size = in->old_len;
+        r.target_size = in->new_len;
+        r.patch_bytes = out.len;
+        rc = json_print(c, a, &r);
     } else if (!c->quiet && strcmp(a->output, "-") != 0) {
         printf("%s: BSDIFF40 patch of %zu bytes (%zu -> %zu bytes)\n", a->output, out.len,
                in->old_len, in->new_len);
@@ -448,32 +454,16 @@ static void print_report(const cli *c, const args *a, const delta_package *pkg, 
     }
 }
 
+/* --json on success: the package written (bytes long) and, when mkdelta made
+ * its patches, the maker's statistics r. */
 static int json_report(cli *c, const args *a, const delta_package *pkg, const delta_make_report *r,
                        uint64_t bytes)
 {
-    json_t *o = cli_json_new(c);
-    json_object_set_new(o, "output", json_string(a->output));
-    json_object_set_new(o, "format", json_string("package"));
-    json_object_set_new(o, "package_bytes", json_integer((json_int_t)bytes));
-    cli_json_package(o, pkg);
-    if (r) { /* the maker's statistics, per image */
-        json_t *images = json_object_get(o, "images");
-        for (size_t i = 0; i < r->image_count; i++) {
-            const delta_patch_stats *s = &r->stats[i];
-            json_t *im = json_array_get(images, i);
-            json_object_set_new(im, "commands", json_integer((json_int_t)s->commands));
-            json_object_set_new(im, "literal_conversions", json_integer((json_int_t)s->literal_conversions));
-            json_object_set_new(im, "copy_bytes", json_integer((json_int_t)s->copy_bytes));
-            json_object_set_new(im, "extra_bytes", json_integer((json_int_t)s->extra_bytes));
-            json_object_set_new(im, "ctrl_bytes", json_integer((json_int_t)s->ctrl_bytes));
-            json_object_set_new(im, "diff_bytes", json_integer((json_int_t)s->diff_bytes));
-            json_object_set_new(im, "extra_stream_bytes", json_integer((json_int_t)s->extra_stream_bytes));
-            json_object_set_new(im, "predicted_segments", json_integer((json_int_t)s->predicted_segments));
-            json_object_set_new(im, "map_entries", json_integer((json_int_t)s->map_entries));
-        }
-    }
-    cli_json_status(o, DELTA_OK);
-    return cli_json_print(o) ? CLI_EXIT_FAILURE : 0;
+    delta_mkdelta_report rep = DELTA_MKDELTA_REPORT_INIT;
+    rep.package = pkg;
+    rep.package_bytes = bytes;
+    rep.make = r;
+    return json_print(c, a, &rep);
 }
 
 /* The progress of delta_package_make, as steps of the bar. */
@@ -559,8 +549,8 @@ static int make_package(cli *c, args *a, input *in, size_t n, cli_progress *bar)
         }
     }
     if (!rc && a->device_header) {
-        rc = write_device_header(a, in, &made, &key);
-        if (rc) st = DELTA_ERR_OUTPUT;
+        st = write_device_header(a, in, &made, &key);
+        rc = cli_exit_status(st);
     }
     delta_buf *out = &made;
     delta_source src;
@@ -755,8 +745,9 @@ int main(int argc, char **argv)
 
     rc = 0;
     cli_progress_step(&bar, "reading", 0, bsdiff ? 4 : 1 + 3 * (uint64_t)n + 3);
-    for (size_t i = 0; i < n && !rc; i++) rc = map_input(&c, &in[i]);
-    if (rc) rc = json_failure(&c, &a, DELTA_ERR_INPUT, rc);
+    delta_status st = DELTA_OK;
+    for (size_t i = 0; i < n && !st; i++) st = map_input(&c, &in[i]);
+    if (st) rc = json_failure(&c, &a, st, cli_exit_status(st));
     else rc = bsdiff ? make_bsdiff40(&c, &a, &in[0], &bar) : make_package(&c, &a, in, n, &bar);
     cli_progress_end(&bar);
     for (size_t i = 0; i < n; i++) {

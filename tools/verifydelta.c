@@ -1,7 +1,6 @@
 /* verifydelta: checks a package against a device before anything is written. */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -65,70 +64,31 @@ static int handle(void *ctx, int id, const char *value)
     return -1;
 }
 
-/*
- * Rebuilds every target in place on temporary copies of the sources, through
- * the library's update session (the checks, the in-place applier, the
- * target SHA-256 check), then deletes the copies. *failed_what names what
- * failed outside the library.
- */
-static delta_status dry_run(cli *c, const args *a, const char *package, const delta_package *pkg,
-                            const delta_check_options *opt, const char *const *sources, const char **failed_what)
+/* Rebuilds every target in place on temporary copies of the sources (the
+ * library's dry run), with the bar as its progress. */
+static delta_status dry_run(cli *c, const args *a, const char *package, const delta_buf *bytes,
+                            const delta_package *pkg, const delta_check_options *opt, const char *const *sources)
 {
     const delta_manifest *m = delta_package_manifest(pkg);
-    size_t n = m->image_count;
-    char *copies[DELTA_MANIFEST_MAX_IMAGES] = {0};
     delta_file_image images[DELTA_MANIFEST_MAX_IMAGES];
-    delta_status st = DELTA_OK;
-    char state[64] = "";
-    *failed_what = "dry run";
-    for (size_t i = 0; i < n && !st; i++) {
-        copies[i] = cli_copy_to_temp(c, sources[i]);
-        images[i] = (delta_file_image){m->images[i].name, copies[i], UINT64_MAX};
-        if (!copies[i]) {
-            *failed_what = NULL; /* already reported */
-            st = DELTA_ERR_OUTPUT;
-        }
+    for (size_t i = 0; i < m->image_count; i++)
+        images[i] = (delta_file_image){m->images[i].name, sources[i], UINT64_MAX};
+    cli_progress bar;
+    cli_progress_init(&bar, c, "dry run", a->progress);
+    delta_file_dry_run_params dp = DELTA_FILE_DRY_RUN_PARAMS_INIT;
+    if (bytes) {
+        dp.package_data = bytes->data;
+        dp.package_len = bytes->len;
+    } else {
+        dp.package = package;
     }
-    if (!st) {
-        const char *dir = getenv("TMPDIR");
-        snprintf(state, sizeof state, "%s/verifydelta.XXXXXX", dir && *dir && strlen(dir) < 40 ? dir : "/tmp");
-        if (!mkdtemp(state)) {
-            cli_error(c, "%s: cannot create a temporary state directory", state);
-            *failed_what = NULL;
-            state[0] = '\0';
-            st = DELTA_ERR_OUTPUT;
-        }
-    }
-    if (!st) {
-        cli_progress bar;
-        cli_progress_init(&bar, c, "dry run", a->progress);
-        delta_file_update_params up = DELTA_FILE_UPDATE_PARAMS_INIT;
-        up.package = package;
-        up.images = images;
-        up.image_count = n;
-        up.all_regions = 1;
-        up.state_dir = state;
-        up.dry_run = 1;
-        up.check = *opt;
-        up.check.free_space = UINT64_MAX;
-        up.progress = cli_progress_fn;
-        up.progress_ctx = &bar;
-        delta_update_result res;
-        st = delta_file_update(&up, &res);
-        cli_progress_end(&bar);
-        if (st && res.after != DELTA_UPDATE_NONE) {
-            /* A temporary update: its state goes with the copies. */
-            delta_store store;
-            delta_dir_store *ds = NULL;
-            if (delta_dir_store_open(state, &store, &ds) == DELTA_OK) store.journal_remove(store.ctx);
-            delta_dir_store_close(ds);
-        }
-    }
-    if (state[0]) rmdir(state);
-    for (size_t i = 0; i < n; i++) {
-        if (copies[i]) unlink(copies[i]);
-        free(copies[i]);
-    }
+    dp.sources = images;
+    dp.source_count = m->image_count;
+    dp.check = opt;
+    dp.progress = cli_progress_fn;
+    dp.progress_ctx = &bar;
+    delta_status st = delta_file_dry_run(&dp, NULL);
+    cli_progress_end(&bar);
     return st;
 }
 
@@ -176,30 +136,6 @@ static delta_status open_stdin(cli *c, const args *a, delta_buf *bytes, cli_pack
     return delta_package_open(&p->src, opt, &p->pkg);
 }
 
-/* The dry run needs the package as a file: a temporary copy of stdin's bytes. */
-static char *stdin_copy(cli *c, const delta_buf *bytes)
-{
-    const char *dir = getenv("TMPDIR");
-    if (!dir || !*dir) dir = "/tmp";
-    size_t n = strlen(dir) + 40;
-    char *path = malloc(n);
-    if (!path) return NULL;
-    snprintf(path, n, "%s/verifydelta-stdin.XXXXXX", dir);
-    int fd = mkstemp(path);
-    if (fd < 0) {
-        cli_error(c, "%s: cannot create a temporary file", path);
-        free(path);
-        return NULL;
-    }
-    close(fd);
-    if (cli_write_file_atomic(c, path, bytes->data, bytes->len)) {
-        unlink(path);
-        free(path);
-        return NULL;
-    }
-    return path;
-}
-
 int main(int argc, char **argv)
 {
     cli c = {.tool = "verifydelta",
@@ -216,9 +152,8 @@ int main(int argc, char **argv)
     args a = {.c = &c, .space = UINT64_MAX, .max_size = UINT64_MAX};
     cli_package p;
     memset(&p, 0, sizeof p);
-    json_t *out = NULL;
+    delta_verifydelta_report report = DELTA_VERIFYDELTA_REPORT_INIT;
     delta_buf bytes = DELTA_BUF_INIT, key = DELTA_BUF_INIT;
-    char *copy = NULL;
     int rc = cli_parse(&c, argc, argv, handle, &a);
     if (rc >= 0) goto done;
     rc = CLI_EXIT_USAGE;
@@ -243,10 +178,7 @@ int main(int argc, char **argv)
     if (!a.pubkey) cli_note(&c, "no --pubkey: the signature is not checked");
     if (a.no_source) cli_note(&c, "--no-source: the source images are not checked (510)");
 
-    if (c.json) {
-        out = cli_json_new(&c);
-        json_object_set_new(out, "package", json_string(c.pos[0]));
-    }
+    report.path = c.pos[0];
     delta_check_options opt = DELTA_CHECK_OPTIONS_INIT;
     opt.project = a.project;
     opt.firmware_version = a.from;
@@ -290,43 +222,32 @@ int main(int argc, char **argv)
                                 m->image_count);
             goto done;
         }
-        if (out) {
-            json_object_set_new(out, "package_bytes", json_integer((json_int_t)p.src.size));
-            cli_json_package(out, p.pkg);
-            json_object_set_new(out, "state_area", cli_json_state_area(m));
-            json_object_set_new(out, "source_checked", json_boolean(!a.no_source));
-        }
+        report.package = p.pkg;
+        report.package_bytes = p.src.size;
+        report.source_checked = !a.no_source;
         for (size_t i = 0; i < m->image_count && !st && !a.no_source; i++) {
             st = cli_check_source_file(p.pkg, i, sources[i]);
             what = "cannot read the source image";
         }
-        if (!st && a.dry_run && from_stdin) {
-            copy = stdin_copy(&c, &bytes);
-            if (!copy) {
-                st = DELTA_ERR_OUTPUT;
-                what = NULL;
-            }
-        }
         if (!st && a.dry_run) {
-            st = dry_run(&c, &a, copy ? copy : c.pos[0], p.pkg, &opt, sources, &what);
+            st = dry_run(&c, &a, c.pos[0], from_stdin ? &bytes : NULL, p.pkg, &opt, sources);
+            what = "dry run";
             dry = st ? "failed" : "every target rebuilt and its SHA-256 checked";
-            if (out) json_object_set_new(out, "dry_run", json_string(dry));
+            report.dry_run = 1;
         }
     }
     rc = cli_exit_status(st);
     if (st && what) cli_fail(&c, st, what);
-    if (out) {
-        cli_json_status(out, st);
-        if (cli_json_print(out) && !rc) rc = CLI_EXIT_FAILURE;
-        out = NULL;
+    if (c.json) {
+        report.status = st;
+        report.message = cli_last_message();
+        delta_buf json = DELTA_BUF_INIT;
+        if (cli_report_print(&c, delta_verifydelta_report_write(&report, &json), &json) && !rc) rc = CLI_EXIT_FAILURE;
     } else if (!st && !c.quiet) {
         print_report(&a, &p, dry);
     }
 done:
-    if (copy) unlink(copy);
-    free(copy);
     delta_buf_free(&key);
-    json_decref(out);
     delta_package_free(p.pkg);
     p.pkg = NULL;
     cli_package_close(&p);

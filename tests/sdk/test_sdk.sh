@@ -207,6 +207,7 @@ printf 'libdelta %s\nsha256(abc) %s\n' "$version" "$abc" >"$T/expect-core.txt"
     printf 'image firmware %s -> %s\n' "$(stat -c %s "$DATA/firmware/cityhub-7.27.0.bin")" \
         "$(stat -c %s "$DATA/firmware/cityhub-7.28.0.bin")"
     printf 'signature 1\n'
+    printf 'report libdelta-verifydelta/1\n'
 } >"$T/expect.txt"
 
 # consumer_checks KIND DIR: runs DIR/consumer and DIR/consumer_core, checks their

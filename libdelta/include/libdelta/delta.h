@@ -25,5 +25,6 @@
 #include "libdelta/package.h"
 #include "libdelta/update.h"
 #include "libdelta/fileio.h"
+#include "libdelta/report.h"
 
 #endif

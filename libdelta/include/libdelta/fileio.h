@@ -167,6 +167,60 @@ DELTA_API delta_status delta_file_read_all(const char *path, uint64_t max, delta
 DELTA_API delta_status delta_file_map(const char *path, const uint8_t **data, size_t *len,
                                       delta_file **out);
 
+/* ---- the dry run on temporary copies (verifydelta --dry-run) ---- */
+
+#define DELTA_FILE_DRY_RUN_PARAMS_VERSION 1
+typedef struct delta_file_dry_run_params {
+    unsigned int version;           /* DELTA_FILE_DRY_RUN_PARAMS_VERSION */
+    /* The package: a file, or (package NULL) package_len bytes in memory
+     * (a package read from stdin), which the dry run writes to a temporary file. */
+    const char *package;
+    const void *package_data;
+    size_t package_len;
+    /* The device's images (1..DELTA_MANIFEST_MAX_IMAGES), as delta_file_update
+     * takes them: each path is copied, then read only; the update runs on the copies. */
+    const delta_file_image *sources;
+    size_t source_count;
+    /* Where the temporary directory goes; NULL: $TMPDIR when set and not empty, else /tmp. */
+    const char *temp_dir;
+    /* The device's checks; NULL: none beyond the package's own. Its free_space
+     * is not used (delta_package_open has checked it): the rehearsal's state and
+     * scratch go in the temporary directory, whose file system's free space counts. */
+    const delta_check_options *check;
+    delta_progress_fn progress;     /* NULL: none */
+    void *progress_ctx;
+} delta_file_dry_run_params;
+
+#define DELTA_FILE_DRY_RUN_PARAMS_INIT \
+    {DELTA_FILE_DRY_RUN_PARAMS_VERSION, NULL, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL}
+
+/* Fills *p with the defaults of DELTA_FILE_DRY_RUN_PARAMS_INIT for version (1..
+ * DELTA_FILE_DRY_RUN_PARAMS_VERSION). DELTA_ERR_ARG for p NULL or another version. */
+DELTA_API delta_status delta_file_dry_run_params_init(delta_file_dry_run_params *p, unsigned int version);
+
+/*
+ * Rehearses the in-place update on temporary copies: makes a private
+ * directory (mode 0700) under the temporary directory, copies every source
+ * (and an in-memory package) into it, runs delta_file_update on the copies
+ * with dry_run and all_regions (every check, the in-place applier, each
+ * target's SHA-256 check; nothing synced, the journal in memory), and removes
+ * the directory and everything in it on every path: success, refusal, failure
+ * while writing. The sources and the package are never written.
+ * result (NULL: not wanted) receives the session's result as delta_file_update
+ * gives it. The call holds no state: concurrent calls on distinct copies are
+ * safe (each has its own directory); the parameters need only live during it.
+ *
+ * DELTA_OK: every target was rebuilt and checked. DELTA_ERR_ARG: p NULL, its
+ * version, no package or both a path and bytes, 0 or too many sources, a
+ * source without a path, a temporary directory whose path is too long
+ * (PATH_MAX with the names inside). DELTA_ERR_INPUT: a source cannot be
+ * read. DELTA_ERR_OUTPUT: the temporary directory or a copy cannot be made,
+ * or (after a successful run) removed. DELTA_ERR_NOMEM. Otherwise any status
+ * of delta_file_update: the package's refusals (504, 505, 510, 511, 550) and
+ * the failures while writing (502, 520-546).
+ */
+DELTA_API delta_status delta_file_dry_run(const delta_file_dry_run_params *p, delta_update_result *result);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,8 +5,9 @@
  *   consumer [PKG.zip]
  *
  * Prints the library's version, the SHA-256 of "abc" and, given a package,
- * its project, versions, images and signature state. Exits 0, or with the
- * package's DFOTA code - 500 when it cannot be opened.
+ * its project, versions, images, signature state and the schema of the
+ * verifydelta report the library writes for it (libdelta/report.h). Exits 0,
+ * or with the package's DFOTA code - 500 when it cannot be opened.
  */
 #include <libdelta/delta.h>
 
@@ -48,7 +49,23 @@ int main(int argc, char **argv)
                (unsigned long long)m->images[i].source_size,
                (unsigned long long)m->images[i].target_size);
     printf("signature %d\n", delta_package_signature_state(pkg));
+
+    delta_verifydelta_report report = DELTA_VERIFYDELTA_REPORT_INIT;
+    report.path = argv[1];
+    report.package = pkg;
+    report.package_bytes = src.size;
+    report.source_checked = 0;
+    delta_buf json = DELTA_BUF_INIT;
+    st = delta_verifydelta_report_write(&report, &json);
+    const char *schema = st ? NULL : strstr((const char *)json.data, "\"schema\": \"");
+    if (schema) {
+        schema += strlen("\"schema\": \"");
+        printf("report %.*s\n", (int)strcspn(schema, "\""), schema);
+    } else {
+        fprintf(stderr, "consumer: no report: %s\n", delta_last_error());
+    }
+    delta_buf_free(&json);
     delta_package_free(pkg);
     delta_file_close(file);
-    return 0;
+    return schema ? 0 : 1;
 }
