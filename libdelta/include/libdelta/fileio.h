@@ -195,7 +195,8 @@ typedef struct delta_file_dry_run_params {
     {DELTA_FILE_DRY_RUN_PARAMS_VERSION, NULL, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL}
 
 /* Fills *p with the defaults of DELTA_FILE_DRY_RUN_PARAMS_INIT for version (1..
- * DELTA_FILE_DRY_RUN_PARAMS_VERSION). DELTA_ERR_ARG for p NULL or another version. */
+ * DELTA_FILE_DRY_RUN_PARAMS_VERSION).
+ * Returns: DELTA_OK; DELTA_ERR_ARG for p NULL or another version. */
 DELTA_API delta_status delta_file_dry_run_params_init(delta_file_dry_run_params *p, unsigned int version);
 
 /*
@@ -210,7 +211,7 @@ DELTA_API delta_status delta_file_dry_run_params_init(delta_file_dry_run_params 
  * gives it. The call holds no state: concurrent calls on distinct copies are
  * safe (each has its own directory); the parameters need only live during it.
  *
- * DELTA_OK: every target was rebuilt and checked. DELTA_ERR_ARG: p NULL, its
+ * Returns: DELTA_OK: every target was rebuilt and checked. DELTA_ERR_ARG: p NULL, its
  * version, no package or both a path and bytes, 0 or too many sources, a
  * source without a path, a temporary directory whose path is too long
  * (PATH_MAX with the names inside). DELTA_ERR_INPUT: a source cannot be

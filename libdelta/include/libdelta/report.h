@@ -22,7 +22,12 @@
  * Each struct is versioned (its first field, set by its _INIT macro or its
  * _init() function); a later libdelta only adds fields at the end.
  *
- * Thread-safety: every function here is reentrant. The write functions only
+ * Ownership. Nothing is allocated but the text, appended to the caller's
+ * delta_buf (freed with delta_buf_free). The structs only point to what the
+ * caller owns (the package, the results, the strings); nothing is kept
+ * after a call returns.
+ *
+ * Thread safety. Every function here is reentrant. The write functions only
  * read what the struct points to (a package may be read by other threads at
  * the same time), and read this thread's delta_last_error() when a failure
  * carries no message of its own.
@@ -79,7 +84,8 @@ typedef struct delta_mkdelta_report {
     {DELTA_MKDELTA_REPORT_VERSION, NULL, DELTA_REPORT_FORMAT_PACKAGE, NULL, 0, NULL, 0, 0, 0, DELTA_OK, NULL}
 
 /* Fills *r with the defaults of DELTA_MKDELTA_REPORT_INIT for version (1..
- * DELTA_MKDELTA_REPORT_VERSION). DELTA_ERR_ARG for r NULL or another version. */
+ * DELTA_MKDELTA_REPORT_VERSION).
+ * Returns: DELTA_OK; DELTA_ERR_ARG for r NULL or another version. */
 DELTA_API delta_status delta_mkdelta_report_init(delta_mkdelta_report *r, unsigned int version);
 
 /*
@@ -88,7 +94,7 @@ DELTA_API delta_status delta_mkdelta_report_init(delta_mkdelta_report *r, unsign
  * also a C string). The caller owns out and frees it with delta_buf_free; *r
  * and everything it points to only need to live during the call (a package's
  * file included: its patch headers are read). On failure out is as it was.
- * DELTA_OK; DELTA_ERR_ARG: r or out NULL, r's version, an unknown format, no
+ * Returns: DELTA_OK; DELTA_ERR_ARG: r or out NULL, r's version, an unknown format, no
  * output, a successful package report without its package, make's image count
  * not the package's, a number beyond INT64_MAX; DELTA_ERR_NOMEM.
  */
@@ -114,10 +120,11 @@ typedef struct delta_verifydelta_report {
 
 #define DELTA_VERIFYDELTA_REPORT_INIT {DELTA_VERIFYDELTA_REPORT_VERSION, NULL, NULL, 0, 1, 0, DELTA_OK, NULL}
 
-/* As delta_mkdelta_report_init, for DELTA_VERIFYDELTA_REPORT_INIT. */
+/* As delta_mkdelta_report_init, for DELTA_VERIFYDELTA_REPORT_INIT.
+ * Returns: DELTA_OK; DELTA_ERR_ARG for r NULL or another version. */
 DELTA_API delta_status delta_verifydelta_report_init(delta_verifydelta_report *r, unsigned int version);
 
-/* As delta_mkdelta_report_write. DELTA_ERR_ARG: r or out NULL, r's version, no
+/* As delta_mkdelta_report_write. Returns: DELTA_OK; DELTA_ERR_ARG: r or out NULL, r's version, no
  * path, a number beyond INT64_MAX; DELTA_ERR_NOMEM. */
 DELTA_API delta_status delta_verifydelta_report_write(const delta_verifydelta_report *r, delta_buf *out);
 
@@ -155,11 +162,12 @@ typedef struct delta_applydelta_report {
 #define DELTA_APPLYDELTA_REPORT_INIT \
     {DELTA_APPLYDELTA_REPORT_VERSION, DELTA_REPORT_MODE_IN_PLACE, NULL, NULL, 0, NULL, NULL, 0, DELTA_OK, NULL}
 
-/* As delta_mkdelta_report_init, for DELTA_APPLYDELTA_REPORT_INIT. */
+/* As delta_mkdelta_report_init, for DELTA_APPLYDELTA_REPORT_INIT.
+ * Returns: DELTA_OK; DELTA_ERR_ARG for r NULL or another version. */
 DELTA_API delta_status delta_applydelta_report_init(delta_applydelta_report *r, unsigned int version);
 
 /*
- * As delta_mkdelta_report_write. DELTA_ERR_ARG: r or out NULL, r's version,
+ * As delta_mkdelta_report_write. Returns: DELTA_OK; DELTA_ERR_ARG: r or out NULL, r's version,
  * an unknown mode, no path, a file with a NULL path, a package outside out of
  * place, a package whose image count is not file_count, a result outside in
  * place, a successful in-place report without its result or its files, a
