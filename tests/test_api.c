@@ -201,14 +201,20 @@ static int failing_write(void *ctx, uint64_t off, const void *buf, size_t len)
     return DELTA_IO_OK;
 }
 
+/* The test package, opened from memory (file must outlive it), and src over the source image. */
+static delta_package *open_package(delta_source *file, delta_source *src)
+{
+    delta_source_from_memory(file, PKG.data, PKG.len);
+    delta_source_from_memory(src, SRC, SRC_LEN);
+    delta_package *pkg = NULL;
+    cr_assert_eq(delta_package_open(file, NULL, &pkg), DELTA_OK, "%s", delta_last_error());
+    return pkg;
+}
+
 Test(api, a_callback_message_ends_the_library_message_once)
 {
-    delta_source file;
-    delta_source_from_memory(&file, PKG.data, PKG.len);
-    delta_package *pkg = NULL;
-    cr_assert_eq(delta_package_open(&file, NULL, &pkg), DELTA_OK, "%s", delta_last_error());
-    delta_source src;
-    delta_source_from_memory(&src, SRC, SRC_LEN);
+    delta_source file, src;
+    delta_package *pkg = open_package(&file, &src);
     failing_sink f = {0, 3};
     delta_sink sink = DELTA_SINK_INIT;
     sink.ctx = &f;
@@ -316,12 +322,8 @@ Test(api, a_progress_stop_is_cancelled_not_a_failed_try)
 
 Test(api, an_image_index_past_the_package_is_refused)
 {
-    delta_source file;
-    delta_source_from_memory(&file, PKG.data, PKG.len);
-    delta_package *pkg = NULL;
-    cr_assert_eq(delta_package_open(&file, NULL, &pkg), DELTA_OK, "%s", delta_last_error());
-    delta_source src;
-    delta_source_from_memory(&src, SRC, SRC_LEN);
+    delta_source file, src;
+    delta_package *pkg = open_package(&file, &src);
     cr_assert_null(delta_package_report(pkg, 1));
     cr_assert_not_null(delta_package_report(pkg, 0));
     delta_source ps;
