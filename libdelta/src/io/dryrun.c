@@ -37,7 +37,7 @@ static delta_status copy_file(const char *src_path, const char *dst_path, uint8_
         if (src.read(src.ctx, off, buf, n))
             st = dlt_fail(DELTA_ERR_INPUT, "%s: cannot read at %llu", src_path, (unsigned long long)off);
         else if (sink.write(sink.ctx, off, buf, n))
-            st = dlt_fail(DELTA_ERR_OUTPUT, "%s: cannot copy to %s: %s", src_path, dst_path, strerror(errno));
+            st = dlt_fail(DELTA_ERR_OUTPUT, "%s: cannot copy to %s", src_path, dst_path); /* + the adapter's errno text */
         off += n;
     }
     delta_file_close(out);
@@ -52,7 +52,7 @@ static delta_status write_file(const char *path, const void *data, size_t len)
     delta_file *out = NULL;
     delta_status st = delta_file_sink_open(path, &sink, &out);
     if (!st && len && sink.write(sink.ctx, 0, data, len))
-        st = dlt_fail(DELTA_ERR_OUTPUT, "%s: cannot write the package: %s", path, strerror(errno));
+        st = dlt_fail(DELTA_ERR_OUTPUT, "%s: cannot write the package", path); /* + the adapter's errno text */
     delta_file_close(out);
     return st;
 }
