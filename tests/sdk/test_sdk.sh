@@ -104,6 +104,12 @@ for h in "$inc"/*.h; do
         <<<"#include <libdelta/$(basename "$h")>
 typedef int not_empty;"
 done
+# README's example ("Using the library") compiles against the installed headers, warnings as errors.
+awk '/^## Using the library/ {on = 1} on && /^```c$/ {code = 1; next} code && /^```$/ {exit} code' \
+    "$SRC/README.md" >"$T/readme-example.c"
+check "README's library example is there" test -s "$T/readme-example.c"
+check "README's library example compiles" "$CC" -std=c11 -Wall -Wextra -Werror -c -I"$P/include" \
+    -o "$T/readme-example.o" "$T/readme-example.c"
 if command -v c++ >/dev/null; then
     check "delta.h compiles as C++" c++ -Wall -Werror -fsyntax-only -I"$P/include" -x c++ - \
         <<<"#include <libdelta/delta.h>"
