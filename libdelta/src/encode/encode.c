@@ -52,7 +52,7 @@ enum { STREAM_CTRL, STREAM_DIFF, STREAM_EXTRA };
  * -1.9% payload on the Pybricks pairs) and with diff_lc literal-context bits,
  * chosen per patch by choose_diff_lc. LZMA2 chunks carry these properties, so
  * the decoder needs nothing more than the dictionary size. */
-static delta_status compress_stream(const delta_patch_options *opt, int which, uint32_t diff_lc,
+static delta_status compress_stream(const delta_patch_options *opt, int which, uint32_t diff_lc, uint32_t preset,
                                     const delta_buf *raw, delta_buf *out, uint32_t *stored)
 {
     if (opt->compression == DELTA_COMPRESSION_NONE) {
@@ -62,7 +62,7 @@ static delta_status compress_stream(const delta_patch_options *opt, int which, u
     if (opt->compression == DELTA_COMPRESSION_LZRC)
         return dlt_lzrc_encode(raw->data ? raw->data : (const uint8_t *)"", raw->len, opt->dict_size, out, stored);
     lzma_options_lzma lz;
-    lzma_lzma_preset(&lz, 9 | LZMA_PRESET_EXTREME);
+    lzma_lzma_preset(&lz, preset);
     uint32_t dict = opt->dict_size;
     if (raw->len < dict) dict = raw->len < 4096 ? 4096 : (uint32_t)raw->len;
     lz.dict_size = dict;
@@ -84,10 +84,17 @@ static delta_status compress_stream(const delta_patch_options *opt, int which, u
     return DELTA_OK;
 }
 
+/* The preset of every stream the patch stores. */
+#define PRESET_STORED (9 | LZMA_PRESET_EXTREME)
+
 /* The compression jobs: one per raw stream, taken by worker threads. */
+enum { JOB_FULL, JOB_ESTIMATE, JOB_SKIP };
 typedef struct job {
     const delta_buf *raw;
     int which; /* STREAM_* */
+    int mode;  /* JOB_*: what the next run_jobs does with it */
+    int done;  /* out and stored hold the stored compression */
+    uint64_t estimate; /* JOB_ESTIMATE: the size at PRESET_ESTIMATE */
     delta_buf out;
     uint32_t stored;
     delta_status status;
@@ -102,6 +109,30 @@ typedef struct job_set {
     pthread_mutex_t lock;
 } job_set;
 
+/*
+ * A cheap look at a diff stream: its size at preset 3, about 40 times faster
+ * than the stored preset. Per segment, the diff streams of the variants
+ * (no prediction, each transform) are estimated first, and a variant whose
+ * estimate loses clearly is never compressed at the stored preset (see
+ * prune_variants). On the bench's diff streams the stored size is 0.70-0.89
+ * of this estimate, and the two variants of one segment differ in that
+ * ratio by at most 4%.
+ */
+#define PRESET_ESTIMATE 3
+/* Diff streams smaller than this are compressed in full (they cost little). */
+#define ESTIMATE_MIN ((size_t)1 << 20)
+
+static delta_status estimate_stream(const delta_patch_options *opt, int which, uint32_t diff_lc, const delta_buf *raw,
+                                    uint64_t *size)
+{
+    delta_buf tmp = DELTA_BUF_INIT;
+    uint32_t stored = 0;
+    delta_status st = compress_stream(opt, which, diff_lc, PRESET_ESTIMATE, raw, &tmp, &stored);
+    delta_buf_free(&tmp);
+    *size = stored;
+    return st;
+}
+
 static void *worker(void *arg)
 {
     job_set *js = arg;
@@ -111,7 +142,14 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&js->lock);
         if (j == js->count) return NULL;
         job *jb = &js->jobs[j];
-        jb->status = compress_stream(js->opt, jb->which, js->diff_lc, jb->raw, &jb->out, &jb->stored);
+        if (jb->done || jb->mode == JOB_SKIP || jb->status) continue;
+        if (jb->mode == JOB_ESTIMATE) {
+            jb->status = estimate_stream(js->opt, jb->which, js->diff_lc, jb->raw, &jb->estimate);
+            jb->mode = JOB_SKIP; /* until the choice says otherwise */
+        } else {
+            jb->status = compress_stream(js->opt, jb->which, js->diff_lc, PRESET_STORED, jb->raw, &jb->out, &jb->stored);
+            jb->done = !jb->status;
+        }
         if (jb->status) snprintf(jb->message, sizeof jb->message, "%s", delta_last_error());
     }
 }
@@ -145,6 +183,25 @@ static uint32_t choose_diff_lc(const delta_buf *diff)
     }
     free(tmp);
     return got[1] < got[0] ? 2 : 0;
+}
+
+/*
+ * Whether variant w (ctrl and extra streams cw bytes stored, diff stream
+ * estimated at dw) surely beats variant c (cc, dc): for every stored/estimate
+ * ratio k in EST_K_MIN..EST_K_MAX, and the two ratios EST_SPREAD apart in w's
+ * disfavour. Where neither surely wins, both are compressed in full and the
+ * stored sizes decide, as without the estimate.
+ */
+#define EST_K_MIN 0.5
+#define EST_K_MAX 1.0
+#define EST_SPREAD 0.08
+static int surely_beats(uint64_t cw, uint64_t dw, uint64_t cc, uint64_t dc)
+{
+    const double k[2] = {EST_K_MIN, EST_K_MAX};
+    for (int i = 0; i < 2; i++)
+        if (!((double)cw + k[i] * (1 + EST_SPREAD) * (double)dw < (double)cc + k[i] * (1 - EST_SPREAD) * (double)dc))
+            return 0;
+    return 1;
 }
 
 static delta_status run_jobs(job_set *js, int threads)
@@ -394,15 +451,66 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
             jb->raw = k < 3 ? &segs[i].s[k] : (k - 3) % 2 == 0 ? &segs[i].pctrl[v] : &segs[i].pdiff[v];
         }
     if (!st && nseg > 0 && opt.compression == DELTA_COMPRESSION_LZMA2) js.diff_lc = choose_diff_lc(&segs[0].s[1]);
+    /*
+     * The variants a segment may take, bit 0 no prediction, bit 1 + v
+     * variant v. Asked for a transform, no prediction is no candidate: its
+     * control and diff streams (and, for Thumb-2, its extra stream) are not
+     * compressed. With more than one candidate and large diff streams, the
+     * diff streams are first only estimated, and those of the candidates
+     * that surely lose (surely_beats) are never compressed in full.
+     */
+#define CAND_ESTIMATED 0x80
+    int plain_ok = !(opt.arch != DELTA_ARCH_AUTO && nvar);
+    uint8_t *cand = calloc(nseg ? nseg : 1, 1);
+    if (!st && !cand) st = dlt_fail(DELTA_ERR_NOMEM, "encode: out of memory");
+    int any_estimate = 0;
+    for (size_t i = 0; i < nseg && !st; i++) {
+        job *jb = &js.jobs[per * i];
+        cand[i] = (uint8_t)((plain_ok ? 1u : 0u) | (((1u << nvar) - 1) << 1));
+        if (!plain_ok) {
+            jb[0].mode = jb[1].mode = JOB_SKIP;
+            if (lit_tf) jb[2].mode = JOB_SKIP;
+        }
+        if (opt.compression != DELTA_COMPRESSION_LZMA2 || (plain_ok ? 1 : 0) + nvar < 2 ||
+            segs[i].s[1].len < ESTIMATE_MIN)
+            continue;
+        if (plain_ok) jb[1].mode = JOB_ESTIMATE;
+        for (int v = 0; v < nvar; v++) jb[4 + 2 * v].mode = JOB_ESTIMATE;
+        cand[i] |= CAND_ESTIMATED;
+        any_estimate = 1;
+    }
     if (!st) st = run_jobs(&js, opt.threads);
+    if (!st && any_estimate) {
+        for (size_t i = 0; i < nseg; i++) {
+            job *jb = &js.jobs[per * i];
+            if (!(cand[i] & CAND_ESTIMATED)) continue;
+            uint64_t c[1 + NVAR], d[1 + NVAR];
+            c[0] = (uint64_t)jb[0].stored + jb[2].stored;
+            d[0] = jb[1].estimate;
+            for (int v = 0; v < nvar; v++) {
+                c[1 + v] = (uint64_t)jb[3 + 2 * v].stored + jb[lit_tf ? per - 1 : 2].stored;
+                d[1 + v] = jb[4 + 2 * v].estimate;
+            }
+            uint8_t keep = cand[i];
+            for (int a = 0; a <= nvar; a++)
+                for (int b = 0; b <= nvar; b++)
+                    if (a != b && (cand[i] >> a & 1) && (cand[i] >> b & 1) && surely_beats(c[b], d[b], c[a], d[a]))
+                        keep &= (uint8_t)~(1u << a);
+            cand[i] = keep;
+            if (keep & 1) jb[1].mode = JOB_FULL;
+            for (int v = 0; v < nvar; v++)
+                if (keep >> (1 + v) & 1) jb[4 + 2 * v].mode = JOB_FULL;
+        }
+        st = run_jobs(&js, opt.threads);
+    }
     int any_predict = 0;
     uint32_t map_used = 0;
     for (size_t i = 0; i < nseg && !st; i++) {
         const job *jb = &js.jobs[per * i];
-        uint64_t best = opt.arch != DELTA_ARCH_AUTO && nvar ? UINT64_MAX
-                                                              : (uint64_t)jb[0].stored + jb[1].stored + jb[2].stored;
+        uint64_t best = !(cand[i] & 1) ? UINT64_MAX : (uint64_t)jb[0].stored + jb[1].stored + jb[2].stored;
         segs[i].var = -1;
         for (int v = 0; v < nvar; v++) {
+            if (!(cand[i] >> (1 + v) & 1)) continue;
             uint64_t size = (uint64_t)jb[3 + 2 * v].stored + jb[4 + 2 * v].stored + jb[lit_tf ? per - 1 : 2].stored;
             /* asked for THUMB2, a tie goes to the fuller model */
             if (size < best || (size == best && opt.arch != DELTA_ARCH_AUTO)) {
@@ -477,6 +585,7 @@ delta_status delta_patch_make(const uint8_t *source, size_t source_len, const ui
     for (size_t i = 0; js2.jobs && i < js2.count; i++) delta_buf_free(&js2.jobs[i].out);
     free(js.jobs);
     free(js2.jobs);
+    free(cand);
     free(pick);
     free(raw);
     for (int v = 0; v < NVAR; v++) {
